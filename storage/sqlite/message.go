@@ -1,0 +1,247 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"unicode"
+
+	"conversa/conversation"
+)
+
+const messageColumns = `id, tenant_id, conversation_id, contact_id, seq, direction, author_kind, author_id, author_name,
+	channel, channel_account_id, parts, coalesce(provider_id, ''), coalesce(idempotency_key, ''), status,
+	failure_code, failure_message, send_at, created_at, updated_at`
+
+func scanMessage(row scanner) (conversation.Message, error) {
+	var m conversation.Message
+	var parts, failCode, failMsg string
+	var sendAt, created, updated int64
+	err := row.Scan(&m.ID, &m.TenantID, &m.ConversationID, &m.ContactID, &m.Seq, &m.Direction, &m.Author.Kind, &m.Author.ID, &m.Author.Name,
+		&m.Channel, &m.ChannelAccountID, &parts, &m.ProviderID, &m.IdempotencyKey, &m.Status,
+		&failCode, &failMsg, &sendAt, &created, &updated)
+	if err != nil {
+		return m, err
+	}
+	if failCode != "" || failMsg != "" {
+		m.Failure = &conversation.Failure{Code: failCode, Message: failMsg}
+	}
+	m.SendAt, m.CreatedAt, m.UpdatedAt = fromMicros(sendAt), fromMicros(created), fromMicros(updated)
+	return m, json.Unmarshal([]byte(parts), &m.Parts)
+}
+
+func encodeParts(parts []conversation.Part) (string, error) {
+	b, err := json.Marshal(parts)
+	if err != nil {
+		return "", fmt.Errorf("encode message parts: %w", err)
+	}
+	return string(b), nil
+}
+
+// Message implements conversation.Store.
+func (s *Store) Message(ctx context.Context, tenantID, id int64) (conversation.Message, error) {
+	m, err := scanMessage(s.r.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE id = ? AND tenant_id = ?`, id, tenantID))
+	return m, notFound(err, "message")
+}
+
+// ListMessages implements conversation.Store.
+func (s *Store) ListMessages(ctx context.Context, tenantID int64, f conversation.MessageFilter) ([]conversation.Message, error) {
+	where := []string{"tenant_id = ?"}
+	args := []any{tenantID}
+	for _, c := range []struct {
+		col string
+		v   int64
+	}{{"conversation_id", f.ConversationID}, {"contact_id", f.ContactID}, {"channel_account_id", f.AccountID}} {
+		if c.v != 0 {
+			where = append(where, c.col+" = ?")
+			args = append(args, c.v)
+		}
+	}
+	if f.After != nil {
+		where = append(where, "(conversation_id > ? OR (conversation_id = ? AND seq > ?))")
+		args = append(args, f.After.ConversationID, f.After.ConversationID, f.After.Seq)
+	}
+	if f.Before != nil {
+		where = append(where, "(conversation_id < ? OR (conversation_id = ? AND seq < ?))")
+		args = append(args, f.Before.ConversationID, f.Before.ConversationID, f.Before.Seq)
+	}
+	if f.Delivered {
+		where = append(where, "NOT (direction = 'out' AND status IN ('queued', 'failed'))")
+	}
+	order := "ASC"
+	if f.Newest {
+		order = "DESC"
+	}
+	args = append(args, conversation.ClampLimit(f.Limit))
+	ms, err := queryAll(ctx, s.r, scanMessage, `SELECT `+messageColumns+` FROM messages WHERE `+strings.Join(where, " AND ")+
+		` ORDER BY conversation_id `+order+`, seq `+order+` LIMIT ?`, args...)
+	if f.Newest {
+		slices.Reverse(ms)
+	}
+	return ms, err
+}
+
+// SearchMessages implements conversation.Store. Each word of the query
+// matches words it is a prefix of.
+func (s *Store) SearchMessages(ctx context.Context, tenantID int64, f conversation.SearchFilter) ([]conversation.Message, error) {
+	words := searchWords(f.Query)
+	if len(words) == 0 {
+		return nil, conversation.FieldError("q", "the search has no words")
+	}
+	terms := make([]string, len(words))
+	for i, w := range words {
+		terms[i] = `"` + w + `"*`
+	}
+	where := "tenant_id = ? AND id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)"
+	args := []any{tenantID, strings.Join(terms, " ")}
+	if f.ConversationID != 0 {
+		where += " AND conversation_id = ?"
+		args = append(args, f.ConversationID)
+	}
+	if f.BeforeID > 0 {
+		where += " AND id < ?"
+		args = append(args, f.BeforeID)
+	}
+	args = append(args, conversation.ClampLimit(f.Limit))
+	return queryAll(ctx, s.r, scanMessage, `SELECT `+messageColumns+` FROM messages WHERE `+where+` ORDER BY id DESC LIMIT ?`, args...)
+}
+
+// searchWords splits a query into words of letters and digits, the way the
+// FTS5 unicode61 tokenizer splits text, dropping everything else.
+func searchWords(q string) []string {
+	words := strings.FieldsFunc(q, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+	if len(words) > 16 {
+		words = words[:16]
+	}
+	return words
+}
+
+// Send implements conversation.Store.
+func (s *Store) Send(ctx context.Context, outs []conversation.Outbound) ([]conversation.SendResult, error) {
+	results := make([]conversation.SendResult, len(outs))
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		for i, o := range outs {
+			r, err := sendOne(ctx, tx, o)
+			if err != nil {
+				return err
+			}
+			results[i] = r
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+func sendOne(ctx context.Context, tx *sql.Tx, o conversation.Outbound) (conversation.SendResult, error) {
+	if o.IdempotencyKey != "" {
+		m, err := scanMessage(tx.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE tenant_id = ? AND idempotency_key = ?`, o.TenantID, o.IdempotencyKey))
+		if err == nil {
+			return conversation.SendResult{Message: m, Duplicate: true}, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return conversation.SendResult{}, err
+		}
+	}
+	conv, err := scanConversation(tx.QueryRowContext(ctx, `SELECT `+conversationColumns+` FROM conversations WHERE id = ? AND tenant_id = ?`, o.ConversationID, o.TenantID))
+	if err != nil {
+		return conversation.SendResult{}, notFound(err, "conversation")
+	}
+	if !conv.State.Open() {
+		return conversation.SendResult{}, conversation.Errorf(conversation.ECONFLICT, "conversation %d is closed", conv.ID)
+	}
+	acctID := o.AccountID
+	if acctID == 0 {
+		acctID = conv.ChannelAccountID
+	}
+	var kind conversation.ChannelKind
+	if err := tx.QueryRowContext(ctx, `SELECT kind FROM channel_accounts WHERE id = ? AND tenant_id = ?`, acctID, o.TenantID).Scan(&kind); err != nil {
+		return conversation.SendResult{}, notFound(err, "channel account")
+	}
+	var one int
+	err = tx.QueryRowContext(ctx, `SELECT 1 FROM identities WHERE contact_id = ? AND channel = ? LIMIT 1`, conv.ContactID, kind).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return conversation.SendResult{}, conversation.FieldError("account_id", "the contact has no %s address", kind)
+	} else if err != nil {
+		return conversation.SendResult{}, err
+	}
+	parts, err := encodeParts(o.Parts)
+	if err != nil {
+		return conversation.SendResult{}, err
+	}
+
+	ts := now()
+	var seq int64
+	if err := tx.QueryRowContext(ctx, `UPDATE conversations SET last_seq = last_seq + 1, last_message_at = ?, updated_at = ?
+		WHERE id = ? RETURNING last_seq`, micros(ts), micros(ts), conv.ID).Scan(&seq); err != nil {
+		return conversation.SendResult{}, err
+	}
+	m, err := scanMessage(tx.QueryRowContext(ctx, `INSERT INTO messages (tenant_id, conversation_id, contact_id, seq, direction,
+			author_kind, author_id, author_name, channel, channel_account_id, parts, body, idempotency_key, status, send_at, created_at, updated_at)
+		VALUES (?, ?, ?, ?, 'out', ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?) RETURNING `+messageColumns,
+		o.TenantID, conv.ID, conv.ContactID, seq, o.Author.Kind, o.Author.ID, o.Author.Name, kind, acctID,
+		parts, conversation.PartsText(o.Parts), nullString(o.IdempotencyKey), micros(o.SendAt), micros(ts), micros(ts)))
+	if err != nil {
+		return conversation.SendResult{}, err
+	}
+	runAt := ts
+	if o.SendAt.After(ts) {
+		runAt = o.SendAt
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO jobs (tenant_id, kind, ref, state, run_at, max_attempts, created_at, updated_at)
+		VALUES (?, ?, ?, 'pending', ?, ?, ?, ?)`,
+		o.TenantID, conversation.JobDeliver, m.ID, micros(runAt), conversation.DeliverMaxAttempts, micros(ts), micros(ts)); err != nil {
+		return conversation.SendResult{}, err
+	}
+	return conversation.SendResult{Message: m}, nil
+}
+
+// UpdateMessageStatus implements conversation.Store.
+func (s *Store) UpdateMessageStatus(ctx context.Context, u conversation.StatusUpdate) (conversation.Message, bool, error) {
+	where := "tenant_id = ? AND id = ?"
+	args := []any{u.TenantID, u.MessageID}
+	if u.MessageID == 0 {
+		where = "tenant_id = ? AND channel_account_id = ? AND provider_id = ?"
+		args = []any{u.TenantID, u.AccountID, u.ProviderID}
+	}
+	from := conversation.StatusesBefore(u.Status)
+	var fcode, fmsg string
+	if u.Failure != nil {
+		fcode, fmsg = u.Failure.Code, u.Failure.Message
+	}
+	var m conversation.Message
+	changed := false
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var err error
+		if len(from) > 0 {
+			setArgs := []any{u.Status, nullString(u.SetProviderID), fcode, fmsg, micros(now())}
+			fromArgs := make([]any, len(from))
+			for i, st := range from {
+				fromArgs[i] = st
+			}
+			m, err = scanMessage(tx.QueryRowContext(ctx, `UPDATE messages
+				SET status = ?, provider_id = coalesce(?, provider_id), failure_code = ?, failure_message = ?, updated_at = ?
+				WHERE `+where+` AND direction = 'out' AND status IN (`+placeholders(len(from))+`) RETURNING `+messageColumns,
+				slices.Concat(setArgs, args, fromArgs)...))
+			if err == nil {
+				changed = true
+				return nil
+			}
+			if isUnique(err) {
+				return conversation.Errorf(conversation.ECONFLICT, "another message has provider id %q", u.SetProviderID)
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+		}
+		m, err = scanMessage(tx.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE `+where, args...))
+		return notFound(err, "message")
+	})
+	return m, changed, err
+}

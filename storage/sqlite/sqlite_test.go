@@ -1,0 +1,46 @@
+package sqlite_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"conversa/conversation"
+	"conversa/conversation/conversationtest"
+	"conversa/storage/sqlite"
+)
+
+func TestStore(t *testing.T) {
+	conversationtest.TestStore(t, func(t *testing.T) conversation.Store {
+		s, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "conversa.db")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+func TestReopenKeepsData(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "conversa.db")
+	s, err := sqlite.Open(t.Context(), sqlite.Config{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn := conversation.Tenant{Slug: "acme", Name: "Acme"}
+	if err := tn.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateTenant(t.Context(), tn); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	// Opening again runs no migration twice and finds the tenant.
+	s, err = sqlite.Open(t.Context(), sqlite.Config{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.TenantBySlug(t.Context(), "acme"); err != nil {
+		t.Fatal(err)
+	}
+}
