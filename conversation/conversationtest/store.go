@@ -27,6 +27,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) conversation.Store) {
 		{"ChannelAccounts", testChannelAccounts},
 		{"APIKeys", testAPIKeys},
 		{"Ingest", testIngest},
+		{"IngestBatch", testIngestBatch},
 		{"IngestBatchIsolatesFailures", testIngestBatchFailure},
 		{"IngestPhoneFamily", testIngestPhoneFamily},
 		{"IngestAfterClose", testIngestAfterClose},
@@ -295,6 +296,68 @@ func testIngest(t *testing.T, s conversation.Store) {
 	}
 }
 
+func testIngestBatch(t *testing.T, s conversation.Store) {
+	ctx := t.Context()
+	f := newFixture(t, s, "acme")
+	wa, err := s.CreateChannelAccount(ctx, conversation.ChannelAccount{TenantID: f.tenant.ID, Kind: conversation.ChannelWhatsApp, Key: "+15550000001"})
+	must(t, err)
+	api, err := s.CreateChannelAccount(ctx, conversation.ChannelAccount{TenantID: f.tenant.ID, Kind: conversation.ChannelAPI, Key: "crm"})
+	must(t, err)
+	res, err := s.Ingest(ctx, []conversation.IngestRequest{
+		f.inbound(f.webchat, "visitor-a", "a1", "uno"),          // 0: new contact
+		f.inbound(f.webchat, "visitor-b", "b1", "otro"),         // 1: another new contact
+		f.inbound(f.webchat, "visitor-a", "a2", "dos"),          // 2: same contact as 0
+		f.inbound(f.webchat, "visitor-a", "a1", "uno otra vez"), // 3: duplicate of 0
+		f.inbound(f.sms, "+573001234567", "s1", "sms"),          // 4: new phone contact
+		f.inbound(wa, "+573001234567", "w1", "whatsapp"),        // 5: same phone, other channel
+		f.inbound(api, "visitor-a", "x1", "api"),                // 6: same address text, other channel
+	})
+	must(t, err)
+	for i, r := range res {
+		if r.Err != nil {
+			t.Fatalf("request %d: %v", i, r.Err)
+		}
+	}
+	if !res[0].NewContact || !res[0].NewConversation || res[0].Message.Seq != 1 {
+		t.Errorf("0 = %+v", res[0])
+	}
+	if !res[1].NewContact || res[1].Message.ContactID == res[0].Message.ContactID {
+		t.Errorf("1 = %+v", res[1])
+	}
+	if res[2].NewContact || res[2].NewConversation || res[2].Message.ConversationID != res[0].Message.ConversationID || res[2].Message.Seq != 2 {
+		t.Errorf("2 = %+v", res[2])
+	}
+	if !res[3].Duplicate || res[3].Message.ID != res[0].Message.ID {
+		t.Errorf("3 = %+v, want duplicate of %d", res[3], res[0].Message.ID)
+	}
+	if res[5].NewContact || res[5].Message.ContactID != res[4].Message.ContactID || res[5].Message.ConversationID != res[4].Message.ConversationID {
+		t.Errorf("5 = %+v, want the contact and conversation of 4", res[5])
+	}
+	if res[6].Message.ContactID == res[0].Message.ContactID {
+		t.Errorf("6 joined the web-chat contact of 0")
+	}
+	for i, r := range res {
+		if r.Duplicate {
+			continue
+		}
+		m, err := s.Message(ctx, f.tenant.ID, r.Message.ID)
+		must(t, err)
+		if m.ProviderID != r.Message.ProviderID || m.Seq != r.Message.Seq || m.ConversationID != r.Message.ConversationID || m.Parts[0].Text != r.Message.Parts[0].Text {
+			t.Errorf("result %d = %+v, stored %+v", i, r.Message, m)
+		}
+	}
+	phone, err := s.Contact(ctx, f.tenant.ID, res[4].Message.ContactID)
+	must(t, err)
+	if len(phone.Identities) != 2 {
+		t.Errorf("phone contact identities = %+v", phone.Identities)
+	}
+	jobs, err := s.ClaimJobs(ctx, []string{conversation.JobRoute}, 100, time.Minute)
+	must(t, err)
+	if len(jobs) != 6 {
+		t.Errorf("%d route jobs, want 6 (one per stored message)", len(jobs))
+	}
+}
+
 func testIngestBatchFailure(t *testing.T, s conversation.Store) {
 	f := newFixture(t, s, "acme")
 	bad := f.inbound(f.webchat, "visitor-2", "b1", "no tenant")
@@ -457,7 +520,7 @@ func testSend(t *testing.T, s conversation.Store) {
 
 	out := conversation.Outbound{
 		TenantID: f.tenant.ID, ConversationID: conv.ID, Author: conversation.Author{Kind: conversation.AuthorAgent, ID: 7, Name: "Luis"},
-		Parts: []conversation.Part{conversation.TextPart("Buenos días"), {Type: conversation.PartButtons, Text: "¿Le ayudo?", Buttons: []conversation.Button{{ID: "si", Title: "Sí"}, {ID: "no", Title: "No"}}}},
+		Parts:          []conversation.Part{conversation.TextPart("Buenos días"), {Type: conversation.PartButtons, Text: "¿Le ayudo?", Buttons: []conversation.Button{{ID: "si", Title: "Sí"}, {ID: "no", Title: "No"}}}},
 		IdempotencyKey: "req-1",
 	}
 	res, err := s.Send(ctx, []conversation.Outbound{out})

@@ -1,0 +1,54 @@
+package postgres_test
+
+import (
+	"testing"
+
+	"conversa/conversation"
+	"conversa/conversation/conversationtest"
+	"conversa/internal/testenv"
+	"conversa/storage/postgres"
+)
+
+func open(t *testing.T) *postgres.Store {
+	t.Helper()
+	s, err := postgres.Open(t.Context(), postgres.Config{URL: testenv.PostgresURL(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestStore(t *testing.T) {
+	conversationtest.TestStore(t, func(t *testing.T) conversation.Store {
+		s := open(t)
+		if _, err := s.Migrate(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+func TestMigrate(t *testing.T) {
+	s := open(t)
+	pending, err := s.Pending(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pending) == 0 {
+		t.Fatal("a new schema has no pending migrations")
+	}
+	applied, err := s.Migrate(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(applied) != len(pending) || applied[0] != pending[0] {
+		t.Fatalf("applied %v, want %v", applied, pending)
+	}
+	if pending, err = s.Pending(t.Context()); err != nil || len(pending) != 0 {
+		t.Fatalf("after Migrate: pending %v, %v", pending, err)
+	}
+	if again, err := s.Migrate(t.Context()); err != nil || len(again) != 0 {
+		t.Fatalf("second Migrate applied %v, %v", again, err)
+	}
+}
