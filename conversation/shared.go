@@ -3,6 +3,7 @@ package conversation
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 )
@@ -61,12 +62,20 @@ type BusMessage struct {
 	Payload []byte
 }
 
-// ErrSlowSubscriber ends a subscription whose reader fell behind.
-var ErrSlowSubscriber = errors.New("subscriber fell behind")
+// Reasons a subscription ends other than Close.
+var (
+	// ErrSlowSubscriber ends a subscription whose reader fell behind.
+	ErrSlowSubscriber = errors.New("subscriber fell behind")
+	// ErrBusReset ends every subscription of a node whose connection to
+	// the other nodes broke: messages may have been lost meanwhile.
+	ErrBusReset = errors.New("the bus lost its connection; messages may be missing")
+)
 
 // Subscription receives the messages of its topics on C. C is closed when
 // the subscription ends; Err then says why: nil after Close,
-// ErrSlowSubscriber when the reader left more than its buffer unread. A slow
+// ErrSlowSubscriber when the reader left more than its buffer unread,
+// ErrBusReset when messages may have been lost. After an error, a reader
+// that must not miss anything reads the store and subscribes again. A slow
 // reader never blocks a publisher.
 type Subscription struct {
 	c      chan BusMessage
@@ -114,7 +123,7 @@ func NewHub(buffer int) *Hub {
 
 // Subscribe adds a subscription to topics.
 func (h *Hub) Subscribe(topics ...string) *Subscription {
-	s := &Subscription{c: make(chan BusMessage, h.buffer), topics: topics, hub: h}
+	s := &Subscription{c: make(chan BusMessage, h.buffer), topics: slices.Clone(topics), hub: h}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, t := range topics {
@@ -143,6 +152,21 @@ func (h *Hub) Deliver(topic string, payload []byte) {
 	h.mu.RUnlock()
 	for _, s := range slow {
 		h.remove(s, ErrSlowSubscriber)
+	}
+}
+
+// EndAll ends every subscription with reason.
+func (h *Hub) EndAll(reason error) {
+	h.mu.RLock()
+	var all []*Subscription
+	for _, subs := range h.topics {
+		for s := range subs {
+			all = append(all, s)
+		}
+	}
+	h.mu.RUnlock()
+	for _, s := range all {
+		h.remove(s, reason)
 	}
 }
 

@@ -382,6 +382,12 @@ func ValidateAttributes(attrs map[string]string) error {
 	return nil
 }
 
+// NormalizeName trims a display name and checks its length.
+func NormalizeName(field, s string) (string, error) {
+	err := checkName(field, &s, false)
+	return s, err
+}
+
 // checkName trims a display name and checks its length.
 func checkName(field string, s *string, required bool) error {
 	*s = strings.TrimSpace(*s)

@@ -1,0 +1,320 @@
+// Package api is the REST API of client companies (tenants): contacts,
+// conversations and messages, sending, state changes, search, inbound
+// messages of the tenant's own channels, and a live event stream. Every
+// request is authenticated by a tenant API key and sees only that tenant's
+// data. The OpenAPI 3 description is served at /api/openapi.json.
+package api
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"conversa/conversation"
+)
+
+//go:embed openapi.json
+var openAPI []byte
+
+// Config configures the API.
+type Config struct {
+	// MaxBodyBytes bounds request bodies; larger ones get 413.
+	MaxBodyBytes int64
+	// RequestsPerMinute is how many requests one API key may make per
+	// minute.
+	RequestsPerMinute int
+	// KeyCacheTTL is how long a verified key is trusted without reading the
+	// store: a revoked key stops working within this time.
+	KeyCacheTTL time.Duration
+	// Heartbeat is the interval of keep-alive comments on the event stream.
+	Heartbeat time.Duration
+	Logger    *slog.Logger
+}
+
+// Validate fills in defaults and checks the config.
+func (c *Config) Validate() error {
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 256 << 10
+	}
+	if c.RequestsPerMinute <= 0 {
+		c.RequestsPerMinute = 6000
+	}
+	if c.KeyCacheTTL <= 0 {
+		c.KeyCacheTTL = 30 * time.Second
+	}
+	if c.Heartbeat <= 0 {
+		c.Heartbeat = 15 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// Service is what the API needs of the conversation service.
+type Service interface {
+	Ingest(ctx context.Context, in conversation.Inbound) (conversation.IngestResult, error)
+	Send(ctx context.Context, outs ...conversation.Outbound) ([]conversation.SendResult, error)
+	Assign(ctx context.Context, tenantID, conversationID, agentID int64) (conversation.Conversation, error)
+	Queue(ctx context.Context, tenantID, conversationID int64) (conversation.Conversation, error)
+	ReturnToBot(ctx context.Context, tenantID, conversationID int64) (conversation.Conversation, error)
+	Close(ctx context.Context, tenantID, conversationID int64) (conversation.Conversation, error)
+	Reopen(ctx context.Context, tenantID, conversationID int64) (conversation.Conversation, error)
+	Typing(ctx context.Context, tenantID, conversationID int64, author conversation.Author, on bool) error
+}
+
+// Store is what the API reads of the store.
+type Store interface {
+	APIKey(ctx context.Context, id string) (conversation.APIKey, error)
+	ChannelAccount(ctx context.Context, tenantID, id int64) (conversation.ChannelAccount, error)
+	ListChannelAccounts(ctx context.Context, tenantID int64) ([]conversation.ChannelAccount, error)
+	Contact(ctx context.Context, tenantID, id int64) (conversation.Contact, error)
+	ListContacts(ctx context.Context, tenantID int64, f conversation.ContactFilter) ([]conversation.Contact, error)
+	UpdateContact(ctx context.Context, tenantID, id int64, u conversation.ContactUpdate) (conversation.Contact, error)
+	Conversation(ctx context.Context, tenantID, id int64) (conversation.Conversation, error)
+	ListConversations(ctx context.Context, tenantID int64, f conversation.ConversationFilter) ([]conversation.Conversation, error)
+	Message(ctx context.Context, tenantID, id int64) (conversation.Message, error)
+	ListMessages(ctx context.Context, tenantID int64, f conversation.MessageFilter) ([]conversation.Message, error)
+	SearchMessages(ctx context.Context, tenantID int64, f conversation.SearchFilter) ([]conversation.Message, error)
+}
+
+// API serves the REST API.
+type API struct {
+	cfg     Config
+	svc     Service
+	store   Store
+	bus     conversation.Bus
+	limiter conversation.Limiter
+	logger  *slog.Logger
+
+	keysMu sync.Mutex
+	keys   map[string]cachedKey // by the whole presented key
+
+	stopOnce sync.Once
+	stopping chan struct{} // closed when the server stops: ends event streams
+}
+
+type cachedKey struct {
+	key     conversation.APIKey
+	expires time.Time
+}
+
+// New returns the API.
+func New(cfg Config, svc Service, store Store, bus conversation.Bus, limiter conversation.Limiter) (*API, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &API{cfg: cfg, svc: svc, store: store, bus: bus, limiter: limiter, logger: cfg.Logger.With("component", "api"), keys: map[string]cachedKey{}, stopping: make(chan struct{})}, nil
+}
+
+// route is one endpoint. Every route but the description needs a key.
+type route struct {
+	method, path string
+	handle       func(a *API, w http.ResponseWriter, r *http.Request, t tenant) error
+}
+
+// tenant is the caller, as its API key names it.
+type tenant struct {
+	ID  int64
+	Key string // the key's public id
+}
+
+var routes = []route{
+	{"GET", "/api/v1/channels", (*API).listChannels},
+	{"GET", "/api/v1/contacts", (*API).listContacts},
+	{"GET", "/api/v1/contacts/{id}", (*API).getContact},
+	{"PATCH", "/api/v1/contacts/{id}", (*API).updateContact},
+	{"GET", "/api/v1/conversations", (*API).listConversations},
+	{"GET", "/api/v1/conversations/{id}", (*API).getConversation},
+	{"GET", "/api/v1/conversations/{id}/messages", (*API).listMessages},
+	{"POST", "/api/v1/conversations/{id}/messages", (*API).sendMessage},
+	{"POST", "/api/v1/conversations/{id}/assign", (*API).assign},
+	{"POST", "/api/v1/conversations/{id}/queue", (*API).queue},
+	{"POST", "/api/v1/conversations/{id}/bot", (*API).returnToBot},
+	{"POST", "/api/v1/conversations/{id}/close", (*API).close},
+	{"POST", "/api/v1/conversations/{id}/reopen", (*API).reopen},
+	{"POST", "/api/v1/conversations/{id}/typing", (*API).typing},
+	{"GET", "/api/v1/messages/search", (*API).searchMessages},
+	{"GET", "/api/v1/messages/{id}", (*API).getMessage},
+	{"POST", "/api/v1/inbound", (*API).inbound},
+	{"GET", "/api/v1/events", (*API).events},
+}
+
+// Routes registers the API's handlers on mux.
+func (a *API) Routes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /api/openapi.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(openAPI)
+	})
+	for _, rt := range routes {
+		mux.HandleFunc(rt.method+" "+rt.path, a.authenticated(rt.handle))
+	}
+	// Anything else under /api/ is a JSON 404, not the web UI's.
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		a.writeError(w, r, conversation.Errorf(conversation.ENOTFOUND, "no such endpoint: %s %s", r.Method, r.URL.Path))
+	})
+}
+
+// authenticated checks the API key and the key's rate limit, then runs h.
+func (a *API) authenticated(h func(a *API, w http.ResponseWriter, r *http.Request, t tenant) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		t, err := a.authenticate(r)
+		if err != nil {
+			if conversation.ErrorCode(err) == conversation.EUNAUTHORIZED {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="conversa"`)
+			}
+			a.writeError(w, r, err)
+			return
+		}
+		ok, retry, err := a.limiter.Allow(r.Context(), "api:"+t.Key, a.cfg.RequestsPerMinute, time.Minute)
+		if err != nil {
+			a.logger.WarnContext(r.Context(), "rate limiter unavailable", "err", err)
+		} else if !ok {
+			w.Header().Set("Retry-After", strconv.Itoa(int(retry.Seconds())+1))
+			a.writeError(w, r, conversation.Errorf(conversation.ERATELIMIT, "more than %d requests per minute with this key", a.cfg.RequestsPerMinute))
+			return
+		}
+		if err := h(a, w, r, t); err != nil {
+			a.writeError(w, r, err)
+		}
+	}
+}
+
+func (a *API) authenticate(r *http.Request) (tenant, error) {
+	raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		return tenant{}, conversation.Errorf(conversation.EUNAUTHORIZED, "send the API key as Authorization: Bearer <key>")
+	}
+	now := time.Now()
+	a.keysMu.Lock()
+	c, hit := a.keys[raw]
+	a.keysMu.Unlock()
+	if hit && now.Before(c.expires) {
+		return tenant{ID: c.key.TenantID, Key: c.key.ID}, nil
+	}
+	bad := conversation.Errorf(conversation.EUNAUTHORIZED, "invalid or revoked API key")
+	id, secret, ok := parseKey(raw)
+	if !ok {
+		return tenant{}, bad
+	}
+	k, err := a.store.APIKey(r.Context(), id)
+	if conversation.IsNotFound(err) {
+		return tenant{}, bad
+	}
+	if err != nil {
+		return tenant{}, err
+	}
+	if !keyMatches(k, secret) || !k.RevokedAt.IsZero() {
+		return tenant{}, bad
+	}
+	a.keysMu.Lock()
+	if len(a.keys) > 10000 {
+		clear(a.keys)
+	}
+	a.keys[raw] = cachedKey{key: k, expires: now.Add(a.cfg.KeyCacheTTL)}
+	a.keysMu.Unlock()
+	return tenant{ID: k.TenantID, Key: k.ID}, nil
+}
+
+// errorBody is the JSON of every error response.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+}
+
+var statusOf = map[string]int{
+	conversation.EINVALID:      http.StatusBadRequest,
+	conversation.ENOTFOUND:     http.StatusNotFound,
+	conversation.ECONFLICT:     http.StatusConflict,
+	conversation.EUNAUTHORIZED: http.StatusUnauthorized,
+	conversation.EFORBIDDEN:    http.StatusForbidden,
+	conversation.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	conversation.ERATELIMIT:    http.StatusTooManyRequests,
+	conversation.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	conversation.EINTERNAL:     http.StatusInternalServerError,
+}
+
+// writeError answers with err's code as status and its safe message.
+// Internal errors are logged with their detail; clients see only "internal
+// error". Rejected input is logged too, at info level.
+func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	code := conversation.ErrorCode(err)
+	status, ok := statusOf[code]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	if status >= 500 {
+		a.logger.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	} else {
+		a.logger.InfoContext(r.Context(), "request rejected", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+	}
+	writeJSON(w, status, errorBody{Error: errorDetail{Code: code, Message: conversation.ErrorMessage(err), Field: conversation.ErrorField(err)}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v)
+}
+
+// readBody reads a JSON request body within the size limit.
+func (a *API) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return nil, conversation.Errorf(conversation.EINVALID, "the body must be application/json, not %s", ct)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.cfg.MaxBodyBytes))
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return nil, &conversation.Error{Code: conversation.ETOOLARGE, Message: fmt.Sprintf("the request body is larger than the limit of %d bytes", a.cfg.MaxBodyBytes)}
+		}
+		return nil, conversation.Errorf(conversation.EINVALID, "read the request body: %v", err)
+	}
+	return body, nil
+}
+
+// decodeJSON parses one JSON value into dst, strictly: unknown fields,
+// trailing data and invalid UTF-8 are errors that name the problem.
+func decodeJSON(body []byte, dst any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return conversation.Errorf(conversation.EINVALID, "the request body is empty")
+	}
+	if !utf8.Valid(body) {
+		return conversation.Errorf(conversation.EINVALID, "the request body is not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
+			return conversation.FieldError(te.Field, "must be %s, not %s", te.Type, te.Value)
+		}
+		if se, ok := errors.AsType[*json.SyntaxError](err); ok {
+			return conversation.Errorf(conversation.EINVALID, "malformed JSON at byte %d: %v", se.Offset, se)
+		}
+		if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			return conversation.FieldError(strings.Trim(field, `"`), "unknown field")
+		}
+		return conversation.Errorf(conversation.EINVALID, "malformed JSON: %v", err)
+	}
+	if dec.More() {
+		return conversation.Errorf(conversation.EINVALID, "malformed JSON: data after the object")
+	}
+	return nil
+}

@@ -1,0 +1,366 @@
+package webchat
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+	"golang.org/x/time/rate"
+
+	"conversa/conversation"
+)
+
+// Close codes the widget acts on: 4401 makes it start over with a new
+// visitor token; the standard codes make it reconnect with backoff.
+const (
+	closeBadToken     websocket.StatusCode = 4401
+	closeWrongChannel websocket.StatusCode = 4403
+)
+
+// serveSocket runs one widget connection. Two goroutines serve it: this
+// one reads frames from the browser, a writer drains a bounded queue and
+// the visitor's event subscription to the browser.
+func (c *Channel) serveSocket(w http.ResponseWriter, r *http.Request) {
+	acct, err := c.svc.Account(r.Context(), conversation.ChannelWebchat, r.PathValue("key"))
+	if err != nil {
+		c.writeError(w, r, err)
+		return
+	}
+	// The token in the hello frame, not a cookie, authenticates the
+	// visitor, so any page may connect unless the account names its
+	// origins.
+	opts := &websocket.AcceptOptions{InsecureSkipVerify: true}
+	if hosts, _ := parseOrigins(acct.Settings[SettingAllowedOrigins]); len(hosts) > 0 {
+		opts = &websocket.AcceptOptions{OriginPatterns: hosts}
+	}
+	ws, err := websocket.Accept(w, r, opts)
+	if err != nil {
+		c.logger.Info("web-chat upgrade refused", "err", err, "origin", r.Header.Get("Origin"))
+		return
+	}
+	ws.SetReadLimit(maxFrameBytes)
+	c.conns.Add(1)
+	defer c.conns.Add(-1)
+
+	cn := &conn{ch: c, ws: ws, acct: acct, out: make(chan []byte, c.cfg.WriteQueue), subs: make(chan *conversation.Subscription, 1)}
+	cn.serve(r.Context())
+}
+
+type conn struct {
+	ch   *Channel
+	ws   *websocket.Conn
+	acct conversation.ChannelAccount
+
+	// Set after hello, read by the reader only.
+	visitor string
+	lang    string
+	contact int64
+	// conv is the visitor's latest conversation, for typing indicators.
+	conv atomic.Int64
+
+	out  chan []byte                     // frames for the writer
+	subs chan *conversation.Subscription // hands the subscription to the writer
+}
+
+func (cn *conn) serve(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if !cn.hello(ctx) {
+		return
+	}
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		cn.write(ctx)
+	}()
+	cn.read(ctx)
+	cancel()
+	<-writerDone
+}
+
+// hello reads the first frame, checks the token, subscribes to the
+// visitor's events and sends the welcome with the history. It reports
+// whether the connection goes on.
+func (cn *conn) hello(ctx context.Context) bool {
+	c := cn.ch
+	hctx, cancel := context.WithTimeout(ctx, c.cfg.HelloTimeout)
+	_, data, err := cn.ws.Read(hctx)
+	cancel()
+	if err != nil {
+		cn.ws.Close(websocket.StatusPolicyViolation, "expected hello")
+		return false
+	}
+	f, err := decodeClientFrame(data)
+	if err != nil || f.Type != "hello" {
+		cn.ws.Close(websocket.StatusPolicyViolation, "the first frame must be a valid hello")
+		return false
+	}
+	tok, err := verifyToken(c.cfg.Secret, f.Token, time.Now())
+	if err != nil {
+		cn.ws.Close(closeBadToken, err.Error())
+		return false
+	}
+	if tok.Account != cn.acct.ID {
+		cn.ws.Close(closeWrongChannel, "the visitor token belongs to another channel")
+		return false
+	}
+	cn.visitor, cn.lang = tok.Visitor, f.Lang
+
+	welcome := serverFrame{Type: "welcome", Visitor: cn.visitor, Messages: []wireMessage{}}
+	contact, err := c.store.ContactByIdentity(ctx, cn.acct.TenantID, conversation.Identity{Channel: conversation.ChannelWebchat, Address: cn.visitor})
+	switch {
+	case err == nil:
+		// Subscribe before reading the history, so nothing falls between;
+		// the widget ignores what it already has.
+		if err := cn.subscribe(ctx, contact.ID); err != nil {
+			return cn.fail(err)
+		}
+		convs, err := c.store.ListConversations(ctx, cn.acct.TenantID, conversation.ConversationFilter{ContactID: contact.ID, Limit: 1})
+		if err != nil {
+			return cn.fail(err)
+		}
+		if len(convs) > 0 && convs[0].State.Open() {
+			welcome.State = convs[0].State
+			cn.conv.Store(convs[0].ID)
+		}
+		if welcome.Messages, err = c.history(ctx, cn.acct, cn.visitor, f.Resume); err != nil {
+			return cn.fail(err)
+		}
+	case !conversation.IsNotFound(err):
+		return cn.fail(err)
+	}
+	cn.send(welcome)
+	return true
+}
+
+func (cn *conn) fail(err error) bool {
+	cn.ch.logger.Error("web-chat connection failed", "err", err, "account", cn.acct.ID)
+	cn.ws.Close(websocket.StatusInternalError, "server error")
+	return false
+}
+
+// subscribe starts the subscription to the contact's events and hands it
+// to the writer.
+func (cn *conn) subscribe(ctx context.Context, contactID int64) error {
+	sub, err := cn.ch.bus.Subscribe(ctx, conversation.ContactTopic(cn.acct.TenantID, contactID))
+	if err != nil {
+		return err
+	}
+	cn.contact = contactID
+	cn.subs <- sub
+	return nil
+}
+
+// read handles the browser's frames until the connection ends.
+func (cn *conn) read(ctx context.Context) {
+	c := cn.ch
+	frames := rate.NewLimiter(rate.Limit(c.cfg.FramesPerSecond), c.cfg.FrameBurst)
+	for {
+		typ, data, err := cn.ws.Read(ctx)
+		if err != nil {
+			return
+		}
+		if !frames.Allow() {
+			c.logger.Warn("web-chat frame flood; closing", "account", cn.acct.ID, "visitor", cn.visitor)
+			cn.ws.Close(websocket.StatusPolicyViolation, "too many frames")
+			return
+		}
+		if typ != websocket.MessageText {
+			cn.ws.Close(websocket.StatusUnsupportedData, "frames are JSON text")
+			return
+		}
+		f, err := decodeClientFrame(data)
+		if err != nil {
+			cn.sendError(f.ID, err)
+			continue
+		}
+		switch f.Type {
+		case "message":
+			cn.message(ctx, f)
+		case "typing":
+			cn.typing(ctx, f.On)
+		case "receipt":
+			cn.receipt(ctx, f)
+		case "hello":
+			cn.sendError("", &protocolError{Code: "bad_frame", Message: "hello was already said"})
+		}
+	}
+}
+
+func (cn *conn) message(ctx context.Context, f clientFrame) {
+	c := cn.ch
+	ok, _, err := c.limiter.Allow(ctx, "webchat:msg:"+cn.visitor, c.cfg.MessagesPerMinute, time.Minute)
+	if err != nil {
+		c.logger.Warn("rate limiter unavailable", "err", err)
+	} else if !ok {
+		cn.sendError(f.ID, &protocolError{Code: "rate_limited", Message: "too many messages; wait a moment"})
+		return
+	}
+	res, err := c.svc.Ingest(ctx, conversation.Inbound{
+		Channel: conversation.ChannelWebchat, Account: cn.acct.Key, From: cn.visitor,
+		ProviderID: cn.visitor + ":" + f.ID, Language: cn.lang,
+		Parts: []conversation.Part{{Type: conversation.PartText, Text: f.Text, Payload: f.Payload}},
+	})
+	if err != nil {
+		if conversation.ErrorCode(err) == conversation.EINTERNAL {
+			c.logger.Error("web-chat ingest failed", "err", err, "account", cn.acct.ID)
+		}
+		cn.sendError(f.ID, err)
+		return
+	}
+	ack := serverFrame{Type: "ack", ID: f.ID}
+	if !res.Duplicate {
+		m := toWire(res.Message, cn.visitor)
+		ack.Message = &m
+		cn.conv.Store(res.Message.ConversationID)
+		if cn.contact == 0 {
+			if err := cn.subscribe(ctx, res.Message.ContactID); err != nil {
+				c.logger.Error("web-chat subscribe failed", "err", err)
+			}
+		}
+	}
+	cn.send(ack)
+}
+
+func (cn *conn) typing(ctx context.Context, on bool) {
+	conv := cn.conv.Load()
+	if conv == 0 {
+		return
+	}
+	if err := cn.ch.svc.Typing(ctx, cn.acct.TenantID, conv, conversation.Author{Kind: conversation.AuthorContact}, on); err != nil {
+		cn.ch.logger.Warn("web-chat typing", "err", err)
+	}
+}
+
+// receipt records that the widget showed (delivered) or the visitor saw
+// (read) a reply; only replies to this visitor on this account count.
+func (cn *conn) receipt(ctx context.Context, f clientFrame) {
+	c := cn.ch
+	m, err := c.store.Message(ctx, cn.acct.TenantID, f.MessageID)
+	if err != nil || m.ContactID != cn.contact || m.ChannelAccountID != cn.acct.ID || m.Direction != conversation.DirectionOut {
+		cn.sendError("", &protocolError{Code: "not_found", Message: "no such message"})
+		return
+	}
+	if _, err := c.svc.UpdateStatus(ctx, conversation.StatusUpdate{TenantID: cn.acct.TenantID, MessageID: m.ID, Status: f.Status}); err != nil {
+		c.logger.Warn("web-chat receipt", "err", err)
+	}
+}
+
+// send queues a frame for the writer. A browser that lets the queue fill
+// is too slow: the connection closes and the widget resumes on reconnect.
+func (cn *conn) send(f serverFrame) {
+	b, err := json.Marshal(f)
+	if err != nil {
+		cn.ch.logger.Error("encode web-chat frame", "err", err)
+		return
+	}
+	select {
+	case cn.out <- b:
+	default:
+		cn.ws.Close(websocket.StatusTryAgainLater, "too slow; reconnect")
+	}
+}
+
+func (cn *conn) sendError(id string, err error) {
+	f := serverFrame{Type: "error", ID: id, Code: conversation.ErrorCode(err), Error: conversation.ErrorMessage(err)}
+	if pe, ok := errors.AsType[*protocolError](err); ok {
+		f.Code, f.Error = pe.Code, pe.Message
+	}
+	cn.send(f)
+}
+
+// write sends queued frames and the visitor's events, and pings an idle
+// connection, until ctx ends.
+func (cn *conn) write(ctx context.Context) {
+	c := cn.ch
+	ping := time.NewTicker(c.cfg.PingInterval)
+	defer ping.Stop()
+	var sub *conversation.Subscription
+	var events <-chan conversation.BusMessage
+	defer func() {
+		if sub != nil {
+			sub.Close()
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.done():
+			cn.ws.Close(websocket.StatusGoingAway, "server restarting")
+			return
+		case s := <-cn.subs:
+			if sub != nil {
+				sub.Close()
+			}
+			sub, events = s, s.C()
+		case ev, ok := <-events:
+			if !ok {
+				cn.ws.Close(websocket.StatusTryAgainLater, "too slow; reconnect")
+				return
+			}
+			if f, ok := cn.eventFrame(ev.Payload); ok {
+				b, _ := json.Marshal(f)
+				if !cn.write1(ctx, b) {
+					return
+				}
+			}
+		case b := <-cn.out:
+			if !cn.write1(ctx, b) {
+				return
+			}
+		case <-ping.C:
+			pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			err := cn.ws.Ping(pctx)
+			cancel()
+			if err != nil {
+				cn.ws.CloseNow()
+				return
+			}
+		}
+	}
+}
+
+func (cn *conn) write1(ctx context.Context, b []byte) bool {
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := cn.ws.Write(wctx, websocket.MessageText, b); err != nil {
+		cn.ws.CloseNow()
+		return false
+	}
+	return true
+}
+
+// eventFrame turns a domain event into what the widget shows: the
+// visitor's own messages (from any tab), replies on this account once they
+// are sent and as their status moves, the other side typing, and the
+// conversation's state.
+func (cn *conn) eventFrame(payload []byte) (serverFrame, bool) {
+	var e conversation.Event
+	if err := json.Unmarshal(payload, &e); err != nil {
+		return serverFrame{}, false
+	}
+	switch {
+	case e.Message != nil && e.Message.ChannelAccountID == cn.acct.ID:
+		m := e.Message
+		show := (e.Type == conversation.EventMessageCreated && m.Direction == conversation.DirectionIn) ||
+			(e.Type == conversation.EventMessageUpdated && m.Direction == conversation.DirectionOut &&
+				m.Status != conversation.StatusQueued && m.Status != conversation.StatusFailed)
+		if !show {
+			return serverFrame{}, false
+		}
+		w := toWire(*m, cn.visitor)
+		return serverFrame{Type: "message", Message: &w}, true
+	case e.Type == conversation.EventTyping && e.Typing != nil && e.Typing.Author.Kind != conversation.AuthorContact:
+		on := e.Typing.On
+		return serverFrame{Type: "typing", On: &on, Author: &conversation.Author{Kind: e.Typing.Author.Kind, Name: e.Typing.Author.Name}}, true
+	case e.Type == conversation.EventConversationUpdated && e.Conversation != nil:
+		cn.conv.Store(e.Conversation.ID)
+		return serverFrame{Type: "conversation", State: e.Conversation.State}, true
+	}
+	return serverFrame{}, false
+}

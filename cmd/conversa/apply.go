@@ -1,0 +1,201 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"conversa/channels"
+	"conversa/conversation"
+)
+
+// tenantFile is a tenant described as a file, for "conversa apply". Later
+// issues add its bot, templates, queues and agents.
+type tenantFile struct {
+	Tenant struct {
+		Slug     string `yaml:"slug"`
+		Name     string `yaml:"name"`
+		Language string `yaml:"language"`
+		Region   string `yaml:"region"`
+		TimeZone string `yaml:"time_zone"`
+	} `yaml:"tenant"`
+	Channels []struct {
+		Kind     conversation.ChannelKind `yaml:"kind"`
+		Key      string                   `yaml:"key"`
+		Name     string                   `yaml:"name"`
+		Disabled bool                     `yaml:"disabled"`
+		Settings map[string]string        `yaml:"settings"`
+	} `yaml:"channels"`
+}
+
+// parseTenantFile reads one YAML document strictly: unknown keys are errors.
+func parseTenantFile(data []byte) (tenantFile, error) {
+	var f tenantFile
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil {
+		if errors.Is(err, io.EOF) {
+			return f, errors.New("the file is empty")
+		}
+		return f, err
+	}
+	var more any
+	if err := dec.Decode(&more); !errors.Is(err, io.EOF) {
+		return f, errors.New("one tenant per file: the file has more than one YAML document")
+	}
+	return f, nil
+}
+
+// plan is what applying a tenant file would change.
+type plan struct {
+	tenant   conversation.Tenant
+	create   bool     // the tenant is new
+	changes  []string // human-readable, in order
+	accounts []accountPlan
+}
+
+type accountPlan struct {
+	account conversation.ChannelAccount // desired; ID set when it exists
+	create  bool
+	update  bool
+}
+
+// planApply validates the whole file against the store and works out the
+// changes, touching nothing. All problems are reported together.
+func planApply(ctx context.Context, store conversation.Store, reg *channels.Registry, f tenantFile) (plan, error) {
+	var errs []error
+	p := plan{tenant: conversation.Tenant{
+		Slug: f.Tenant.Slug, Name: f.Tenant.Name, Language: f.Tenant.Language,
+		Region: f.Tenant.Region, TimeZone: f.Tenant.TimeZone,
+	}}
+	if err := p.tenant.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("tenant.%w", err))
+	}
+	existing, err := store.TenantBySlug(ctx, p.tenant.Slug)
+	switch {
+	case conversation.IsNotFound(err) || p.tenant.Slug == "":
+		p.create = true
+		p.changes = append(p.changes, fmt.Sprintf("create tenant %s (%q)", p.tenant.Slug, p.tenant.Name))
+	case err != nil:
+		return p, err
+	default:
+		p.tenant.ID, p.tenant.CreatedAt = existing.ID, existing.CreatedAt
+		for _, d := range []struct{ field, old, new string }{
+			{"name", existing.Name, p.tenant.Name},
+			{"language", existing.Language, p.tenant.Language},
+			{"region", existing.Region, p.tenant.Region},
+			{"time_zone", existing.TimeZone, p.tenant.TimeZone},
+		} {
+			if d.old != d.new {
+				p.changes = append(p.changes, fmt.Sprintf("update tenant %s: %s %q -> %q", p.tenant.Slug, d.field, d.old, d.new))
+			}
+		}
+	}
+
+	seen := map[string]bool{}
+	for i, c := range f.Channels {
+		at := fmt.Sprintf("channels[%d]", i)
+		a := conversation.ChannelAccount{TenantID: p.tenant.ID, Kind: c.Kind, Key: c.Key, Name: c.Name, Disabled: c.Disabled, Settings: c.Settings}
+		if err := reg.ValidateAccount(&a); err != nil {
+			errs = append(errs, fmt.Errorf("%s.%w", at, err))
+			continue
+		}
+		id := string(a.Kind) + " " + a.Key
+		if seen[id] {
+			errs = append(errs, fmt.Errorf("%s: the %s channel %q appears twice", at, a.Kind, a.Key))
+			continue
+		}
+		seen[id] = true
+		old, err := store.ChannelAccountByKey(ctx, a.Kind, a.Key)
+		switch {
+		case conversation.IsNotFound(err):
+			p.accounts = append(p.accounts, accountPlan{account: a, create: true})
+			p.changes = append(p.changes, fmt.Sprintf("create %s channel %s", a.Kind, a.Key))
+		case err != nil:
+			return p, err
+		case p.create || old.TenantID != p.tenant.ID:
+			errs = append(errs, fmt.Errorf("%s: the %s channel %q belongs to another tenant", at, a.Kind, a.Key))
+		default:
+			a.ID = old.ID
+			diffs := accountDiff(old, a)
+			p.accounts = append(p.accounts, accountPlan{account: a, update: len(diffs) > 0})
+			for _, d := range diffs {
+				p.changes = append(p.changes, fmt.Sprintf("update %s channel %s: %s", a.Kind, a.Key, d))
+			}
+		}
+	}
+	return p, errors.Join(errs...)
+}
+
+// accountDiff describes how b differs from a, hiding secret values.
+func accountDiff(a, b conversation.ChannelAccount) []string {
+	var d []string
+	if a.Name != b.Name {
+		d = append(d, fmt.Sprintf("name %q -> %q", a.Name, b.Name))
+	}
+	if a.Disabled != b.Disabled {
+		d = append(d, fmt.Sprintf("disabled %v -> %v", a.Disabled, b.Disabled))
+	}
+	keys := slices.Sorted(maps.Keys(a.Settings))
+	for k := range b.Settings {
+		if _, ok := a.Settings[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		old, had := a.Settings[k]
+		now, has := b.Settings[k]
+		if had == has && old == now {
+			continue
+		}
+		if strings.Contains(k, "secret") || strings.Contains(k, "token") || strings.Contains(k, "password") {
+			old, now = "(hidden)", "(hidden)"
+		}
+		switch {
+		case !has:
+			d = append(d, fmt.Sprintf("settings.%s removed", k))
+		case !had:
+			d = append(d, fmt.Sprintf("settings.%s = %q", k, now))
+		default:
+			d = append(d, fmt.Sprintf("settings.%s %q -> %q", k, old, now))
+		}
+	}
+	return d
+}
+
+// execute carries out the plan.
+func (p *plan) execute(ctx context.Context, store conversation.Store) error {
+	var err error
+	switch {
+	case p.create:
+		if p.tenant, err = store.CreateTenant(ctx, p.tenant); err != nil {
+			return fmt.Errorf("create tenant: %w", err)
+		}
+	case len(p.changes) > 0:
+		if p.tenant, err = store.UpdateTenant(ctx, p.tenant); err != nil {
+			return fmt.Errorf("update tenant: %w", err)
+		}
+	}
+	for _, ap := range p.accounts {
+		a := ap.account
+		a.TenantID = p.tenant.ID
+		switch {
+		case ap.create:
+			_, err = store.CreateChannelAccount(ctx, a)
+		case ap.update:
+			_, err = store.UpdateChannelAccount(ctx, a)
+		}
+		if err != nil {
+			return fmt.Errorf("%s channel %s: %w", a.Kind, a.Key, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,301 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+
+	"conversa/adapters/api"
+	"conversa/bot"
+	"conversa/channels"
+	"conversa/channels/apichannel"
+	"conversa/channels/webchat"
+	"conversa/conversation"
+	"conversa/storage/memory"
+	"conversa/storage/postgres"
+	"conversa/storage/sqlite"
+	"conversa/storage/valkey"
+)
+
+// sharedState is what a node shares with the others: storage/valkey across
+// nodes, storage/memory alone.
+type sharedState interface {
+	conversation.Bus
+	conversation.Deduper
+	conversation.Limiter
+	conversation.Locker
+	Ping(ctx context.Context) error
+}
+
+// Server is one conversa node: the HTTP server, the job worker and the
+// channels, on one store and one shared state.
+type Server struct {
+	cfg       Config
+	logger    *slog.Logger
+	store     conversation.Store
+	shared    sharedState
+	runValkey func(context.Context) error // nil without Valkey
+	closers   []func()
+
+	svc      *conversation.Service
+	worker   *conversation.Worker
+	channels *channels.Registry
+	api      *api.API
+	registry *prometheus.Registry
+	handler  http.Handler
+
+	listener net.Listener
+}
+
+// openStore opens the store the configuration names. The embedded store
+// migrates itself; PostgreSQL must be migrated with "conversa migrate"
+// unless migrate is set.
+func openStore(ctx context.Context, cfg Config, migrate bool) (conversation.Store, error) {
+	if cfg.usesPostgres() {
+		s, err := postgres.Open(ctx, postgres.Config{URL: cfg.DatabaseURL})
+		if err != nil {
+			return nil, err
+		}
+		if migrate {
+			if _, err := s.Migrate(ctx); err != nil {
+				s.Close()
+				return nil, err
+			}
+		}
+		pending, err := s.Pending(ctx)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		if len(pending) > 0 {
+			s.Close()
+			return nil, fmt.Errorf("the database lacks %d migrations (%s): run conversa migrate", len(pending), strings.Join(pending, ", "))
+		}
+		return s, nil
+	}
+	path := strings.TrimPrefix(cfg.DatabaseURL, "sqlite:")
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	return sqlite.Open(ctx, sqlite.Config{Path: path})
+}
+
+// NewServer builds a node from the configuration. Run starts it.
+func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) {
+	s := &Server{cfg: cfg, logger: logger, registry: prometheus.NewRegistry()}
+	ok := false
+	defer func() {
+		if !ok {
+			s.close()
+		}
+	}()
+
+	store, err := openStore(ctx, cfg, false)
+	if err != nil {
+		return nil, err
+	}
+	s.store = store
+	s.closers = append(s.closers, func() { store.Close() })
+
+	if cfg.ValkeyURL != "" {
+		vc, err := valkey.Open(ctx, valkey.Config{URL: cfg.ValkeyURL, Prefix: cfg.ValkeyPrefix, Logger: logger})
+		if err != nil {
+			return nil, err
+		}
+		s.shared, s.runValkey = vc, vc.Run
+		s.closers = append(s.closers, vc.Close)
+	} else {
+		s.shared = memory.New()
+	}
+
+	secret, err := s.secret(ctx)
+	if err != nil {
+		return nil, err
+	}
+
+	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), newJobsCollector(store))
+	s.worker, err = conversation.NewWorker(store, conversation.WorkerConfig{Concurrency: max(cfg.Workers, 1), DrainTimeout: cfg.ShutdownTimeout / 2}, logger)
+	if err != nil {
+		return nil, err
+	}
+	var registry *channels.Registry
+	s.svc, err = conversation.NewService(conversation.ServiceConfig{
+		IngestBatch:       cfg.IngestBatch,
+		IngestConcurrency: cfg.IngestConcurrency,
+	}, conversation.Deps{
+		Store: store,
+		Bus:   s.shared,
+		Bot:   bot.Demo(),
+		// The registry holds channels that need the service: it is built
+		// next, before anything is sent.
+		Sender: senderFunc(func(ctx context.Context, d conversation.Delivery) (conversation.Receipt, error) {
+			return registry.Send(ctx, d)
+		}),
+		Dedup:     s.shared,
+		Metrics:   newMetrics(s.registry),
+		Logger:    logger,
+		JobsAdded: s.worker.Wake,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if registry, err = buildChannels(cfg, logger, secret, s.svc, store, s.shared, s.registry); err != nil {
+		return nil, err
+	}
+	s.channels = registry
+	s.worker.Handle(conversation.JobRoute, s.svc.RouteJob)
+	s.worker.Handle(conversation.JobDeliver, s.svc.DeliverJob)
+
+	s.api, err = api.New(api.Config{RequestsPerMinute: cfg.APIRequestsPerMinute, Logger: logger}, s.svc, store, s.shared, s.shared)
+	if err != nil {
+		return nil, err
+	}
+	s.handler = s.routes()
+	ok = true
+	return s, nil
+}
+
+// buildChannels returns the registry of the channels this server runs.
+func buildChannels(cfg Config, logger *slog.Logger, secret []byte, svc *conversation.Service, store conversation.Store, shared sharedState, reg prometheus.Registerer) (*channels.Registry, error) {
+	wc, err := webchat.New(webchat.Config{Secret: secret, Logger: logger, Registerer: reg}, svc, store, shared, shared)
+	if err != nil {
+		return nil, err
+	}
+	return channels.NewRegistry(wc, apichannel.New(apichannel.Config{AllowPrivate: cfg.AllowPrivateWebhooks}))
+}
+
+// validationRegistry returns the channels of buildChannels fit only to
+// validate accounts: they are never run, so they get no collaborators.
+func validationRegistry(cfg Config) (*channels.Registry, error) {
+	wc, err := webchat.New(webchat.Config{Secret: make([]byte, 32)}, nil, nil, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	return channels.NewRegistry(wc, apichannel.New(apichannel.Config{AllowPrivate: cfg.AllowPrivateWebhooks}))
+}
+
+type senderFunc func(ctx context.Context, d conversation.Delivery) (conversation.Receipt, error)
+
+func (f senderFunc) Send(ctx context.Context, d conversation.Delivery) (conversation.Receipt, error) {
+	return f(ctx, d)
+}
+
+// secret returns the configured secret, or the one generated by the first
+// node and kept in the store, so that every node signs alike.
+func (s *Server) secret(ctx context.Context) ([]byte, error) {
+	if s.cfg.SecretKey != "" {
+		return []byte(s.cfg.SecretKey), nil
+	}
+	b := make([]byte, 32)
+	rand.Read(b)
+	v, err := s.store.InitSetting(ctx, "secret_key", hex.EncodeToString(b))
+	if err != nil {
+		return nil, fmt.Errorf("secret key: %w", err)
+	}
+	return []byte(v), nil
+}
+
+// Listen binds the configured address; Addr then tells the bound one.
+func (s *Server) Listen() error {
+	l, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return err
+	}
+	s.listener = l
+	return nil
+}
+
+// Addr returns the address the server listens on.
+func (s *Server) Addr() string { return s.listener.Addr().String() }
+
+// Run serves until ctx ends, then shuts down gracefully: it stops taking
+// requests, lets requests and deliveries in flight finish within the
+// shutdown timeout, and closes the store last.
+func (s *Server) Run(ctx context.Context) error {
+	defer s.close()
+	if s.listener == nil {
+		if err := s.Listen(); err != nil {
+			return err
+		}
+	}
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := srv.Serve(s.listener); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	})
+	if s.cfg.Workers > 0 {
+		g.Go(func() error { return s.worker.Run(gctx) })
+	}
+	g.Go(func() error { return s.channels.Run(gctx) })
+	g.Go(func() error { return s.api.Run(gctx) })
+	if s.runValkey != nil {
+		g.Go(func() error { return s.runValkey(gctx) })
+	}
+	err := g.Wait()
+	s.logger.Info("stopped", "err", err)
+	return err
+}
+
+func (s *Server) close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+	s.closers = nil
+}
+
+// printURLs tells a newcomer where to look.
+func (s *Server) printURLs(w io.Writer, demo *demoInfo) {
+	base := s.cfg.PublicURL
+	fmt.Fprintf(w, "\nConversa is running on %s (store: %s)\n\n", base, storeName(s.cfg))
+	if demo != nil {
+		fmt.Fprintf(w, "  Web-chat demo   %s/webchat/demo?channel=%s\n", base, demo.channel)
+		fmt.Fprintf(w, "                  %s/webchat/demo?channel=%s&lang=en\n", base, demo.channel)
+	}
+	fmt.Fprintf(w, "  Health          %s/healthz   %s/readyz\n", base, base)
+	fmt.Fprintf(w, "  Metrics         %s/metrics\n", base)
+	fmt.Fprintf(w, "  API             %s/api/v1/   (description: %s/api/openapi.json)\n", base, base)
+	if demo != nil && demo.apiKey != "" {
+		fmt.Fprintf(w, "\n  Demo API key (shown once): %s\n", demo.apiKey)
+		fmt.Fprintf(w, "  curl -H 'Authorization: Bearer %s' %s/api/v1/conversations\n", demo.apiKey, base)
+	} else if demo != nil {
+		fmt.Fprintf(w, "\n  API key: conversa apikey create --tenant %s\n", demo.tenant)
+	}
+	fmt.Fprintln(w)
+}
+
+func storeName(cfg Config) string {
+	if cfg.usesPostgres() {
+		return "PostgreSQL"
+	}
+	return "embedded SQLite at " + cfg.DatabaseURL
+}
