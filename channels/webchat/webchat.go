@@ -8,6 +8,7 @@ package webchat
 import (
 	"context"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -201,16 +202,29 @@ func (c *Channel) Run(ctx context.Context) error {
 
 func (c *Channel) done() <-chan struct{} { return c.stopping }
 
-// Send implements channels.Channel. A web-chat message needs no provider:
-// once it is marked sent, the conversation service publishes it and every
-// open widget of the contact shows it; a widget that is offline gets it
-// when it reconnects.
+// Send implements channels.Channel: it hands the message to every open
+// widget of the contact, on any node, and reports it sent. A widget that is
+// offline gets it from the history when it reconnects. The conversation
+// service publishes the sent message again once the status is stored; the
+// widget shows a message once whatever the number of copies.
 func (c *Channel) Send(ctx context.Context, d conversation.Delivery) (conversation.Receipt, error) {
 	if err := ctx.Err(); err != nil {
 		return conversation.Receipt{}, err
 	}
 	if d.To.Channel != conversation.ChannelWebchat || !visitorIDOK(d.To.Address) {
 		return conversation.Receipt{}, &conversation.DeliveryError{Message: "the contact has no web-chat visitor id", Permanent: true}
+	}
+	m := d.Message
+	m.Status = conversation.StatusSent
+	payload, err := json.Marshal(conversation.Event{
+		Type: conversation.EventMessageUpdated, TenantID: m.TenantID, ConversationID: m.ConversationID,
+		ContactID: m.ContactID, Message: &m, At: time.Now(),
+	})
+	if err != nil {
+		return conversation.Receipt{}, &conversation.DeliveryError{Message: "encode message: " + err.Error(), Permanent: true}
+	}
+	if err := c.bus.Publish(ctx, conversation.ContactTopic(m.TenantID, m.ContactID), payload); err != nil {
+		return conversation.Receipt{}, fmt.Errorf("hand message to widgets: %w", err)
 	}
 	return conversation.Receipt{Status: conversation.StatusSent}, nil
 }
