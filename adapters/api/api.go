@@ -192,10 +192,12 @@ func (a *API) authenticated(h func(a *API, w http.ResponseWriter, r *http.Reques
 }
 
 func (a *API) authenticate(r *http.Request) (tenant, error) {
-	raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok {
+	// The scheme is case-insensitive (RFC 9110, section 11.1).
+	scheme, raw, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return tenant{}, conversation.Errorf(conversation.EUNAUTHORIZED, "send the API key as Authorization: Bearer <key>")
 	}
+	raw = strings.TrimLeft(raw, " ")
 	now := time.Now()
 	a.keysMu.Lock()
 	c, hit := a.keys[raw]
@@ -303,6 +305,10 @@ func decodeJSON(body []byte, dst any) error {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
+			if te.Field == "" {
+				// Not the name of a Go type: the body itself is wrong.
+				return conversation.Errorf(conversation.EINVALID, "the request body must be a JSON object, not %s", te.Value)
+			}
 			return conversation.FieldError(te.Field, "must be %s, not %s", te.Type, te.Value)
 		}
 		if se, ok := errors.AsType[*json.SyntaxError](err); ok {
@@ -313,7 +319,8 @@ func decodeJSON(body []byte, dst any) error {
 		}
 		return conversation.Errorf(conversation.EINVALID, "malformed JSON: %v", err)
 	}
-	if dec.More() {
+	// dec.More misses a stray "}" or "]": look at what is left instead.
+	if len(bytes.TrimLeft(body[dec.InputOffset():], " \t\r\n")) > 0 {
 		return conversation.Errorf(conversation.EINVALID, "malformed JSON: data after the object")
 	}
 	return nil

@@ -408,7 +408,12 @@ func (a *API) typing(w http.ResponseWriter, r *http.Request, t tenant) error {
 	if err := decodeJSON(body, &req); err != nil {
 		return err
 	}
-	if err := a.svc.Typing(r.Context(), t.ID, id, conversation.Author{Kind: conversation.AuthorAgent, Name: req.Author}, req.On); err != nil {
+	// The name is shown to the contact, like an author's name.
+	name, err := conversation.NormalizeName("author_name", req.Author)
+	if err != nil {
+		return err
+	}
+	if err := a.svc.Typing(r.Context(), t.ID, id, conversation.Author{Kind: conversation.AuthorAgent, Name: name}, req.On); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -486,8 +491,12 @@ func decodeInbound(body []byte) (inboundRequest, error) {
 	}
 	in := req.toInbound("x")
 	if err := in.Validate(); err != nil {
-		if conversation.ErrorField(err) == "provider_id" {
-			return req, conversation.FieldError("id", "%s", conversation.ErrorMessage(err))
+		// Name the fields as the client sent them.
+		switch field := conversation.ErrorField(err); {
+		case field == "provider_id":
+			return req, &conversation.Error{Code: conversation.ErrorCode(err), Field: "id", Message: conversation.ErrorMessage(err)}
+		case field == "parts[0].text" && req.Text != "":
+			return req, &conversation.Error{Code: conversation.ErrorCode(err), Field: "text", Message: conversation.ErrorMessage(err)}
 		}
 		return req, err
 	}
@@ -501,10 +510,11 @@ func (req inboundRequest) toInbound(account string) conversation.Inbound {
 	}
 }
 
-// inboundResponse is the answer to POST /inbound.
+// inboundResponse is the answer to POST /inbound. Message is absent for a
+// duplicate that was recognised without reading the store.
 type inboundResponse struct {
 	Duplicate    bool                       `json:"duplicate"`
-	Message      conversation.Message       `json:"message"`
+	Message      *conversation.Message      `json:"message,omitempty"`
 	Conversation *conversation.Conversation `json:"conversation,omitempty"`
 }
 
@@ -529,9 +539,19 @@ func (a *API) inbound(w http.ResponseWriter, r *http.Request, t tenant) error {
 		return err
 	}
 	if res.Duplicate {
-		writeJSON(w, http.StatusOK, inboundResponse{Duplicate: true, Message: res.Message})
+		// Ingest names a duplicate by its id at most: show the stored
+		// message, not an empty one.
+		resp := inboundResponse{Duplicate: true}
+		if res.Message.ID != 0 {
+			m, err := a.store.Message(r.Context(), t.ID, res.Message.ID)
+			if err != nil {
+				return err
+			}
+			resp.Message = &m
+		}
+		writeJSON(w, http.StatusOK, resp)
 		return nil
 	}
-	writeJSON(w, http.StatusCreated, inboundResponse{Message: res.Message, Conversation: &res.Conversation})
+	writeJSON(w, http.StatusCreated, inboundResponse{Message: &res.Message, Conversation: &res.Conversation})
 	return nil
 }

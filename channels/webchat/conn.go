@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,9 +22,7 @@ const (
 	closeWrongChannel websocket.StatusCode = 4403
 )
 
-// serveSocket runs one widget connection. Two goroutines serve it: this
-// one reads frames from the browser, a writer drains a bounded queue and
-// the visitor's event subscription to the browser.
+// serveSocket runs one widget connection until it ends; see conn.
 func (c *Channel) serveSocket(w http.ResponseWriter, r *http.Request) {
 	acct, err := c.svc.Account(r.Context(), conversation.ChannelWebchat, r.PathValue("key"))
 	if err != nil {
@@ -46,29 +45,39 @@ func (c *Channel) serveSocket(w http.ResponseWriter, r *http.Request) {
 	c.conns.Add(1)
 	defer c.conns.Add(-1)
 
-	cn := &conn{ch: c, ws: ws, acct: acct, out: make(chan []byte, c.cfg.WriteQueue), subs: make(chan *conversation.Subscription, 1)}
+	cn := &conn{ch: c, ws: ws, acct: acct, out: make(chan []byte, c.cfg.WriteQueue)}
 	cn.serve(r.Context())
 }
 
+// conn is one widget connection. Three goroutines serve it: the reader
+// (the handler's) reads the browser's frames; the writer writes the
+// bounded queue out to the browser; once the visitor is a contact, a pump
+// turns the contact's events into frames on the same queue. Nothing waits
+// for the browser but the writer: a frame that finds the queue full closes
+// the connection, and the widget reconnects and resumes.
 type conn struct {
 	ch   *Channel
 	ws   *websocket.Conn
 	acct conversation.ChannelAccount
 
-	// Set after hello, read by the reader only.
+	// Set in hello, before the other goroutines start.
 	visitor string
 	lang    string
+	// contact is the visitor's contact once known; the reader's only.
 	contact int64
 	// conv is the visitor's latest conversation, for typing indicators.
 	conv atomic.Int64
 
-	out  chan []byte                     // frames for the writer
-	subs chan *conversation.Subscription // hands the subscription to the writer
+	out   chan []byte // frames for the writer
+	pumps sync.WaitGroup
 }
 
 func (cn *conn) serve(ctx context.Context) {
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	defer func() {
+		cancel()
+		cn.pumps.Wait()
+	}()
 	if !cn.hello(ctx) {
 		return
 	}
@@ -87,9 +96,15 @@ func (cn *conn) serve(ctx context.Context) {
 // whether the connection goes on.
 func (cn *conn) hello(ctx context.Context) bool {
 	c := cn.ch
-	hctx, cancel := context.WithTimeout(ctx, c.cfg.HelloTimeout)
-	_, data, err := cn.ws.Read(hctx)
-	cancel()
+	// Not a deadline on Read: an expired Read drops the TCP connection
+	// without a close frame, and the widget would not learn why.
+	late := time.AfterFunc(c.cfg.HelloTimeout, func() {
+		cn.ws.Close(websocket.StatusPolicyViolation, "no hello in time")
+	})
+	_, data, err := cn.ws.Read(ctx)
+	if !late.Stop() {
+		return false
+	}
 	if err != nil {
 		cn.ws.Close(websocket.StatusPolicyViolation, "expected hello")
 		return false
@@ -111,16 +126,19 @@ func (cn *conn) hello(ctx context.Context) bool {
 	cn.visitor, cn.lang = tok.Visitor, f.Lang
 
 	welcome := serverFrame{Type: "welcome", Visitor: cn.visitor, Messages: []wireMessage{}}
+	var sub *conversation.Subscription
 	contact, err := c.store.ContactByIdentity(ctx, cn.acct.TenantID, conversation.Identity{Channel: conversation.ChannelWebchat, Address: cn.visitor})
 	switch {
 	case err == nil:
 		// Subscribe before reading the history, so nothing falls between;
 		// the widget ignores what it already has.
-		if err := cn.subscribe(ctx, contact.ID); err != nil {
+		if sub, err = c.bus.Subscribe(ctx, conversation.ContactTopic(cn.acct.TenantID, contact.ID)); err != nil {
 			return cn.fail(err)
 		}
+		cn.contact = contact.ID
 		convs, err := c.store.ListConversations(ctx, cn.acct.TenantID, conversation.ConversationFilter{ContactID: contact.ID, Limit: 1})
 		if err != nil {
+			sub.Close()
 			return cn.fail(err)
 		}
 		if len(convs) > 0 && convs[0].State.Open() {
@@ -128,12 +146,17 @@ func (cn *conn) hello(ctx context.Context) bool {
 			cn.conv.Store(convs[0].ID)
 		}
 		if welcome.Messages, err = c.history(ctx, cn.acct, cn.visitor, f.Resume); err != nil {
+			sub.Close()
 			return cn.fail(err)
 		}
 	case !conversation.IsNotFound(err):
 		return cn.fail(err)
 	}
+	// The welcome goes first; the events wait in the subscription.
 	cn.send(welcome)
+	if sub != nil {
+		cn.pump(ctx, sub)
+	}
 	return true
 }
 
@@ -143,16 +166,55 @@ func (cn *conn) fail(err error) bool {
 	return false
 }
 
-// subscribe starts the subscription to the contact's events and hands it
-// to the writer.
-func (cn *conn) subscribe(ctx context.Context, contactID int64) error {
-	sub, err := cn.ch.bus.Subscribe(ctx, conversation.ContactTopic(cn.acct.TenantID, contactID))
+// follow subscribes a new visitor to the events of the contact their
+// first message made, m's, and sends what happened between that message
+// and the subscription, such as a quick reply.
+func (cn *conn) follow(ctx context.Context, m conversation.Message) error {
+	c := cn.ch
+	sub, err := c.bus.Subscribe(ctx, conversation.ContactTopic(cn.acct.TenantID, m.ContactID))
 	if err != nil {
 		return err
 	}
-	cn.contact = contactID
-	cn.subs <- sub
+	cn.contact = m.ContactID
+	missed, err := c.history(ctx, cn.acct, cn.visitor, &conversation.MessagePos{ConversationID: m.ConversationID, Seq: m.Seq})
+	if err != nil {
+		sub.Close()
+		return err
+	}
+	for i := range missed {
+		cn.send(serverFrame{Type: "message", Message: &missed[i]})
+	}
+	cn.pump(ctx, sub)
 	return nil
+}
+
+// pump starts the goroutine that turns the events of sub into frames
+// until ctx ends. If the bus ends the subscription, events may have been
+// lost: the connection closes, and the widget reconnects and resumes from
+// the store.
+func (cn *conn) pump(ctx context.Context, sub *conversation.Subscription) {
+	cn.pumps.Go(func() {
+		defer sub.Close()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case ev, ok := <-sub.C():
+				if !ok {
+					cn.ch.logger.Info("web-chat events interrupted; closing", "err", sub.Err(), "account", cn.acct.ID)
+					if errors.Is(sub.Err(), conversation.ErrSlowSubscriber) {
+						cn.ws.CloseNow()
+					} else {
+						cn.ws.Close(websocket.StatusTryAgainLater, "events interrupted; reconnect")
+					}
+					return
+				}
+				if f, ok := cn.eventFrame(ev.Payload); ok {
+					cn.send(f)
+				}
+			}
+		}
+	})
 }
 
 // read handles the browser's frames until the connection ends.
@@ -217,13 +279,14 @@ func (cn *conn) message(ctx context.Context, f clientFrame) {
 		m := toWire(res.Message, cn.visitor)
 		ack.Message = &m
 		cn.conv.Store(res.Message.ConversationID)
-		if cn.contact == 0 {
-			if err := cn.subscribe(ctx, res.Message.ContactID); err != nil {
-				c.logger.Error("web-chat subscribe failed", "err", err)
-			}
-		}
 	}
 	cn.send(ack)
+	if !res.Duplicate && cn.contact == 0 {
+		if err := cn.follow(ctx, res.Message); err != nil {
+			c.logger.Error("web-chat subscribe failed", "err", err, "account", cn.acct.ID)
+			cn.ws.Close(websocket.StatusInternalError, "server error")
+		}
+	}
 }
 
 func (cn *conn) typing(ctx context.Context, on bool) {
@@ -251,7 +314,9 @@ func (cn *conn) receipt(ctx context.Context, f clientFrame) {
 }
 
 // send queues a frame for the writer. A browser that lets the queue fill
-// is too slow: the connection closes and the widget resumes on reconnect.
+// is too slow: the connection closes at once, without a close handshake
+// that the browser would not read either, and the widget resumes on
+// reconnect. It is safe for concurrent use.
 func (cn *conn) send(f serverFrame) {
 	b, err := json.Marshal(f)
 	if err != nil {
@@ -261,7 +326,8 @@ func (cn *conn) send(f serverFrame) {
 	select {
 	case cn.out <- b:
 	default:
-		cn.ws.Close(websocket.StatusTryAgainLater, "too slow; reconnect")
+		cn.ch.logger.Info("web-chat browser too slow; closing", "account", cn.acct.ID, "visitor", cn.visitor)
+		cn.ws.CloseNow()
 	}
 }
 
@@ -273,19 +339,12 @@ func (cn *conn) sendError(id string, err error) {
 	cn.send(f)
 }
 
-// write sends queued frames and the visitor's events, and pings an idle
-// connection, until ctx ends.
+// write sends queued frames, and pings an idle connection, until ctx
+// ends or the channel stops.
 func (cn *conn) write(ctx context.Context) {
 	c := cn.ch
 	ping := time.NewTicker(c.cfg.PingInterval)
 	defer ping.Stop()
-	var sub *conversation.Subscription
-	var events <-chan conversation.BusMessage
-	defer func() {
-		if sub != nil {
-			sub.Close()
-		}
-	}()
 	for {
 		select {
 		case <-ctx.Done():
@@ -293,22 +352,6 @@ func (cn *conn) write(ctx context.Context) {
 		case <-c.done():
 			cn.ws.Close(websocket.StatusGoingAway, "server restarting")
 			return
-		case s := <-cn.subs:
-			if sub != nil {
-				sub.Close()
-			}
-			sub, events = s, s.C()
-		case ev, ok := <-events:
-			if !ok {
-				cn.ws.Close(websocket.StatusTryAgainLater, "too slow; reconnect")
-				return
-			}
-			if f, ok := cn.eventFrame(ev.Payload); ok {
-				b, _ := json.Marshal(f)
-				if !cn.write1(ctx, b) {
-					return
-				}
-			}
 		case b := <-cn.out:
 			if !cn.write1(ctx, b) {
 				return

@@ -7,7 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"slices"
+	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -74,7 +75,7 @@ func (c *Channel) cors(next http.HandlerFunc) http.HandlerFunc {
 				c.writeError(w, r, err)
 				return
 			}
-			if hosts, _ := parseOrigins(acct.Settings[SettingAllowedOrigins]); len(hosts) > 0 && !originAllowed(origin, hosts) {
+			if hosts, _ := parseOrigins(acct.Settings[SettingAllowedOrigins]); len(hosts) > 0 && !originAllowed(origin, r.Host, hosts) {
 				writeJSONError(w, http.StatusForbidden, "forbidden", "this page may not embed the widget")
 				return
 			}
@@ -92,9 +93,26 @@ func (c *Channel) cors(next http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-func originAllowed(origin string, hosts []string) bool {
-	i := strings.Index(origin, "://")
-	return i >= 0 && slices.Contains(hosts, origin[i+3:])
+// originAllowed reports whether a page at origin may use the widget of an
+// account that allows hosts. It decides as the WebSocket handshake does
+// (websocket.AcceptOptions.OriginPatterns), so that a page never gets a
+// session whose socket would be refused, or the other way round: the
+// server's own pages are allowed, and each host is a case-insensitive
+// path.Match pattern such as *.example.com.
+func originAllowed(origin, serverHost string, hosts []string) bool {
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if strings.EqualFold(u.Host, serverHost) {
+		return true
+	}
+	for _, h := range hosts {
+		if ok, _ := path.Match(strings.ToLower(h), strings.ToLower(u.Host)); ok {
+			return true
+		}
+	}
+	return false
 }
 
 type sessionRequest struct {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"conversa/conversation"
@@ -72,7 +73,9 @@ func decodeClientFrame(data []byte) (clientFrame, error) {
 	if err := dec.Decode(&f); err != nil {
 		return f, badFrame("the frame is not a protocol JSON object: %v", err)
 	}
-	if dec.More() {
+	// Only JSON whitespace may follow the object: Decoder.More would let
+	// a stray "}" or "]" through.
+	if rest := data[dec.InputOffset():]; len(bytes.Trim(rest, " \t\r\n")) > 0 {
 		return f, badFrame("one JSON object per frame")
 	}
 	switch f.Type {
@@ -89,7 +92,7 @@ func decodeClientFrame(data []byte) (clientFrame, error) {
 		}
 		f.Lang = lang
 	case "message":
-		if f.ID == "" || len(f.ID) > maxClientID || strings.ContainsFunc(f.ID, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		if f.ID == "" || len(f.ID) > maxClientID || strings.ContainsFunc(f.ID, func(r rune) bool { return unicode.IsSpace(r) || !unicode.IsPrint(r) }) {
 			return f, badFrame("a message needs an id of 1 to %d printable characters", maxClientID)
 		}
 		f.Text = strings.TrimSpace(f.Text)
@@ -102,8 +105,8 @@ func decodeClientFrame(data []byte) (clientFrame, error) {
 		if strings.IndexByte(f.Text, 0) >= 0 {
 			return f, badFrame("the message contains a NUL character")
 		}
-		if len(f.Payload) > conversation.MaxShortField {
-			return f, badFrame("the button payload is too long")
+		if len(f.Payload) > conversation.MaxShortField || strings.IndexByte(f.Payload, 0) >= 0 {
+			return f, badFrame("the button payload is too long or contains a NUL character")
 		}
 	case "typing":
 	case "receipt":

@@ -51,11 +51,13 @@ func verifyToken(secret []byte, raw string, now time.Time) (visitorToken, error)
 	if !ok {
 		return visitorToken{}, errBadToken
 	}
-	mac, err := base64.RawURLEncoding.DecodeString(sig)
+	// Strict: a token has one spelling, so a signature's unused bits cannot
+	// be flipped to make another valid token.
+	mac, err := base64.RawURLEncoding.Strict().DecodeString(sig)
 	if err != nil || !hmac.Equal(mac, tokenMAC(secret, p)) {
 		return visitorToken{}, errBadToken
 	}
-	payload, err := base64.RawURLEncoding.DecodeString(p)
+	payload, err := base64.RawURLEncoding.Strict().DecodeString(p)
 	if err != nil {
 		return visitorToken{}, errBadToken
 	}

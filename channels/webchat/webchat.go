@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"path"
 	"regexp"
 	"strings"
 	"sync"
@@ -150,7 +151,7 @@ const (
 	SettingColor          = "color"           // the widget's accent, #rrggbb
 	SettingGreetingES     = "greeting_es"     // first bubble, in Spanish
 	SettingGreetingEN     = "greeting_en"     // first bubble, in English
-	SettingAllowedOrigins = "allowed_origins" // space-separated origins allowed to embed the widget; empty allows all
+	SettingAllowedOrigins = "allowed_origins" // space-separated origins allowed to embed the widget, such as https://*.example.com; empty allows all
 )
 
 var colorRE = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
@@ -179,13 +180,18 @@ func (c *Channel) ValidateAccount(a *conversation.ChannelAccount) error {
 }
 
 // parseOrigins reads the allowed_origins setting into host patterns for the
-// WebSocket origin check.
+// origin checks (see originAllowed). The scheme of an origin is checked for
+// form only.
 func parseOrigins(s string) ([]string, error) {
 	var hosts []string
 	for _, o := range strings.Fields(s) {
 		u, err := url.Parse(o)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+			(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
 			return nil, fmt.Errorf("%q is not an origin such as https://www.example.com", o)
+		}
+		if _, err := path.Match(u.Host, ""); err != nil {
+			return nil, fmt.Errorf("%q is not a valid origin pattern", o)
 		}
 		hosts = append(hosts, u.Host)
 	}

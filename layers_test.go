@@ -1,0 +1,93 @@
+package conversa_test
+
+import (
+	"bufio"
+	"bytes"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "conversa"
+
+// layer returns the layer of a package of the module, as doc.go draws
+// them, or -1 for packages that only tests may import.
+func layer(pkg string) int {
+	p := strings.TrimPrefix(strings.TrimPrefix(pkg, module), "/")
+	first, rest, _ := strings.Cut(p, "/")
+	switch {
+	case p == "":
+		return 4
+	case first == "conversation":
+		return 0
+	case first == "templates":
+		return 1
+	case first == "internal" && strings.HasPrefix(rest, "testenv"):
+		return -1
+	case first == "channels" && (rest == "" || strings.HasSuffix(rest, "test")):
+		return 2 // the contract and its suite
+	case first == "bot" || first == "handoff":
+		return 2
+	case first == "channels" || first == "adapters" || first == "storage":
+		return 3
+	}
+	return 4 // cmd, bench
+}
+
+// TestImportDirection checks every import of the module's non-test code:
+// conversation uses the standard library only, and each package imports
+// only lower layers, or its own ancestors (a contract's suite imports the
+// contract). Test code may import anything.
+func TestImportDirection(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, "./...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	checked := 0
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		pkg, imports := fields[0], fields[1:]
+		for _, imp := range imports {
+			checked++
+			internal := imp == module || strings.HasPrefix(imp, module+"/")
+			if layer(pkg) == 0 && !internal && strings.Contains(strings.Split(imp, "/")[0], ".") {
+				t.Errorf("%s imports %s: the domain uses the standard library only", pkg, imp)
+			}
+			if !internal {
+				continue
+			}
+			lp, li := layer(pkg), layer(imp)
+			switch {
+			case li == -1:
+				t.Errorf("%s imports %s, which only tests may import", pkg, imp)
+			case strings.HasPrefix(pkg, imp+"/"):
+				// A package may use its ancestors: channeltest uses channels.
+			case li >= lp:
+				t.Errorf("%s (layer %d) imports %s (layer %d): imports go down the layers, and siblings never import each other", pkg, lp, imp, li)
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("go list reported no imports")
+	}
+}
+
+func TestLayers(t *testing.T) {
+	for pkg, want := range map[string]int{
+		"conversa/conversation":                  0,
+		"conversa/conversation/conversationtest": 0,
+		"conversa/channels":                      2,
+		"conversa/channels/channeltest":          2,
+		"conversa/bot":                           2,
+		"conversa/channels/webchat":              3,
+		"conversa/adapters/api":                  3,
+		"conversa/storage/postgres":              3,
+		"conversa/cmd/conversa":                  4,
+		"conversa/internal/testenv":              -1,
+	} {
+		if got := layer(pkg); got != want {
+			t.Errorf("layer(%s) = %d, want %d", pkg, got, want)
+		}
+	}
+}
