@@ -95,7 +95,9 @@ func newEnv(t *testing.T, b conversation.Bot) *env {
 	var reg *channels.Registry
 	e.svc, err = conversation.NewService(conversation.ServiceConfig{}, conversation.Deps{
 		Store: store, Bus: e.shared, Bot: b, Dedup: e.shared,
-		Sender: senderFunc(func(ctx context.Context, d conversation.Delivery) (conversation.Receipt, error) { return reg.Send(ctx, d) }),
+		Sender: senderFunc(func(ctx context.Context, d conversation.Delivery) (conversation.Receipt, error) {
+			return reg.Send(ctx, d)
+		}),
 		JobsAdded: func() {
 			e.wakeups.Add(1)
 			e.worker.Wake()
