@@ -37,6 +37,10 @@ type Config struct {
 	APIRequestsPerMinute int           `setting:"api_requests_per_minute" usage:"requests one API key may make per minute"`
 	AllowPrivateWebhooks bool          `setting:"allow_private_webhooks" usage:"let api-channel webhooks reach private and loopback addresses"`
 	ShutdownTimeout      time.Duration `setting:"shutdown_timeout" usage:"how long a stopping server waits for requests and deliveries in flight"`
+
+	// publicURLFromAddr records that PublicURL was derived from Addr, so it
+	// follows the port actually bound when Addr's port is 0.
+	publicURLFromAddr bool
 }
 
 // setting is one configurable value: a field of Config.
@@ -50,6 +54,9 @@ var settings = func() []setting {
 	var ss []setting
 	for i := range t.NumField() {
 		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
 		ss = append(ss, setting{name: f.Tag.Get("setting"), usage: f.Tag.Get("usage"), index: i})
 	}
 	return ss
@@ -209,6 +216,7 @@ func (c *Config) Validate() error {
 			host = "localhost"
 		}
 		c.PublicURL = "http://" + net.JoinHostPort(host, port)
+		c.publicURLFromAddr = true
 	}
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("public_url: %q is not an http(s) URL", c.PublicURL))

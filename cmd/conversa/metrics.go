@@ -47,14 +47,16 @@ func (m *metrics) Delivered(ch conversation.ChannelKind, outcome string) {
 	m.delivered.WithLabelValues(string(ch), outcome).Inc()
 }
 
-// jobsCollector reports the durable job queue's depth at scrape time.
+// jobsCollector reports the durable job queue's depth at scrape time, zero
+// included, for the job kinds this server runs and any other found.
 type jobsCollector struct {
 	store conversation.Store
+	kinds []string
 	desc  *prometheus.Desc
 }
 
-func newJobsCollector(store conversation.Store) *jobsCollector {
-	return &jobsCollector{store: store, desc: prometheus.NewDesc("conversa_jobs",
+func newJobsCollector(store conversation.Store, kinds ...string) *jobsCollector {
+	return &jobsCollector{store: store, kinds: kinds, desc: prometheus.NewDesc("conversa_jobs",
 		"Unfinished durable jobs by kind and state (pending, running, failed).", []string{"kind", "state"}, nil)}
 }
 
@@ -68,7 +70,20 @@ func (c *jobsCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.NewInvalidMetric(c.desc, err)
 		return
 	}
+	type key struct {
+		kind  string
+		state conversation.JobState
+	}
+	depth := map[key]int{}
+	for _, k := range c.kinds {
+		for _, st := range []conversation.JobState{conversation.JobPending, conversation.JobRunning, conversation.JobFailed} {
+			depth[key{k, st}] = 0
+		}
+	}
 	for _, n := range counts {
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n.Count), n.Kind, string(n.State))
+		depth[key{n.Kind, n.State}] = n.Count
+	}
+	for k, n := range depth {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), k.kind, string(k.state))
 	}
 }

@@ -127,7 +127,7 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 		return nil, err
 	}
 
-	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), newJobsCollector(store))
+	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), newJobsCollector(store, conversation.JobRoute, conversation.JobDeliver))
 	s.worker, err = conversation.NewWorker(store, conversation.WorkerConfig{Concurrency: max(cfg.Workers, 1), DrainTimeout: cfg.ShutdownTimeout / 2}, logger)
 	if err != nil {
 		return nil, err
@@ -216,6 +216,11 @@ func (s *Server) Listen() error {
 		return err
 	}
 	s.listener = l
+	if s.cfg.publicURLFromAddr {
+		host, _, _ := net.SplitHostPort(s.cfg.PublicURL[len("http://"):])
+		_, port, _ := net.SplitHostPort(l.Addr().String())
+		s.cfg.PublicURL = "http://" + net.JoinHostPort(host, port)
+	}
 	return nil
 }
 

@@ -1,0 +1,191 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"conversa/conversation"
+	"conversa/storage/sqlite"
+)
+
+const acmeFile = `tenant:
+  slug: acme
+  name: Acme S.A.S.
+  language: es
+  region: CO
+  time_zone: America/Bogota
+channels:
+  - kind: webchat
+    key: acme-web
+    name: Sitio web
+    settings:
+      title: Acme
+      color: "#112233"
+  - kind: api
+    key: acme-crm
+    name: CRM
+    settings:
+      webhook_url: https://crm.acme.example/conversa
+      webhook_secret: s3cr3t-s3cr3t-s3cr3t
+`
+
+func applyFile(t *testing.T, dir, body string, args ...string) (string, error) {
+	t.Helper()
+	f := filepath.Join(dir, "tenant.yaml")
+	if err := os.WriteFile(f, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := runProgram(t, map[string]string{"CONVERSA_DATA_DIR": dir}, append([]string{"apply", "-f", f}, args...)...)
+	return out, err
+}
+
+func storeAt(t *testing.T, dir string) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(dir, "conversa.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestApply(t *testing.T) {
+	dir := t.TempDir()
+
+	out, err := applyFile(t, dir, acmeFile, "--dry-run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"create tenant acme", "create webchat channel acme-web", "create api channel acme-crm", "dry run"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("dry run lacks %q:\n%s", want, out)
+		}
+	}
+	if _, err := storeAt(t, dir).TenantBySlug(t.Context(), "acme"); !conversation.IsNotFound(err) {
+		t.Fatalf("the dry run created the tenant: %v", err)
+	}
+
+	if _, err := applyFile(t, dir, acmeFile); err != nil {
+		t.Fatal(err)
+	}
+	store := storeAt(t, dir)
+	tn, err := store.TenantBySlug(t.Context(), "acme")
+	if err != nil || tn.Name != "Acme S.A.S." {
+		t.Fatalf("tenant = %+v, %v", tn, err)
+	}
+	web, err := store.ChannelAccountByKey(t.Context(), conversation.ChannelWebchat, "acme-web")
+	if err != nil || web.TenantID != tn.ID || web.Settings["color"] != "#112233" || web.Name != "Sitio web" {
+		t.Fatalf("web-chat channel = %+v, %v", web, err)
+	}
+
+	// Applying the same file again changes nothing.
+	out, err = applyFile(t, dir, acmeFile)
+	if err != nil || strings.TrimSpace(out) != "no changes" {
+		t.Fatalf("second apply: %q, %v", out, err)
+	}
+
+	changed := strings.Replace(acmeFile, "name: Acme S.A.S.", "name: Acme Colombia", 1)
+	changed = strings.Replace(changed, `color: "#112233"`, `color: "#445566"`, 1)
+	changed = strings.Replace(changed, "s3cr3t-s3cr3t-s3cr3t", "n3w-s3cr3t-n3w-s3cr3t", 1)
+	out, err = applyFile(t, dir, changed, "--dry-run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`update tenant acme: name "Acme S.A.S." -> "Acme Colombia"`,
+		`update webchat channel acme-web: settings.color "#112233" -> "#445566"`,
+		`update api channel acme-crm: settings.webhook_secret "(hidden)" -> "(hidden)"`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "n3w-s3cr3t") {
+		t.Fatalf("the plan printed a secret:\n%s", out)
+	}
+	if _, err := applyFile(t, dir, changed); err != nil {
+		t.Fatal(err)
+	}
+	if tn, _ := store.TenantBySlug(t.Context(), "acme"); tn.Name != "Acme Colombia" {
+		t.Fatalf("tenant name = %q after apply", tn.Name)
+	}
+	if web, _ := store.ChannelAccountByKey(t.Context(), conversation.ChannelWebchat, "acme-web"); web.Settings["color"] != "#445566" {
+		t.Fatalf("color = %q after apply", web.Settings["color"])
+	}
+}
+
+func TestApplyValidatesEverythingFirst(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := applyFile(t, dir, acmeFile); err != nil {
+		t.Fatal(err)
+	}
+	other := `tenant:
+  slug: other
+  name: Other
+channels:
+  - kind: webchat
+    key: other-web
+  - kind: webchat
+    key: acme-web
+  - kind: webchat
+    key: bad-color
+    settings:
+      color: red
+  - kind: api
+    key: hook
+    settings:
+      webhook_url: http://127.0.0.1/hook
+      webhook_secret: 0123456789abcdef
+  - kind: fax
+    key: x
+  - kind: webchat
+    key: other-web
+`
+	_, err := applyFile(t, dir, other)
+	if err == nil {
+		t.Fatal("an invalid file was applied")
+	}
+	for _, want := range []string{
+		`channels[1]: the webchat channel "acme-web" belongs to another tenant`,
+		"channels[2].settings.color",
+		"channels[3].settings.webhook_url: must not be a private or loopback address",
+		`channels[4].kind: unknown channel "fax"`,
+		`channels[5]: the webchat channel "other-web" appears twice`,
+		"nothing was changed",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	store := storeAt(t, dir)
+	if _, err := store.TenantBySlug(t.Context(), "other"); !conversation.IsNotFound(err) {
+		t.Fatalf("an invalid file created its tenant: %v", err)
+	}
+	if _, err := store.ChannelAccountByKey(t.Context(), conversation.ChannelWebchat, "other-web"); !conversation.IsNotFound(err) {
+		t.Fatalf("an invalid file created a channel: %v", err)
+	}
+}
+
+func TestApplyRejectsMalformedFiles(t *testing.T) {
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"unknown key":    "tenant:\n  slug: a1\n  name: A\n  colour: red\n",
+		"two documents":  "tenant:\n  slug: a1\n  name: A\n---\ntenant:\n  slug: b1\n  name: B\n",
+		"empty":          "",
+		"not yaml":       "tenant: [",
+		"bad slug":       "tenant:\n  slug: A B\n  name: A\n",
+		"bad time zone":  "tenant:\n  slug: a1\n  name: A\n  time_zone: Mars/Olympus\n",
+		"unknown region": "tenant:\n  slug: a1\n  name: A\n  region: Colombia\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := applyFile(t, dir, body); err == nil {
+				t.Fatal("applied")
+			}
+		})
+	}
+	if ts, err := storeAt(t, dir).ListTenants(t.Context()); err != nil || len(ts) != 0 {
+		t.Fatalf("tenants after bad files: %v, %v", ts, err)
+	}
+}
