@@ -343,4 +343,3 @@ func TestGracefulShutdownFinishesDeliveries(t *testing.T) {
 		t.Fatalf("the reply in flight at shutdown ended %s, want delivered", msgs[1].Status)
 	}
 }
-
