@@ -402,7 +402,8 @@ type Inbound struct {
 	// Language is a hint of the contact's language, such as the language of
 	// the page that hosts the web-chat widget.
 	Language string `json:"language,omitempty"`
-	// ReceivedAt is when the provider received the message; zero means now.
+	// ReceivedAt is when the provider received the message; zero, or a time
+	// in the future, means now.
 	ReceivedAt time.Time `json:"received_at,omitzero"`
 }
 

@@ -139,8 +139,10 @@ func (s *Service) doIngest(ctx context.Context, in Inbound) (IngestResult, error
 	if err != nil {
 		return IngestResult{}, err
 	}
-	if in.ReceivedAt.IsZero() {
-		in.ReceivedAt = time.Now()
+	// A provider's clock may run ahead; a message from the future would
+	// stay on top of every list.
+	if now := time.Now(); in.ReceivedAt.IsZero() || in.ReceivedAt.After(now) {
+		in.ReceivedAt = now
 	}
 	dedupKey := "in:" + strconv.FormatInt(acct.ID, 10) + ":" + in.ProviderID
 	if s.dedup != nil {

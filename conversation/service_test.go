@@ -577,3 +577,16 @@ func TestUpdateStatusPublishesChanges(t *testing.T) {
 		t.Fatalf("moving back to queued: %v, want invalid", err)
 	}
 }
+
+func TestIngestClampsFutureTimes(t *testing.T) {
+	e := newEnv(t, nil)
+	in := e.inbound("user-1", "m1", "hola")
+	in.ReceivedAt = time.Now().Add(240 * time.Hour)
+	res, err := e.svc.Ingest(t.Context(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Message.CreatedAt.After(time.Now()) || res.Conversation.LastMessageAt.After(time.Now()) {
+		t.Fatalf("a message from the future is dated %v", res.Message.CreatedAt)
+	}
+}

@@ -194,8 +194,8 @@ type ConversationFilter struct {
 
 // ConversationCursor is the position of a conversation in activity order.
 type ConversationCursor struct {
-	LastMessageAt time.Time
-	ID            int64
+	LastMessageAt time.Time `json:"last_message_at"`
+	ID            int64     `json:"id"`
 }
 
 // Transition is a change of a conversation's state.

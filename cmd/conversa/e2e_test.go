@@ -159,6 +159,7 @@ type widget struct {
 	t     *testing.T
 	conn  *websocket.Conn
 	token string
+	seen  map[float64]bool // message ids shown, as the widget keeps them
 }
 
 func openWidget(t *testing.T, base, channel, token string) *widget {
@@ -180,7 +181,7 @@ func openWidget(t *testing.T, base, channel, token string) *widget {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.CloseNow() })
-	w := &widget{t: t, conn: conn, token: sess.Token}
+	w := &widget{t: t, conn: conn, token: sess.Token, seen: map[float64]bool{}}
 	w.send(map[string]any{"type": "hello", "token": sess.Token, "lang": "es"})
 	if f := w.next("welcome"); f["visitor"] == nil {
 		t.Fatalf("welcome = %v", f)
@@ -214,12 +215,15 @@ func (w *widget) next(typ string) map[string]any {
 	}
 }
 
-// reply returns the next outbound message the widget shows.
+// reply returns the next outbound message the widget shows. Like the
+// widget, it shows a message once, however many frames carry it.
 func (w *widget) reply() map[string]any {
 	w.t.Helper()
 	for {
 		m := w.next("message")["message"].(map[string]any)
-		if m["direction"] == "out" {
+		id := m["id"].(float64)
+		if m["direction"] == "out" && !w.seen[id] {
+			w.seen[id] = true
 			return m
 		}
 	}
