@@ -325,7 +325,7 @@ func TestAuth(t *testing.T) {
 		{"short secret", "Bearer cnv_" + id + "_" + secret[:10]},
 		{"wrong secret", "Bearer cnv_" + id + "_" + otherSecret},
 		{"unknown key", "Bearer " + other},
-		{"key of no tenant's store", "Bearer " + tn.key + "x"},
+		{"key with a trailing character", "Bearer " + tn.key + "x"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -1160,6 +1160,7 @@ func TestInbound(t *testing.T) {
 			{"bad language", ok(func(m map[string]any) { m["language"] = "??" }), 400, conversation.EINVALID, "language"},
 			{"unknown field", ok(func(m map[string]any) { m["channel"] = "api" }), 400, conversation.EINVALID, "channel"},
 			{"bad received_at", ok(func(m map[string]any) { m["received_at"] = "yesterday" }), 400, conversation.EINVALID, ""},
+			{"future received_at", ok(func(m map[string]any) { m["received_at"] = time.Now().Add(time.Hour) }), 400, conversation.EINVALID, "received_at"},
 			{"text over the limit", ok(func(m map[string]any) { m["text"] = strings.Repeat("é", conversation.MaxTextBytes/2+1) }), 413, conversation.ETOOLARGE, "text"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
@@ -1168,6 +1169,12 @@ func TestInbound(t *testing.T) {
 		}
 		if ms, _ := e.store.ListMessages(t.Context(), tn.ID, conversation.MessageFilter{}); len(ms) != 0 {
 			t.Errorf("%d messages stored by rejected requests", len(ms))
+		}
+		// A past received_at is when the message was written.
+		at := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+		res := decode[inboundResponse](t, e.do(t, "POST", "/api/v1/inbound", tn.key, ok(func(m map[string]any) { m["received_at"] = at })), http.StatusCreated)
+		if !res.Message.CreatedAt.Equal(at) || !res.Conversation.LastMessageAt.Equal(at) {
+			t.Errorf("created_at %v, last_message_at %v, want %v", res.Message.CreatedAt, res.Conversation.LastMessageAt, at)
 		}
 	})
 }

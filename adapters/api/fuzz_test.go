@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"conversa/conversation"
@@ -104,6 +105,8 @@ var inboundSeeds = []string{
 	`{"channel_id":1,"from":"u1","id":"x","text":"hola","language":"??"}`,
 	`{"channel_id":1,"from":"u1","id":"x","text":"hola","parts":[{"type":"text","text":"b"}]}`,
 	`{"channel_id":1,"from":"u1","id":"x","received_at":"ayer","text":"hola"}`,
+	`{"channel_id":1,"from":"u1","id":"x","received_at":"2999-01-01T00:00:00Z","text":"hola"}`,
+	`{"channel_id":1,"from":"u1","id":"x","received_at":"0001-01-01T00:00:00+23:59","text":"hola"}`,
 	`{"channel_id":"1","from":"u1","id":"x","text":"hola"}`,
 	`{"channel_id":1,"from":"u1","id":"x","text":"hola","channel":"api"}`,
 	`{"channel_id":1}}`,
@@ -129,6 +132,9 @@ func FuzzDecodeInbound(f *testing.F) {
 		in := req.toInbound("acme-api")
 		if err := in.Validate(); err != nil {
 			t.Fatalf("the decoded inbound fails validation: %v\n%+v", err, in)
+		}
+		if in.ReceivedAt.After(time.Now().Add(maxClockSkew)) {
+			t.Fatalf("accepted received_at %v, in the future", in.ReceivedAt)
 		}
 		if in.Channel != conversation.ChannelAPI || in.ProviderID != req.ID || in.From == "" {
 			t.Fatalf("inbound %+v from request %+v", in, req)

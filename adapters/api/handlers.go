@@ -473,6 +473,10 @@ type inboundRequest struct {
 	ReceivedAt time.Time           `json:"received_at"`
 }
 
+// maxClockSkew is how far in the future an inbound message's received_at
+// may be, for clocks that run a little ahead.
+const maxClockSkew = 5 * time.Minute
+
 // decodeInbound parses an inbound request; the channel is checked by the
 // caller.
 func decodeInbound(body []byte) (inboundRequest, error) {
@@ -488,6 +492,11 @@ func decodeInbound(body []byte) (inboundRequest, error) {
 	}
 	if req.Text != "" {
 		req.Parts = []conversation.Part{conversation.TextPart(req.Text)}
+	}
+	// A message from the future would stay the conversation's latest and
+	// pin it to the top of the lists.
+	if req.ReceivedAt.After(time.Now().Add(maxClockSkew)) {
+		return req, conversation.FieldError("received_at", "is in the future")
 	}
 	in := req.toInbound("x")
 	if err := in.Validate(); err != nil {

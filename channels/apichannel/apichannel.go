@@ -93,9 +93,47 @@ func New(cfg Config) *Channel {
 
 var errPrivate = errors.New("the webhook address is private or loopback")
 
+// notPublic are the unicast ranges, beyond the private, loopback and
+// link-local ones, that are not on the public internet.
+var notPublic = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),     // "this network"
+	netip.MustParsePrefix("100.64.0.0/10"), // shared address space: carrier-grade NAT, some clouds' metadata services
+	netip.MustParsePrefix("192.0.0.0/24"),  // IETF protocol assignments
+	netip.MustParsePrefix("198.18.0.0/15"), // benchmarking
+	netip.MustParsePrefix("240.0.0.0/4"),   // reserved
+}
+
+// Prefixes of IPv6 addresses that carry an IPv4 address, which decides.
+var (
+	nat64     = netip.MustParsePrefix("64:ff9b::/96") // the IPv4 address is the last 4 bytes
+	sixToFour = netip.MustParsePrefix("2002::/16")    // the IPv4 address is bytes 2 to 5
+)
+
+// publicAddr reports whether a is an address on the public internet.
 func publicAddr(a netip.Addr) bool {
 	a = a.Unmap()
-	return a.IsGlobalUnicast() && !a.IsPrivate() && !a.IsLoopback() && !a.IsLinkLocalUnicast()
+	if !a.IsGlobalUnicast() || a.IsPrivate() || a.IsLoopback() || a.IsLinkLocalUnicast() {
+		return false
+	}
+	for _, p := range notPublic {
+		if p.Contains(a) {
+			return false
+		}
+	}
+	switch b := a.As16(); {
+	case nat64.Contains(a):
+		return publicAddr(netip.AddrFrom4([4]byte(b[12:16])))
+	case sixToFour.Contains(a):
+		return publicAddr(netip.AddrFrom4([4]byte(b[2:6])))
+	}
+	return true
+}
+
+// localName reports whether host names this machine: localhost and the
+// names under it (RFC 6761), in any case, with or without the final dot.
+func localName(host string) bool {
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	return host == "localhost" || strings.HasSuffix(host, ".localhost")
 }
 
 // Kind implements channels.Channel.
@@ -113,7 +151,9 @@ func (c *Channel) ValidateAccount(a *conversation.ChannelAccount) error {
 		return conversation.FieldError("settings."+SettingWebhookURL, "must be an http or https URL")
 	}
 	if !c.cfg.AllowPrivate {
-		if ip, err := netip.ParseAddr(strings.Trim(u.Hostname(), "[]")); (err == nil && !publicAddr(ip)) || u.Hostname() == "localhost" {
+		// Only literal addresses and local names can be checked here; the
+		// dialer checks the address a name resolves to.
+		if ip, err := netip.ParseAddr(u.Hostname()); (err == nil && !publicAddr(ip)) || localName(u.Hostname()) {
 			return conversation.FieldError("settings."+SettingWebhookURL, "must not be a private or loopback address")
 		}
 	}
@@ -133,8 +173,9 @@ type Webhook struct {
 
 // Send implements channels.Channel: it posts the message to the account's
 // webhook. A 2xx answer is a delivery; 429 and 503 are retried after their
-// Retry-After; other 4xx answers are permanent failures; anything else is
-// retried.
+// Retry-After; a redirect (never followed: the webhook URL is the address)
+// and other 4xx answers are permanent failures, for the tenant to fix
+// their settings; anything else is retried.
 func (c *Channel) Send(ctx context.Context, d conversation.Delivery) (conversation.Receipt, error) {
 	body, err := json.Marshal(Webhook{Event: "message", Message: d.Message, To: d.To.Address})
 	if err != nil {
@@ -162,6 +203,12 @@ func (c *Channel) Send(ctx context.Context, d conversation.Delivery) (conversati
 		return conversation.Receipt{Status: conversation.StatusDelivered}, nil
 	case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
 		return conversation.Receipt{}, &conversation.DeliveryError{Code: strconv.Itoa(code), Message: "webhook asked to retry later", RetryAfter: retryAfter(resp.Header.Get("Retry-After"))}
+	case code >= 300 && code < 400:
+		msg := "webhook redirected (" + resp.Status + "); redirects are not followed: set webhook_url to the final address"
+		if loc := resp.Header.Get("Location"); loc != "" && len(loc) <= 512 {
+			msg += " (" + loc + ")"
+		}
+		return conversation.Receipt{}, &conversation.DeliveryError{Code: strconv.Itoa(code), Message: msg, Permanent: true}
 	case code >= 400 && code < 500:
 		return conversation.Receipt{}, &conversation.DeliveryError{Code: strconv.Itoa(code), Message: "webhook refused the message: " + resp.Status, Permanent: true}
 	default:
@@ -169,13 +216,17 @@ func (c *Channel) Send(ctx context.Context, d conversation.Delivery) (conversati
 	}
 }
 
-// retryAfter reads a Retry-After header in seconds or as an HTTP date.
+// maxRetryAfter bounds the wait a webhook may ask for.
+const maxRetryAfter = time.Hour
+
+// retryAfter reads a Retry-After header in seconds or as an HTTP date, at
+// most maxRetryAfter.
 func retryAfter(h string) time.Duration {
-	if s, err := strconv.Atoi(strings.TrimSpace(h)); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second
+	if s, err := strconv.ParseInt(strings.TrimSpace(h), 10, 64); err == nil && s >= 0 {
+		return time.Duration(min(s, int64(maxRetryAfter/time.Second))) * time.Second
 	}
 	if t, err := http.ParseTime(h); err == nil {
-		return max(time.Until(t), 0)
+		return min(max(time.Until(t), 0), maxRetryAfter)
 	}
 	return 0
 }

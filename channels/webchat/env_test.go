@@ -491,18 +491,19 @@ func (c *client) closed() websocket.StatusCode {
 	return websocket.CloseStatus(c.err)
 }
 
-// noFrame checks that no frame matching arrives while the server answers
-// a later probe: frames are written in order, so the probe's answer bounds
-// the wait without sleeping.
-func (c *client) noFrameBefore(probe func() string, bad func(frame) bool) {
+// noFrameBefore checks that no bad frame arrives before the frame that
+// marks the end of the wait, which probe causes. The probe must travel the
+// same path as what it bounds (the reader's answers, or the contact's
+// events), whose frames keep their order.
+func (c *client) noFrameBefore(probe func(), end, bad func(frame) bool) {
 	c.t.Helper()
-	id := probe()
+	probe()
 	for {
 		f := c.next()
 		if bad(f) {
 			c.t.Fatalf("unexpected frame %+v", f)
 		}
-		if (f.Type == "ack" || f.Type == "error") && f.ID == id {
+		if end(f) {
 			return
 		}
 	}

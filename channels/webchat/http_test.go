@@ -74,7 +74,9 @@ func TestSession(t *testing.T) {
 				t.Fatalf("status %s %s, want %d", res.Status, body, tt.status)
 			}
 			if tt.status != http.StatusOK {
-				var answer struct{ Error struct{ Code, Message string } }
+				var answer struct {
+					Error struct{ Code, Message string }
+				}
 				if err := json.Unmarshal(body, &answer); err != nil || answer.Error.Code == "" {
 					t.Fatalf("error body %s: want a JSON error with a code", body)
 				}

@@ -3,6 +3,7 @@ package webchat
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -272,8 +273,14 @@ func TestSocketTyping(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatal("no typing event")
 		}
-		// The visitor's own typing is not echoed to the widget.
-		c.noFrameBefore(func() string { c.message("probe", " "); return "probe" }, func(f frame) bool { return f.Type == "typing" })
+		// The visitor's own typing is not echoed to the widget: the bot's,
+		// published after it, is the first the widget sees.
+		c.noFrameBefore(func() {
+			if err := e.svc.Typing(t.Context(), e.tenant.ID, m1.ConversationID, conversation.Author{Kind: conversation.AuthorBot}, true); err != nil {
+				t.Fatal(err)
+			}
+		}, func(f frame) bool { return f.Type == "typing" && f.Author != nil && f.Author.Kind == "bot" },
+			func(f frame) bool { return f.Type == "typing" && (f.Author == nil || f.Author.Kind != "bot") })
 	})
 }
 
@@ -538,4 +545,80 @@ func TestSocketMetrics(t *testing.T) {
 	if _, err := New(Config{Secret: testSecret, Registerer: reg}, e.svc, e.store, e.shared, e.shared); err == nil {
 		t.Fatal("a second channel registered the same metric")
 	}
+}
+
+// TestSend hands messages straight to the channel, as the worker does.
+func TestSend(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	s := e.session(e.acct.Key, "")
+	c, _ := e.connect(e.acct.Key, s.Token, nil)
+	c.message("m1", "hola")
+	m1 := c.ack("m1").Message
+	contact := e.contact(s.Visitor)
+	to := conversation.Identity{Channel: conversation.ChannelWebchat, Address: s.Visitor}
+	delivery := func(id int64, acct conversation.ChannelAccount, to conversation.Identity) conversation.Delivery {
+		return conversation.Delivery{
+			Message: conversation.Message{
+				ID: id, TenantID: e.tenant.ID, ConversationID: m1.ConversationID, ContactID: contact.ID, Seq: 50 + id,
+				Direction: conversation.DirectionOut, Author: conversation.Author{Kind: conversation.AuthorAgent, Name: "Ana"},
+				Channel: conversation.ChannelWebchat, ChannelAccountID: acct.ID, Parts: []conversation.Part{conversation.TextPart(fmt.Sprint("respuesta ", id))},
+				Status: conversation.StatusQueued,
+			},
+			Account: acct, Contact: contact, To: to,
+		}
+	}
+
+	t.Run("to an open widget", func(t *testing.T) {
+		r, err := e.ch.Send(t.Context(), delivery(1001, e.acct, to))
+		if err != nil || r.Status != conversation.StatusSent {
+			t.Fatalf("send: %+v, %v; want sent", r, err)
+		}
+		if m := c.reply(); m.ID != 1001 || m.Status != "sent" || conversation.PartsText(m.Parts) != "respuesta 1001" {
+			t.Fatalf("widget shows %+v, want message 1001 sent", m)
+		}
+	})
+	// sendProbe sends a message the widget shows, after what it must not
+	// show; shows tells the frame of a message.
+	sendProbe := func(id int64) func() {
+		return func() {
+			if _, err := e.ch.Send(t.Context(), delivery(id, e.acct, to)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	shows := func(id int64) func(frame) bool {
+		return func(f frame) bool { return f.Type == "message" && f.Message.ID == id }
+	}
+	t.Run("through another account", func(t *testing.T) {
+		other := e.createAccount(e.tenant.ID, "acme-other", nil)
+		if _, err := e.ch.Send(t.Context(), delivery(1002, other, to)); err != nil {
+			t.Fatal(err)
+		}
+		// Only the widgets of the account the message goes through show it.
+		c.noFrameBefore(sendProbe(1005), shows(1005), shows(1002))
+	})
+	refused := []struct {
+		name string
+		to   conversation.Identity
+	}{
+		{"an identity on another channel", conversation.Identity{Channel: conversation.ChannelSMS, Address: "+573001234567"}},
+		{"a malformed visitor id", conversation.Identity{Channel: conversation.ChannelWebchat, Address: "v_123"}},
+	}
+	for _, tt := range refused {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := e.ch.Send(t.Context(), delivery(1003, e.acct, tt.to))
+			if de, ok := errors.AsType[*conversation.DeliveryError](err); !ok || !de.Permanent {
+				t.Fatalf("send: %v, want a permanent delivery error", err)
+			}
+		})
+	}
+	t.Run("cancelled", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		if _, err := e.ch.Send(ctx, delivery(1004, e.acct, to)); !errors.Is(err, context.Canceled) {
+			t.Fatalf("send: %v, want the context's error", err)
+		}
+		c.noFrameBefore(sendProbe(1006), shows(1006), shows(1004))
+	})
 }
