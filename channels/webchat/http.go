@@ -152,7 +152,7 @@ func (c *Channel) serveSession(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	tok, err := verifyToken(c.cfg.Secret, req.Token, now)
 	if err != nil || tok.Account != acct.ID {
-		ok, retry, err := c.limiter.Allow(ctx, "webchat:session:"+clientIP(r), 60, time.Minute)
+		ok, retry, err := c.limiter.Allow(ctx, "webchat:session:"+clientIP(r), c.cfg.NewVisitorsPerMinute, time.Minute)
 		if err != nil {
 			c.logger.Warn("rate limiter unavailable", "err", err)
 		} else if !ok {

@@ -40,6 +40,9 @@ type Config struct {
 	// MessagesPerMinute is how many messages one visitor may send per
 	// minute.
 	MessagesPerMinute int
+	// NewVisitorsPerMinute is how many new visitors one client address may
+	// start per minute.
+	NewVisitorsPerMinute int
 	// FramesPerSecond and FrameBurst bound the frames one connection may
 	// send; a flood closes the connection.
 	FramesPerSecond float64
@@ -66,6 +69,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MessagesPerMinute <= 0 {
 		c.MessagesPerMinute = 30
+	}
+	if c.NewVisitorsPerMinute <= 0 {
+		c.NewVisitorsPerMinute = 60
 	}
 	if c.FramesPerSecond <= 0 {
 		c.FramesPerSecond = 10

@@ -22,21 +22,22 @@ import (
 // (CONVERSA_DATABASE_URL) and the key of the YAML file (database_url).
 // Flags win over the environment, which wins over the file.
 type Config struct {
-	Addr                 string        `setting:"addr" usage:"address to listen on"`
-	PublicURL            string        `setting:"public_url" usage:"base URL that browsers and providers reach this server at (default: from addr)"`
-	DataDir              string        `setting:"data_dir" usage:"directory of the embedded database"`
-	DatabaseURL          string        `setting:"database_url" usage:"postgres:// URL of PostgreSQL, or a SQLite file (default: conversa.db in data_dir)"`
-	ValkeyURL            string        `setting:"valkey_url" usage:"redis:// or valkey:// URL of the shared Valkey server (default: in-process, one node)"`
-	ValkeyPrefix         string        `setting:"valkey_prefix" usage:"prefix of every Valkey key and channel"`
-	SecretKey            string        `setting:"secret_key" usage:"secret for signed tokens, the same on every node (default: generated once and kept in the database)"`
-	LogLevel             string        `setting:"log_level" usage:"debug, info, warn or error"`
-	LogFormat            string        `setting:"log_format" usage:"json or text"`
-	Workers              int           `setting:"workers" usage:"jobs (deliveries, bot turns) run at once on this node; 0 runs none here"`
-	IngestBatch          int           `setting:"ingest_batch" usage:"most inbound messages committed in one transaction"`
-	IngestConcurrency    int           `setting:"ingest_concurrency" usage:"most ingest transactions at once (default: 1 on SQLite, 4 on PostgreSQL)"`
-	APIRequestsPerMinute int           `setting:"api_requests_per_minute" usage:"requests one API key may make per minute"`
-	AllowPrivateWebhooks bool          `setting:"allow_private_webhooks" usage:"let api-channel webhooks reach private and loopback addresses"`
-	ShutdownTimeout      time.Duration `setting:"shutdown_timeout" usage:"how long a stopping server waits for requests and deliveries in flight"`
+	Addr                     string        `setting:"addr" usage:"address to listen on"`
+	PublicURL                string        `setting:"public_url" usage:"base URL that browsers and providers reach this server at (default: from addr)"`
+	DataDir                  string        `setting:"data_dir" usage:"directory of the embedded database"`
+	DatabaseURL              string        `setting:"database_url" usage:"postgres:// URL of PostgreSQL, or a SQLite file (default: conversa.db in data_dir)"`
+	ValkeyURL                string        `setting:"valkey_url" usage:"redis:// or valkey:// URL of the shared Valkey server (default: in-process, one node)"`
+	ValkeyPrefix             string        `setting:"valkey_prefix" usage:"prefix of every Valkey key and channel"`
+	SecretKey                string        `setting:"secret_key" usage:"secret for signed tokens, the same on every node (default: generated once and kept in the database)"`
+	LogLevel                 string        `setting:"log_level" usage:"debug, info, warn or error"`
+	LogFormat                string        `setting:"log_format" usage:"json or text"`
+	Workers                  int           `setting:"workers" usage:"jobs (deliveries, bot turns) run at once on this node; 0 runs none here"`
+	IngestBatch              int           `setting:"ingest_batch" usage:"most inbound messages committed in one transaction"`
+	IngestConcurrency        int           `setting:"ingest_concurrency" usage:"most ingest transactions at once (default: 1 on SQLite, 4 on PostgreSQL)"`
+	APIRequestsPerMinute     int           `setting:"api_requests_per_minute" usage:"requests one API key may make per minute"`
+	WebchatVisitorsPerMinute int           `setting:"webchat_visitors_per_minute" usage:"new web-chat visitors one client address may start per minute"`
+	AllowPrivateWebhooks     bool          `setting:"allow_private_webhooks" usage:"let api-channel webhooks reach private and loopback addresses"`
+	ShutdownTimeout          time.Duration `setting:"shutdown_timeout" usage:"how long a stopping server waits for requests and deliveries in flight"`
 
 	// publicURLFromAddr records that PublicURL was derived from Addr, so it
 	// follows the port actually bound when Addr's port is 0.
@@ -100,15 +101,16 @@ func (s setting) get(c *Config) string {
 // defaultConfig returns the configuration before any source applies.
 func defaultConfig() Config {
 	return Config{
-		Addr:                 "localhost:8080",
-		DataDir:              "data",
-		ValkeyPrefix:         "conversa",
-		LogLevel:             "info",
-		LogFormat:            "json",
-		Workers:              16,
-		IngestBatch:          64,
-		APIRequestsPerMinute: 6000,
-		ShutdownTimeout:      20 * time.Second,
+		Addr:                     "localhost:8080",
+		DataDir:                  "data",
+		ValkeyPrefix:             "conversa",
+		LogLevel:                 "info",
+		LogFormat:                "json",
+		Workers:                  16,
+		IngestBatch:              64,
+		APIRequestsPerMinute:     6000,
+		WebchatVisitorsPerMinute: 60,
+		ShutdownTimeout:          20 * time.Second,
 	}
 }
 
@@ -256,6 +258,9 @@ func (c *Config) Validate() error {
 	}
 	if c.APIRequestsPerMinute < 1 {
 		errs = append(errs, errors.New("api_requests_per_minute: must be at least 1"))
+	}
+	if c.WebchatVisitorsPerMinute < 1 {
+		errs = append(errs, errors.New("webchat_visitors_per_minute: must be at least 1"))
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("shutdown_timeout: must be positive"))

@@ -171,7 +171,7 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 
 // buildChannels returns the registry of the channels this server runs.
 func buildChannels(cfg Config, logger *slog.Logger, secret []byte, svc *conversation.Service, store conversation.Store, shared sharedState, reg prometheus.Registerer) (*channels.Registry, error) {
-	wc, err := webchat.New(webchat.Config{Secret: secret, Logger: logger, Registerer: reg}, svc, store, shared, shared)
+	wc, err := webchat.New(webchat.Config{Secret: secret, NewVisitorsPerMinute: cfg.WebchatVisitorsPerMinute, Logger: logger, Registerer: reg}, svc, store, shared, shared)
 	if err != nil {
 		return nil, err
 	}
