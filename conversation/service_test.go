@@ -441,10 +441,11 @@ func TestDeliveryRetriesAndFailures(t *testing.T) {
 		if n := e.hook.calls.Load(); n != 1 {
 			t.Fatalf("a permanent failure was tried %d times", n)
 		}
-		counts, err := e.store.JobCounts(t.Context())
-		if err != nil || len(counts) != 1 || counts[0].State != conversation.JobFailed {
-			t.Fatalf("jobs = %+v, %v; want one failed delivery job", counts, err)
-		}
+		// The job is marked failed right after the message.
+		eventually(t, "one failed delivery job", func() bool {
+			counts, err := e.store.JobCounts(t.Context())
+			return err == nil && len(counts) == 1 && counts[0].State == conversation.JobFailed && counts[0].Kind == conversation.JobDeliver
+		})
 	})
 
 	t.Run("temporary failures until the last attempt", func(t *testing.T) {
