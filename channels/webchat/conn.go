@@ -145,7 +145,7 @@ func (cn *conn) hello(ctx context.Context) bool {
 			welcome.State = convs[0].State
 			cn.conv.Store(convs[0].ID)
 		}
-		if welcome.Messages, err = c.history(ctx, cn.acct, cn.visitor, f.Resume); err != nil {
+		if welcome.Messages, err = c.history(ctx, cn.acct, contact.ID, cn.visitor, f.Resume); err != nil {
 			sub.Close()
 			return cn.fail(err)
 		}
@@ -176,7 +176,7 @@ func (cn *conn) follow(ctx context.Context, m conversation.Message) error {
 		return err
 	}
 	cn.contact = m.ContactID
-	missed, err := c.history(ctx, cn.acct, cn.visitor, &conversation.MessagePos{ConversationID: m.ConversationID, Seq: m.Seq})
+	missed, err := c.history(ctx, cn.acct, m.ContactID, cn.visitor, &conversation.MessagePos{ConversationID: m.ConversationID, Seq: m.Seq})
 	if err != nil {
 		sub.Close()
 		return err
@@ -195,6 +195,7 @@ func (cn *conn) follow(ctx context.Context, m conversation.Message) error {
 func (cn *conn) pump(ctx context.Context, sub *conversation.Subscription) {
 	cn.pumps.Go(func() {
 		defer sub.Close()
+		shown := map[int64]conversation.Status{}
 		for {
 			select {
 			case <-ctx.Done():
@@ -209,9 +210,22 @@ func (cn *conn) pump(ctx context.Context, sub *conversation.Subscription) {
 					}
 					return
 				}
-				if f, ok := cn.eventFrame(ev.Payload); ok {
-					cn.send(f)
+				f, ok := cn.eventFrame(ev.Payload)
+				if !ok {
+					continue
 				}
+				// A reply is published by the channel as it is sent and
+				// by the service once stored: show each status once.
+				if m := f.Message; m != nil {
+					if shown[m.ID] == m.Status {
+						continue
+					}
+					if len(shown) >= 256 {
+						clear(shown)
+					}
+					shown[m.ID] = m.Status
+				}
+				cn.send(f)
 			}
 		}
 	})

@@ -1,6 +1,7 @@
 package webchat
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"html/template"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -215,7 +217,12 @@ func (c *Channel) serveHistory(w http.ResponseWriter, r *http.Request) {
 		}
 		after = &conversation.MessagePos{ConversationID: conv, Seq: seq}
 	}
-	msgs, err := c.history(ctx, acct, tok.Visitor, after)
+	contactID, err := c.contactOf(ctx, acct, tok.Visitor)
+	if err != nil {
+		c.writeError(w, r, err)
+		return
+	}
+	msgs, err := c.history(ctx, acct, contactID, tok.Visitor, after)
 	if err != nil {
 		c.writeError(w, r, err)
 		return
@@ -224,25 +231,30 @@ func (c *Channel) serveHistory(w http.ResponseWriter, r *http.Request) {
 }
 
 // history returns what the visitor has seen or may see on this account:
-// their messages and the delivered replies, after a position or, without
-// one, the latest.
-func (c *Channel) history(ctx context.Context, acct conversation.ChannelAccount, visitor string, after *conversation.MessagePos) ([]wireMessage, error) {
-	contact, err := c.store.ContactByIdentity(ctx, acct.TenantID, conversation.Identity{Channel: conversation.ChannelWebchat, Address: visitor})
-	if conversation.IsNotFound(err) {
+// their messages and the delivered replies, in order. Without a position it
+// returns the latest; with one, the messages after it and also the latest
+// few, because replies are sent concurrently and one with an earlier seq
+// may have been sent after the position was taken. The widget shows each
+// message once.
+func (c *Channel) history(ctx context.Context, acct conversation.ChannelAccount, contactID int64, visitor string, after *conversation.MessagePos) ([]wireMessage, error) {
+	if contactID == 0 {
 		return []wireMessage{}, nil
 	}
-	if err != nil {
-		return nil, err
-	}
-	f := conversation.MessageFilter{ContactID: contact.ID, AccountID: acct.ID, Delivered: true, Limit: historyLimit}
+	f := conversation.MessageFilter{ContactID: contactID, AccountID: acct.ID, Delivered: true, Limit: historyLimit, Newest: true}
 	if after != nil {
-		f.After = after
-	} else {
-		f.Newest = true
+		f.Limit = resumeOverlap
 	}
 	msgs, err := c.store.ListMessages(ctx, acct.TenantID, f)
 	if err != nil {
 		return nil, err
+	}
+	if after != nil {
+		f.Newest, f.After, f.Limit = false, after, historyLimit
+		later, err := c.store.ListMessages(ctx, acct.TenantID, f)
+		if err != nil {
+			return nil, err
+		}
+		msgs = mergeMessages(msgs, later)
 	}
 	out := make([]wireMessage, len(msgs))
 	for i, m := range msgs {
@@ -250,6 +262,36 @@ func (c *Channel) history(ctx context.Context, acct conversation.ChannelAccount,
 	}
 	return out, nil
 }
+
+// mergeMessages merges two lists in (conversation, seq) order, once each.
+func mergeMessages(a, b []conversation.Message) []conversation.Message {
+	seen := make(map[int64]bool, len(a)+len(b))
+	var out []conversation.Message
+	for _, m := range append(a, b...) {
+		if !seen[m.ID] {
+			seen[m.ID] = true
+			out = append(out, m)
+		}
+	}
+	slices.SortFunc(out, func(x, y conversation.Message) int {
+		return cmp.Or(cmp.Compare(x.ConversationID, y.ConversationID), cmp.Compare(x.Seq, y.Seq))
+	})
+	return out
+}
+
+// contactOf returns the id of the visitor's contact, or 0 before their
+// first message.
+func (c *Channel) contactOf(ctx context.Context, acct conversation.ChannelAccount, visitor string) (int64, error) {
+	contact, err := c.store.ContactByIdentity(ctx, acct.TenantID, conversation.Identity{Channel: conversation.ChannelWebchat, Address: visitor})
+	if conversation.IsNotFound(err) {
+		return 0, nil
+	}
+	return contact.ID, err
+}
+
+// resumeOverlap is how many of the latest messages a resuming widget gets
+// again, to catch replies sent out of order.
+const resumeOverlap = 20
 
 const historyLimit = 100
 
