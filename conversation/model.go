@@ -40,9 +40,6 @@ const (
 
 var channelKinds = []ChannelKind{ChannelWebchat, ChannelWhatsApp, ChannelSMS, ChannelTelegram, ChannelEmail, ChannelVoice, ChannelAPI}
 
-// ChannelKinds returns every known channel kind.
-func ChannelKinds() []ChannelKind { return append([]ChannelKind(nil), channelKinds...) }
-
 // Valid reports whether k is a known channel kind.
 func (k ChannelKind) Valid() bool {
 	for _, c := range channelKinds {

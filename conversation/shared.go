@@ -170,13 +170,6 @@ func (h *Hub) EndAll(reason error) {
 	}
 }
 
-// Subscribers returns the number of local subscriptions of topic.
-func (h *Hub) Subscribers(topic string) int {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	return len(h.topics[topic])
-}
-
 func (h *Hub) remove(s *Subscription, reason error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
