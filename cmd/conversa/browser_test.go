@@ -149,6 +149,31 @@ func TestWidgetInBrowser(t *testing.T) {
 		t.Fatalf("%d conversations after a reload, want the one", len(convs.Data))
 	}
 	conv := convs.Data[0].ID
+
+	// With the chat open on a visible page, the widget reports the replies
+	// read.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var page struct {
+			Data []struct {
+				Direction, Status string
+			}
+		}
+		apiGet(t, s.url, key, "/api/v1/conversations/"+strconv.FormatInt(conv, 10)+"/messages", &page)
+		read := 0
+		for _, m := range page.Data {
+			if m.Direction == "out" && m.Status == "read" {
+				read++
+			}
+		}
+		if read == 2 { // the greeting and the opening hours
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replies read: %d of 2; messages %+v", read, page.Data)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	req, _ := http.NewRequest("POST", s.url+"/api/v1/conversations/"+strconv.FormatInt(conv, 10)+"/typing", strings.NewReader(`{"on":true,"author_name":"Luis"}`))
 	req.Header.Set("Authorization", "Bearer "+key)
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 204 {

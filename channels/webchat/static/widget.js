@@ -345,8 +345,11 @@
     }
   }
 
+  // sendFrame sends f if the socket is open, and reports whether it did.
   function sendFrame(f) {
-    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(f));
+    if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+    ws.send(JSON.stringify(f));
+    return true;
   }
 
   function typing() {
@@ -373,8 +376,8 @@
     const status = panel.classList.contains('open') && document.visibilityState === 'visible' ? 'read' : 'delivered';
     const had = receipts.get(id);
     if (had === status || had === 'read') return;
-    receipts.set(id, status);
-    sendFrame({ type: 'receipt', message_id: id, status: status });
+    // Offline, the receipt is sent when the welcome shows the message again.
+    if (sendFrame({ type: 'receipt', message_id: id, status: status })) receipts.set(id, status);
   }
 
   function sendReadReceipts() {
