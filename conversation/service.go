@@ -179,7 +179,9 @@ func (s *Service) doIngest(ctx context.Context, in Inbound) (IngestResult, error
 // short-lived cache. Returns ENOTFOUND if there is none, EFORBIDDEN if it is
 // disabled.
 func (s *Service) Account(ctx context.Context, kind ChannelKind, key string) (ChannelAccount, error) {
-	acct, err := s.accounts.get(ctx, s.store, kind, key)
+	acct, err := s.accounts.get(string(kind)+"\x00"+key, func() (ChannelAccount, error) {
+		return s.store.ChannelAccountByKey(ctx, kind, key)
+	})
 	if err != nil {
 		if IsNotFound(err) {
 			return ChannelAccount{}, Errorf(ENOTFOUND, "unknown %s channel %q", kind, key)
@@ -190,6 +192,15 @@ func (s *Service) Account(ctx context.Context, kind ChannelKind, key string) (Ch
 		return ChannelAccount{}, Errorf(EFORBIDDEN, "the %s channel %q is disabled", kind, key)
 	}
 	return acct, nil
+}
+
+// AccountByID returns the tenant's channel account with the id, from the
+// same short-lived cache as Account, disabled or not. Returns ENOTFOUND
+// unless the account belongs to tenantID.
+func (s *Service) AccountByID(ctx context.Context, tenantID, id int64) (ChannelAccount, error) {
+	return s.accounts.get("id\x00"+strconv.FormatInt(tenantID, 10)+"\x00"+strconv.FormatInt(id, 10), func() (ChannelAccount, error) {
+		return s.store.ChannelAccount(ctx, tenantID, id)
+	})
 }
 
 // Send validates and stores outbound messages, all or none, and queues
@@ -495,16 +506,15 @@ type cachedAccount struct {
 
 const maxCachedAccounts = 10000
 
-func (c *accountCache) get(ctx context.Context, store Store, kind ChannelKind, key string) (ChannelAccount, error) {
-	k := string(kind) + "\x00" + key
+func (c *accountCache) get(key string, load func() (ChannelAccount, error)) (ChannelAccount, error) {
 	now := time.Now()
 	c.mu.Lock()
-	e, ok := c.m[k]
+	e, ok := c.m[key]
 	c.mu.Unlock()
 	if ok && now.Before(e.expires) {
 		return e.acct, nil
 	}
-	acct, err := store.ChannelAccountByKey(ctx, kind, key)
+	acct, err := load()
 	if err != nil {
 		return ChannelAccount{}, err
 	}
@@ -512,7 +522,7 @@ func (c *accountCache) get(ctx context.Context, store Store, kind ChannelKind, k
 	if len(c.m) >= maxCachedAccounts {
 		clear(c.m)
 	}
-	c.m[k] = cachedAccount{acct: acct, expires: now.Add(c.ttl)}
+	c.m[key] = cachedAccount{acct: acct, expires: now.Add(c.ttl)}
 	c.mu.Unlock()
 	return acct, nil
 }

@@ -65,6 +65,7 @@ func (c *Config) Validate() error {
 // Service is what the API needs of the conversation service.
 type Service interface {
 	Ingest(ctx context.Context, in conversation.Inbound) (conversation.IngestResult, error)
+	AccountByID(ctx context.Context, tenantID, id int64) (conversation.ChannelAccount, error)
 	Send(ctx context.Context, outs ...conversation.Outbound) ([]conversation.SendResult, error)
 	Assign(ctx context.Context, tenantID, conversationID, agentID int64) (conversation.Conversation, error)
 	Queue(ctx context.Context, tenantID, conversationID int64) (conversation.Conversation, error)

@@ -536,7 +536,7 @@ func (a *API) inbound(w http.ResponseWriter, r *http.Request, t tenant) error {
 	if err != nil {
 		return err
 	}
-	acct, err := a.store.ChannelAccount(r.Context(), t.ID, req.ChannelID)
+	acct, err := a.svc.AccountByID(r.Context(), t.ID, req.ChannelID)
 	if err != nil {
 		return err
 	}

@@ -33,11 +33,12 @@ type Config struct {
 	LogFormat                string        `setting:"log_format" usage:"json or text"`
 	Workers                  int           `setting:"workers" usage:"jobs (deliveries, bot turns) run at once on this node; 0 runs none here"`
 	IngestBatch              int           `setting:"ingest_batch" usage:"most inbound messages committed in one transaction"`
-	IngestConcurrency        int           `setting:"ingest_concurrency" usage:"most ingest transactions at once (default: 1 on SQLite, 4 on PostgreSQL)"`
+	IngestConcurrency        int           `setting:"ingest_concurrency" usage:"most ingest transactions at once (default: 1 on SQLite, 2 on PostgreSQL)"`
 	APIRequestsPerMinute     int           `setting:"api_requests_per_minute" usage:"requests one API key may make per minute"`
 	WebchatVisitorsPerMinute int           `setting:"webchat_visitors_per_minute" usage:"new web-chat visitors one client address may start per minute"`
 	AllowPrivateWebhooks     bool          `setting:"allow_private_webhooks" usage:"let api-channel webhooks reach private and loopback addresses"`
 	ShutdownTimeout          time.Duration `setting:"shutdown_timeout" usage:"how long a stopping server waits for requests and deliveries in flight"`
+	DebugAddr                string        `setting:"debug_addr" usage:"address of a separate listener for Go's pprof profiles (default: none); keep it private"`
 
 	// publicURLFromAddr records that PublicURL was derived from Addr, so it
 	// follows the port actually bound when Addr's port is 0.
@@ -253,7 +254,7 @@ func (c *Config) Validate() error {
 	if c.IngestConcurrency == 0 {
 		c.IngestConcurrency = 1
 		if c.usesPostgres() {
-			c.IngestConcurrency = 4
+			c.IngestConcurrency = 2
 		}
 	}
 	if c.APIRequestsPerMinute < 1 {
@@ -261,6 +262,11 @@ func (c *Config) Validate() error {
 	}
 	if c.WebchatVisitorsPerMinute < 1 {
 		errs = append(errs, errors.New("webchat_visitors_per_minute: must be at least 1"))
+	}
+	if c.DebugAddr != "" {
+		if _, _, err := net.SplitHostPort(c.DebugAddr); err != nil {
+			errs = append(errs, fmt.Errorf("debug_addr: %q is not host:port", c.DebugAddr))
+		}
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("shutdown_timeout: must be positive"))

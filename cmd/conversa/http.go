@@ -147,8 +147,9 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			d := time.Since(start)
 			requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
 			latency.WithLabelValues(route).Observe(d.Seconds())
-			s.logger.LogAttrs(r.Context(), accessLevel(status), "request",
-				slogAttrs(r, status, rec.bytes, d)...)
+			if level := accessLevel(status); s.logger.Enabled(r.Context(), level) {
+				s.logger.LogAttrs(r.Context(), level, "request", slogAttrs(r, status, rec.bytes, d)...)
+			}
 		}()
 		next.ServeHTTP(rec, r)
 	})

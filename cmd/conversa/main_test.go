@@ -106,8 +106,8 @@ func TestConfigCheckRedactsSecrets(t *testing.T) {
 			t.Fatalf("config check printed a secret:\n%s", out)
 		}
 	}
-	if !strings.Contains(out, "ingest_concurrency=4") {
-		t.Fatalf("PostgreSQL should default to 4 ingest transactions at once:\n%s", out)
+	if !strings.Contains(out, "ingest_concurrency=2") {
+		t.Fatalf("PostgreSQL should default to 2 ingest transactions at once:\n%s", out)
 	}
 }
 

@@ -266,6 +266,9 @@ func (s *Server) Run(ctx context.Context) error {
 	if s.runValkey != nil {
 		g.Go(func() error { return s.runValkey(gctx) })
 	}
+	if s.cfg.DebugAddr != "" {
+		g.Go(func() error { return serveDebug(gctx, s.cfg.DebugAddr, s.logger) })
+	}
 	err := g.Wait()
 	s.logger.Info("stopped", "err", err)
 	return err

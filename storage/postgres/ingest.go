@@ -10,20 +10,201 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"conversa/conversation"
 )
 
 // Ingest implements conversation.Store.
 //
-// A batch is one transaction of a few round trips, however many messages it
-// holds: one pipelined round of lookups (duplicate, identity, open
-// conversation), the rare creation of contacts and conversations, and one
-// pipelined round that appends every message with its route job. Messages are
-// appended in conversation order, so concurrent batches lock conversations in
-// the same order. A batch that deadlocks is retried; a batch that fails on
-// one bad request is split so the others still commit.
+// Most messages come from a known contact with an open conversation. For
+// those a batch is one round trip: a pipeline of one statement per message
+// (find the contact and its open conversation, drop a duplicate, take the
+// next seq, insert the message and its route job), which PostgreSQL runs as
+// one implicit transaction committed at the pipeline's end. Messages are
+// ordered by sender, so concurrent batches lock conversations in the same
+// order. The rest (a new contact or a new conversation) go through
+// ingestTx. A batch that deadlocks is retried; a batch that fails on one bad
+// request is split so the others still commit.
 func (s *Store) Ingest(ctx context.Context, reqs []conversation.IngestRequest) ([]conversation.IngestResult, error) {
+	results := make([]conversation.IngestResult, len(reqs))
+	var misses []int
+	var err error
+	for attempt := 0; attempt < 4; attempt++ {
+		misses, err = ingestKnown(ctx, s.pool, reqs, results)
+		if code := pgErrCode(err); code != "40P01" && code != "40001" {
+			break
+		}
+	}
+	if err != nil {
+		if !isDataError(err) && ctx.Err() == nil && !errors.Is(err, errConnection) {
+			return nil, err
+		}
+		// The pipeline was rolled back as a whole: take the long way for all.
+		misses = make([]int, len(reqs))
+		for i := range misses {
+			misses[i] = i
+		}
+	}
+	if len(misses) == 0 {
+		return results, nil
+	}
+	rest := make([]conversation.IngestRequest, len(misses))
+	for j, i := range misses {
+		rest[j] = reqs[i]
+	}
+	done, err := s.ingestTx(ctx, rest)
+	if err != nil {
+		return nil, err
+	}
+	for j, i := range misses {
+		results[i] = done[j]
+	}
+	return results, nil
+}
+
+// errConnection marks a pipeline that failed before PostgreSQL answered.
+var errConnection = errors.New("connection failed")
+
+// ingestKnown appends, in one pipeline, the messages of known contacts with
+// an open conversation, filling their results. It returns the indexes of
+// the requests it could not handle: new contacts, new identities of known
+// contacts, and contacts without an open conversation.
+func ingestKnown(ctx context.Context, pool *pgxpool.Pool, reqs []conversation.IngestRequest, results []conversation.IngestResult) ([]int, error) {
+	ts := now()
+	order := make([]int, len(reqs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		return cmp.Or(cmp.Compare(reqs[a].TenantID, reqs[b].TenantID), cmp.Compare(reqs[a].Inbound.From, reqs[b].Inbound.From))
+	})
+	batch := &pgx.Batch{}
+	ats := make([]time.Time, len(reqs))
+	for _, i := range order {
+		req := reqs[i]
+		in := req.Inbound
+		ats[i] = in.ReceivedAt.UTC().Truncate(time.Microsecond)
+		if ats[i].IsZero() {
+			ats[i] = ts
+		}
+		batch.Queue(appendKnownSQL,
+			req.TenantID, in.From, in.Channel, req.AccountID, in.ProviderID, ts, ats[i],
+			in.FromName, in.Parts, conversation.PartsText(in.Parts), conversation.JobRoute, conversation.RouteMaxAttempts)
+	}
+	br := pool.SendBatch(ctx, batch)
+	var misses, raced []int
+	for _, i := range order {
+		var r knownRow
+		if err := r.scan(br.QueryRow()); err != nil {
+			br.Close()
+			if pgErrCode(err) == "" {
+				return nil, fmt.Errorf("%w: %w", errConnection, err)
+			}
+			return nil, err
+		}
+		req := reqs[i]
+		switch {
+		case r.dup != nil:
+			results[i] = conversation.IngestResult{Duplicate: true, Message: conversation.Message{ID: *r.dup}}
+		case r.contact == nil || r.conv.ID == nil:
+			misses = append(misses, i)
+		case r.msgID == nil:
+			raced = append(raced, i) // a concurrent batch stored it first
+		default:
+			in := req.Inbound
+			results[i] = conversation.IngestResult{
+				Conversation: r.conv.conversation(),
+				Message: conversation.Message{
+					ID: *r.msgID, TenantID: req.TenantID, ConversationID: *r.conv.ID, ContactID: *r.contact, Seq: *r.msgSeq,
+					Direction: conversation.DirectionIn, Author: conversation.Author{Kind: conversation.AuthorContact, Name: in.FromName},
+					Channel: in.Channel, ChannelAccountID: req.AccountID, Parts: in.Parts, ProviderID: in.ProviderID,
+					Status: conversation.StatusReceived, CreatedAt: ats[i], UpdatedAt: ts,
+				},
+			}
+		}
+	}
+	if err := br.Close(); err != nil {
+		return nil, err
+	}
+	for _, i := range raced {
+		var id int64
+		if err := pool.QueryRow(ctx, `SELECT id FROM messages WHERE channel_account_id = $1 AND provider_id = $2`,
+			reqs[i].AccountID, reqs[i].Inbound.ProviderID).Scan(&id); err != nil {
+			return nil, err
+		}
+		results[i] = conversation.IngestResult{Duplicate: true, Message: conversation.Message{ID: id}}
+	}
+	return misses, nil
+}
+
+// appendKnownSQL appends a message from a contact known on its channel to
+// their open conversation, in one statement. Its parameters are: tenant,
+// sender address, channel, account, provider id, now, received at, sender
+// name, parts, body, route job kind and attempts. It yields one row: the id
+// of an earlier copy of the message; or no contact (also when the contact is
+// known only on another channel of the phone family, whose new identity the
+// long way adds), or no open conversation; or the conversation and the new
+// message (whose id is null if a concurrent transaction stored a copy first).
+const appendKnownSQL = `
+WITH i AS (
+	SELECT contact_id FROM identities WHERE tenant_id = $1 AND channel = $3 AND address = $2
+), d AS (
+	SELECT id FROM messages WHERE channel_account_id = $4 AND provider_id = $5
+), c AS (
+	UPDATE conversations
+	SET last_seq = last_seq + 1, last_message_at = greatest(last_message_at, $7), channel = $3, channel_account_id = $4, updated_at = $6
+	WHERE tenant_id = $1 AND contact_id = (SELECT contact_id FROM i) AND state <> 'closed'
+	  AND NOT EXISTS (SELECT 1 FROM d)
+	RETURNING ` + conversationColumns + `
+), m AS (
+	INSERT INTO messages (tenant_id, conversation_id, contact_id, seq, direction, author_kind, author_name,
+		channel, channel_account_id, parts, body, provider_id, status, created_at, updated_at)
+	SELECT $1, c.id, c.contact_id, c.last_seq, 'in', 'contact', $8, $3, $4, $9, $10, $5, 'received', $7, $6 FROM c
+	ON CONFLICT (channel_account_id, provider_id) WHERE provider_id IS NOT NULL DO NOTHING
+	RETURNING id, seq
+), j AS (
+	INSERT INTO jobs (tenant_id, kind, ref, state, run_at, max_attempts, created_at, updated_at)
+	SELECT $1, $11, m.id, 'pending', $6, $12, $6, $6 FROM m
+)
+SELECT (SELECT id FROM d), (SELECT contact_id FROM i),
+	c.id, c.tenant_id, c.contact_id, c.state, c.channel, c.channel_account_id, c.assignee_id,
+	c.last_seq, c.last_message_at, c.opened_at, c.closed_at, c.updated_at,
+	m.id, m.seq
+FROM (SELECT 1) one LEFT JOIN c ON true LEFT JOIN m ON true`
+
+// knownRow is the row of appendKnownSQL; every column may be null.
+type knownRow struct {
+	dup, contact  *int64
+	conv          nullConversation
+	msgID, msgSeq *int64
+}
+
+func (r *knownRow) scan(row pgx.Row) error {
+	c := &r.conv
+	return row.Scan(&r.dup, &r.contact, &c.ID, &c.TenantID, &c.ContactID, &c.State, &c.Channel, &c.AccountID, &c.AssigneeID,
+		&c.LastSeq, &c.LastMessageAt, &c.OpenedAt, &c.ClosedAt, &c.UpdatedAt, &r.msgID, &r.msgSeq)
+}
+
+// nullConversation is a conversation read from an outer join.
+type nullConversation struct {
+	ID, TenantID, ContactID, AccountID, AssigneeID, LastSeq *int64
+	State, Channel                                          *string
+	LastMessageAt, OpenedAt, ClosedAt, UpdatedAt            *time.Time
+}
+
+func (c nullConversation) conversation() conversation.Conversation {
+	return conversation.Conversation{
+		ID: *c.ID, TenantID: *c.TenantID, ContactID: *c.ContactID, State: conversation.State(*c.State),
+		Channel: conversation.ChannelKind(*c.Channel), ChannelAccountID: *c.AccountID, AssigneeID: *c.AssigneeID,
+		LastSeq: *c.LastSeq, LastMessageAt: timeOf(c.LastMessageAt), OpenedAt: timeOf(c.OpenedAt),
+		ClosedAt: timeOf(c.ClosedAt), UpdatedAt: timeOf(c.UpdatedAt),
+	}
+}
+
+// ingestTx ingests in explicit transactions, creating contacts and
+// conversations as needed: see ingestBatch.
+func (s *Store) ingestTx(ctx context.Context, reqs []conversation.IngestRequest) ([]conversation.IngestResult, error) {
 	var err error
 	for attempt := 0; attempt < 4; attempt++ {
 		var res []conversation.IngestResult
@@ -48,7 +229,7 @@ func (s *Store) Ingest(ctx context.Context, reqs []conversation.IngestRequest) (
 	// Some request is bad: ingest each on its own.
 	results := make([]conversation.IngestResult, len(reqs))
 	for i := range reqs {
-		res, err := s.Ingest(ctx, reqs[i:i+1])
+		res, err := s.ingestTx(ctx, reqs[i:i+1])
 		if err != nil {
 			return nil, err
 		}
