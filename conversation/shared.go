@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -81,10 +82,32 @@ type Subscription struct {
 	c      chan BusMessage
 	topics []string
 	hub    *Hub
+	notify atomic.Pointer[func()]
 
 	mu     sync.Mutex
 	closed bool
 	err    error
+}
+
+// Notify registers fn to be called after a message is queued on C and
+// when the subscription ends, so that a reader need not keep a goroutine
+// blocked on C. fn runs on the publisher's goroutine: it must return at once
+// and must not call the Bus. If messages are already queued, or the
+// subscription has ended, fn is called before Notify returns.
+func (s *Subscription) Notify(fn func()) {
+	s.notify.Store(&fn)
+	s.mu.Lock()
+	ended := s.closed
+	s.mu.Unlock()
+	if ended || len(s.c) > 0 {
+		fn()
+	}
+}
+
+func (s *Subscription) notified() {
+	if fn := s.notify.Load(); fn != nil {
+		(*fn)()
+	}
 }
 
 // C returns the channel of received messages.
@@ -145,6 +168,7 @@ func (h *Hub) Deliver(topic string, payload []byte) {
 	for s := range h.topics[topic] {
 		select {
 		case s.c <- BusMessage{Topic: topic, Payload: payload}:
+			s.notified()
 		default:
 			slow = append(slow, s)
 		}
@@ -172,15 +196,16 @@ func (h *Hub) EndAll(reason error) {
 
 func (h *Hub) remove(s *Subscription, reason error) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
+		s.mu.Unlock()
+		h.mu.Unlock()
 		return
 	}
 	s.closed = true
 	s.err = reason
 	close(s.c)
+	s.mu.Unlock()
 	for _, t := range s.topics {
 		if subs, ok := h.topics[t]; ok {
 			delete(subs, s)
@@ -189,4 +214,6 @@ func (h *Hub) remove(s *Subscription, reason error) {
 			}
 		}
 	}
+	h.mu.Unlock()
+	s.notified()
 }

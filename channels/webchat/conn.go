@@ -43,24 +43,34 @@ func (c *Channel) serveSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	ws.SetReadLimit(maxFrameBytes)
 	c.conns.Add(1)
-	defer c.conns.Add(-1)
-
-	cn := &conn{ch: c, ws: ws, acct: acct, out: make(chan []byte, c.cfg.WriteQueue)}
-	cn.serve(r.Context())
+	cn := &conn{ch: c, ws: ws, acct: acct}
+	// The connection outlives the request: keep the request's values (its
+	// id, for the log), not its end.
+	ctx := context.WithoutCancel(r.Context())
+	if !cn.hello(ctx) {
+		cn.end()
+		return
+	}
+	// A hijacked connection needs no handler: return, and let a goroutine
+	// with a fresh, small stack read the socket, instead of this one, grown
+	// by the upgrade and the hello.
+	go cn.run(ctx)
 }
 
-// conn is one widget connection. Three goroutines serve it: the reader
-// (the handler's) reads the browser's frames; the writer writes the
-// bounded queue out to the browser; once the visitor is a contact, a pump
-// turns the contact's events into frames on the same queue. Nothing waits
-// for the browser but the writer: a frame that finds the queue full closes
-// the connection, and the widget reconnects and resumes.
+// conn is one widget connection. After the hello, a reader goroutine reads
+// the browser's frames; it is the only goroutine an idle connection keeps.
+// Frames for the browser wait in a bounded queue, the visitor's events in
+// their subscription's bounded buffer; a writer goroutine runs while either
+// has something, and exits when both are empty. Nothing waits for the
+// browser but the writer: a frame that finds the queue full, or events that
+// overflow the subscription, close the connection, and the widget
+// reconnects and resumes.
 type conn struct {
 	ch   *Channel
 	ws   *websocket.Conn
 	acct conversation.ChannelAccount
 
-	// Set in hello, before the other goroutines start.
+	// Set in hello, before a writer starts.
 	visitor string
 	lang    string
 	// contact is the visitor's contact once known; the reader's only.
@@ -68,27 +78,46 @@ type conn struct {
 	// conv is the visitor's latest conversation, for typing indicators.
 	conv atomic.Int64
 
-	out   chan []byte // frames for the writer
-	pumps sync.WaitGroup
+	mu      sync.Mutex
+	queue   [][]byte                      // frames for the browser, at most cfg.WriteQueue
+	sub     *conversation.Subscription    // the contact's events, once a contact
+	pingDue bool                          // the ping timer fired
+	writing bool                          // a writer runs
+	ended   bool                          // serve is returning: start no writer
+	ping    *time.Timer                   // fires every cfg.PingInterval
+	writers sync.WaitGroup                // the writer, to wait for at the end
+	shown   map[int64]conversation.Status // the writer's: statuses shown, to show each once
 }
 
-func (cn *conn) serve(ctx context.Context) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer func() {
-		cancel()
-		cn.pumps.Wait()
-	}()
-	if !cn.hello(ctx) {
-		return
-	}
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		cn.write(ctx)
-	}()
+// run reads the browser's frames until the connection ends.
+func (cn *conn) run(ctx context.Context) {
+	// Shutdown closes the socket; the reader then returns.
+	stop := context.AfterFunc(cn.ch.stopCtx, func() {
+		cn.ws.Close(websocket.StatusGoingAway, "server restarting")
+	})
+	defer stop()
+	defer cn.end()
+	cn.mu.Lock()
+	cn.ping = time.AfterFunc(cn.ch.cfg.PingInterval, cn.pingTimer)
+	cn.mu.Unlock()
 	cn.read(ctx)
-	cancel()
-	<-writerDone
+}
+
+// end stops the timers and the subscription and waits for the writer.
+func (cn *conn) end() {
+	cn.mu.Lock()
+	cn.ended = true
+	sub, ping := cn.sub, cn.ping
+	cn.mu.Unlock()
+	if ping != nil {
+		ping.Stop()
+	}
+	if sub != nil {
+		sub.Close() // outside mu: the hub calls back into kick
+	}
+	cn.writers.Wait()
+	cn.ws.CloseNow()
+	cn.ch.conns.Add(-1)
 }
 
 // hello reads the first frame, checks the token, subscribes to the
@@ -155,7 +184,7 @@ func (cn *conn) hello(ctx context.Context) bool {
 	// The welcome goes first; the events wait in the subscription.
 	cn.send(welcome)
 	if sub != nil {
-		cn.pump(ctx, sub)
+		cn.follow(sub)
 	}
 	return true
 }
@@ -166,10 +195,10 @@ func (cn *conn) fail(err error) bool {
 	return false
 }
 
-// follow subscribes a new visitor to the events of the contact their
+// subscribeNew subscribes a new visitor to the events of the contact their
 // first message made, m's, and sends what happened between that message
 // and the subscription, such as a quick reply.
-func (cn *conn) follow(ctx context.Context, m conversation.Message) error {
+func (cn *conn) subscribeNew(ctx context.Context, m conversation.Message) error {
 	c := cn.ch
 	sub, err := c.bus.Subscribe(ctx, conversation.ContactTopic(cn.acct.TenantID, m.ContactID))
 	if err != nil {
@@ -184,51 +213,24 @@ func (cn *conn) follow(ctx context.Context, m conversation.Message) error {
 	for i := range missed {
 		cn.send(serverFrame{Type: "message", Message: &missed[i]})
 	}
-	cn.pump(ctx, sub)
+	cn.follow(sub)
 	return nil
 }
 
-// pump starts the goroutine that turns the events of sub into frames
-// until ctx ends. If the bus ends the subscription, events may have been
-// lost: the connection closes, and the widget reconnects and resumes from
-// the store.
-func (cn *conn) pump(ctx context.Context, sub *conversation.Subscription) {
-	cn.pumps.Go(func() {
-		defer sub.Close()
-		shown := map[int64]conversation.Status{}
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case ev, ok := <-sub.C():
-				if !ok {
-					cn.ch.logger.Info("web-chat events interrupted; closing", "err", sub.Err(), "account", cn.acct.ID)
-					if errors.Is(sub.Err(), conversation.ErrSlowSubscriber) {
-						cn.ws.CloseNow()
-					} else {
-						cn.ws.Close(websocket.StatusTryAgainLater, "events interrupted; reconnect")
-					}
-					return
-				}
-				f, ok := cn.eventFrame(ev.Payload)
-				if !ok {
-					continue
-				}
-				// A reply is published by the channel as it is sent and
-				// by the service once stored: show each status once.
-				if m := f.Message; m != nil {
-					if shown[m.ID] == m.Status {
-						continue
-					}
-					if len(shown) >= 256 {
-						clear(shown)
-					}
-					shown[m.ID] = m.Status
-				}
-				cn.send(f)
-			}
-		}
-	})
+// follow hands sub to the writer: its events become frames after what is
+// already queued.
+func (cn *conn) follow(sub *conversation.Subscription) {
+	cn.mu.Lock()
+	ended := cn.ended
+	if !ended {
+		cn.sub = sub
+	}
+	cn.mu.Unlock()
+	if ended {
+		sub.Close()
+		return
+	}
+	sub.Notify(cn.kick)
 }
 
 // read handles the browser's frames until the connection ends.
@@ -249,21 +251,35 @@ func (cn *conn) read(ctx context.Context) {
 			cn.ws.Close(websocket.StatusUnsupportedData, "frames are JSON text")
 			return
 		}
-		f, err := decodeClientFrame(data)
-		if err != nil {
-			cn.sendError(f.ID, err)
-			continue
-		}
-		switch f.Type {
-		case "message":
-			cn.message(ctx, f)
-		case "typing":
-			cn.typing(ctx, f.On)
-		case "receipt":
-			cn.receipt(ctx, f)
-		case "hello":
-			cn.sendError("", &protocolError{Code: "bad_frame", Message: "hello was already said"})
-		}
+		// The work of a frame (decoding, the store, the bus) runs on a
+		// goroutine of its own, so that the reader, which lives as long as
+		// the connection, keeps a small stack. Frames are still handled one
+		// at a time, in order.
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			cn.handle(ctx, data)
+		}()
+		<-done
+	}
+}
+
+// handle acts on one frame from the browser.
+func (cn *conn) handle(ctx context.Context, data []byte) {
+	f, err := decodeClientFrame(data)
+	if err != nil {
+		cn.sendError(f.ID, err)
+		return
+	}
+	switch f.Type {
+	case "message":
+		cn.message(ctx, f)
+	case "typing":
+		cn.typing(ctx, f.On)
+	case "receipt":
+		cn.receipt(ctx, f)
+	case "hello":
+		cn.sendError("", &protocolError{Code: "bad_frame", Message: "hello was already said"})
 	}
 }
 
@@ -296,7 +312,7 @@ func (cn *conn) message(ctx context.Context, f clientFrame) {
 	}
 	cn.send(ack)
 	if !res.Duplicate && cn.contact == 0 {
-		if err := cn.follow(ctx, res.Message); err != nil {
+		if err := cn.subscribeNew(ctx, res.Message); err != nil {
 			c.logger.Error("web-chat subscribe failed", "err", err, "account", cn.acct.ID)
 			cn.ws.Close(websocket.StatusInternalError, "server error")
 		}
@@ -327,7 +343,7 @@ func (cn *conn) receipt(ctx context.Context, f clientFrame) {
 	}
 }
 
-// send queues a frame for the writer. A browser that lets the queue fill
+// send queues a frame for the browser. A browser that lets the queue fill
 // is too slow: the connection closes at once, without a close handshake
 // that the browser would not read either, and the widget resumes on
 // reconnect. It is safe for concurrent use.
@@ -337,12 +353,18 @@ func (cn *conn) send(f serverFrame) {
 		cn.ch.logger.Error("encode web-chat frame", "err", err)
 		return
 	}
-	select {
-	case cn.out <- b:
-	default:
+	cn.mu.Lock()
+	full := len(cn.queue) >= cn.ch.cfg.WriteQueue
+	if !full {
+		cn.queue = append(cn.queue, b)
+	}
+	cn.mu.Unlock()
+	if full {
 		cn.ch.logger.Info("web-chat browser too slow; closing", "account", cn.acct.ID, "visitor", cn.visitor)
 		cn.ws.CloseNow()
+		return
 	}
+	cn.kick()
 }
 
 func (cn *conn) sendError(id string, err error) {
@@ -353,43 +375,135 @@ func (cn *conn) sendError(id string, err error) {
 	cn.send(f)
 }
 
-// write sends queued frames, and pings an idle connection, until ctx
-// ends or the channel stops.
-func (cn *conn) write(ctx context.Context) {
-	c := cn.ch
-	ping := time.NewTicker(c.cfg.PingInterval)
-	defer ping.Stop()
+// pingTimer asks the writer for a ping.
+func (cn *conn) pingTimer() {
+	cn.mu.Lock()
+	cn.pingDue = true
+	cn.mu.Unlock()
+	cn.kick()
+}
+
+// kick starts a writer unless one runs. It never blocks: the bus calls it.
+func (cn *conn) kick() {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	if cn.writing || cn.ended {
+		return
+	}
+	cn.writing = true
+	cn.writers.Go(cn.write)
+}
+
+// write sends what is waiting, in order: queued frames, then the
+// visitor's events, then a due ping; and returns when nothing is left.
+func (cn *conn) write() {
 	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-c.done():
-			cn.ws.Close(websocket.StatusGoingAway, "server restarting")
-			return
-		case b := <-cn.out:
-			if !cn.write1(ctx, b) {
-				return
+		var frame []byte
+		var ev conversation.BusMessage
+		var event, ended, ping bool
+		cn.mu.Lock()
+		switch {
+		case len(cn.queue) > 0:
+			frame = cn.queue[0]
+			cn.queue[0] = nil
+			cn.queue = cn.queue[1:]
+			if len(cn.queue) == 0 {
+				cn.queue = nil // let an idle connection hold no queue
 			}
-		case <-ping.C:
-			pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			err := cn.ws.Ping(pctx)
+		case cn.sub != nil && cn.hasEvent(&ev, &ended):
+			event = true
+		case cn.pingDue:
+			cn.pingDue, ping = false, true
+		default:
+			cn.writing = false
+			cn.mu.Unlock()
+			return
+		}
+		cn.mu.Unlock()
+
+		switch {
+		case ended:
+			// Events may have been lost: the widget reconnects and reads
+			// the store.
+			err := cn.sub.Err()
+			cn.ch.logger.Info("web-chat events interrupted; closing", "err", err, "account", cn.acct.ID)
+			if errors.Is(err, conversation.ErrSlowSubscriber) {
+				cn.ws.CloseNow()
+			} else {
+				cn.ws.Close(websocket.StatusTryAgainLater, "events interrupted; reconnect")
+			}
+			cn.stopWriting()
+			return
+		case event:
+			if f, ok := cn.showEvent(ev.Payload); ok {
+				frame, _ = json.Marshal(f)
+			}
+		case ping:
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			err := cn.ws.Ping(ctx)
 			cancel()
 			if err != nil {
 				cn.ws.CloseNow()
+				cn.stopWriting()
+				return
+			}
+			cn.mu.Lock()
+			if !cn.ended {
+				cn.ping.Reset(cn.ch.cfg.PingInterval)
+			}
+			cn.mu.Unlock()
+		}
+		if frame != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			err := cn.ws.Write(ctx, websocket.MessageText, frame)
+			cancel()
+			if err != nil {
+				cn.ws.CloseNow()
+				cn.stopWriting()
 				return
 			}
 		}
 	}
 }
 
-func (cn *conn) write1(ctx context.Context, b []byte) bool {
-	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := cn.ws.Write(wctx, websocket.MessageText, b); err != nil {
-		cn.ws.CloseNow()
+// hasEvent takes the next event of the subscription without waiting, or
+// reports that it ended. cn.mu must be held.
+func (cn *conn) hasEvent(ev *conversation.BusMessage, ended *bool) bool {
+	select {
+	case m, ok := <-cn.sub.C():
+		*ev, *ended = m, !ok
+		return true
+	default:
 		return false
 	}
-	return true
+}
+
+// stopWriting ends the writer for good after the connection failed.
+func (cn *conn) stopWriting() {
+	cn.mu.Lock()
+	cn.ended = true
+	cn.writing = false
+	cn.queue = nil
+	cn.mu.Unlock()
+}
+
+// showEvent turns an event into a frame, once per message status: a reply
+// is published by the channel as it is sent and by the service once
+// stored.
+func (cn *conn) showEvent(payload []byte) (serverFrame, bool) {
+	f, ok := cn.eventFrame(payload)
+	if !ok || f.Message == nil {
+		return f, ok
+	}
+	m := f.Message
+	if cn.shown[m.ID] == m.Status {
+		return f, false
+	}
+	if cn.shown == nil || len(cn.shown) >= 256 {
+		cn.shown = map[int64]conversation.Status{}
+	}
+	cn.shown[m.ID] = m.Status
+	return f, true
 }
 
 // eventFrame turns a domain event into what the widget shows: the

@@ -16,7 +16,6 @@ import (
 	"path"
 	"regexp"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -120,8 +119,9 @@ type Channel struct {
 	logger  *slog.Logger
 	conns   atomic.Int64
 
-	stopOnce sync.Once
-	stopping chan struct{}
+	// stopCtx ends when Run's context does: open sockets close.
+	stopCtx context.Context
+	stop    context.CancelFunc
 }
 
 var (
@@ -135,7 +135,8 @@ func New(cfg Config, svc Service, store Store, bus conversation.Bus, limiter con
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	c := &Channel{cfg: cfg, svc: svc, store: store, bus: bus, limiter: limiter, logger: cfg.Logger.With("channel", "webchat"), stopping: make(chan struct{})}
+	c := &Channel{cfg: cfg, svc: svc, store: store, bus: bus, limiter: limiter, logger: cfg.Logger.With("channel", "webchat")}
+	c.stopCtx, c.stop = context.WithCancel(context.Background())
 	if cfg.Registerer != nil {
 		err := cfg.Registerer.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "conversa_webchat_connections",
@@ -208,11 +209,9 @@ func parseOrigins(s string) ([]string, error) {
 // "going away": the widgets reconnect, to another node if this one stops.
 func (c *Channel) Run(ctx context.Context) error {
 	<-ctx.Done()
-	c.stopOnce.Do(func() { close(c.stopping) })
+	c.stop()
 	return nil
 }
-
-func (c *Channel) done() <-chan struct{} { return c.stopping }
 
 // Send implements channels.Channel: it hands the message to every open
 // widget of the contact, on any node, and reports it sent. A widget that is

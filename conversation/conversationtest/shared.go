@@ -64,6 +64,7 @@ func TestShared(t *testing.T, newShared func(t *testing.T) Shared) {
 		{"BusDelivery", testBusDelivery},
 		{"BusOtherTopics", testBusOtherTopics},
 		{"BusClose", testBusClose},
+		{"BusNotify", testBusNotify},
 		{"BusSlowSubscriber", testBusSlowSubscriber},
 		{"BusOrder", testBusOrder},
 		{"BusCrossNode", testBusCrossNode},
@@ -307,6 +308,44 @@ func testBusClose(t *testing.T, s Shared) {
 	publish(t, bus, "t", "again")
 	wantMsg(t, again, "t", "again")
 	wantMsg(t, keep, "t", "again")
+}
+
+// testBusNotify checks that a subscription calls its notify function for
+// every message queued and when it ends, so that a reader can wait without
+// a goroutine of its own.
+func testBusNotify(t *testing.T, s Shared) {
+	bus := s.Bus
+	sub := subscribe(t, bus, "n")
+	settle(t, bus, "n", sub)
+	// A message queued before Notify is announced at once.
+	publish(t, bus, "n", "early")
+	deadline := time.Now().Add(waitFor)
+	for len(sub.C()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the message was not queued")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	kicks := make(chan struct{}, 100)
+	sub.Notify(func() { kicks <- struct{}{} })
+	waitKick := func(what string) {
+		t.Helper()
+		select {
+		case <-kicks:
+		case <-time.After(waitFor):
+			t.Fatalf("no notification %s", what)
+		}
+	}
+	waitKick("for a message queued before Notify")
+	wantMsg(t, sub, "n", "early")
+	for i := range 3 {
+		publish(t, bus, "n", "m"+strconv.Itoa(i))
+		waitKick("for message " + strconv.Itoa(i))
+		wantMsg(t, sub, "n", "m"+strconv.Itoa(i))
+	}
+	sub.Close()
+	waitKick("when the subscription ended")
+	wantEnded(t, sub)
 }
 
 // testBusSlowSubscriber publishes without reading one subscription until it
