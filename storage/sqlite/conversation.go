@@ -70,12 +70,12 @@ func (s *Store) contact(ctx context.Context, q querier, query string, args ...an
 
 // Contact implements conversation.Store.
 func (s *Store) Contact(ctx context.Context, tenantID, id int64) (conversation.Contact, error) {
-	return s.contact(ctx, s.r, `SELECT `+contactColumns+` FROM contacts WHERE id = ? AND tenant_id = ?`, id, tenantID)
+	return s.contact(ctx, s.rd, `SELECT `+contactColumns+` FROM contacts WHERE id = ? AND tenant_id = ?`, id, tenantID)
 }
 
 // ContactByIdentity implements conversation.Store.
 func (s *Store) ContactByIdentity(ctx context.Context, tenantID int64, id conversation.Identity) (conversation.Contact, error) {
-	return s.contact(ctx, s.r, `SELECT `+contactColumns+` FROM contacts WHERE tenant_id = ? AND id =
+	return s.contact(ctx, s.rd, `SELECT `+contactColumns+` FROM contacts WHERE tenant_id = ? AND id =
 		(SELECT contact_id FROM identities WHERE tenant_id = ? AND channel = ? AND address = ?)`,
 		tenantID, tenantID, id.Channel, id.Address)
 }
@@ -86,18 +86,18 @@ func (s *Store) ListContacts(ctx context.Context, tenantID int64, f conversation
 	if before <= 0 {
 		before = 1<<63 - 1
 	}
-	cs, err := queryAll(ctx, s.r, scanContact, `SELECT `+contactColumns+` FROM contacts
+	cs, err := queryAll(ctx, s.rd, scanContact, `SELECT `+contactColumns+` FROM contacts
 		WHERE tenant_id = ? AND id < ? ORDER BY id DESC LIMIT ?`, tenantID, before, conversation.ClampLimit(f.Limit))
 	if err != nil {
 		return nil, err
 	}
-	return withIdentities(ctx, s.r, cs)
+	return withIdentities(ctx, s.rd, cs)
 }
 
 // UpdateContact implements conversation.Store.
 func (s *Store) UpdateContact(ctx context.Context, tenantID, id int64, u conversation.ContactUpdate) (conversation.Contact, error) {
 	var c conversation.Contact
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *wtx) error {
 		var err error
 		c, err = s.contact(ctx, tx, `SELECT `+contactColumns+` FROM contacts WHERE id = ? AND tenant_id = ?`, id, tenantID)
 		if err != nil {
@@ -150,7 +150,7 @@ func scanConversation(row scanner) (conversation.Conversation, error) {
 
 // Conversation implements conversation.Store.
 func (s *Store) Conversation(ctx context.Context, tenantID, id int64) (conversation.Conversation, error) {
-	c, err := scanConversation(s.r.QueryRowContext(ctx, `SELECT `+conversationColumns+` FROM conversations WHERE id = ? AND tenant_id = ?`, id, tenantID))
+	c, err := scanConversation(s.rd.QueryRowContext(ctx, `SELECT `+conversationColumns+` FROM conversations WHERE id = ? AND tenant_id = ?`, id, tenantID))
 	return c, notFound(err, "conversation")
 }
 
@@ -172,14 +172,14 @@ func (s *Store) ListConversations(ctx context.Context, tenantID int64, f convers
 		args = append(args, at, at, f.Before.ID)
 	}
 	args = append(args, conversation.ClampLimit(f.Limit))
-	return queryAll(ctx, s.r, scanConversation, `SELECT `+conversationColumns+` FROM conversations
+	return queryAll(ctx, s.rd, scanConversation, `SELECT `+conversationColumns+` FROM conversations
 		WHERE `+strings.Join(where, " AND ")+` ORDER BY last_message_at DESC, id DESC LIMIT ?`, args...)
 }
 
 // TransitionConversation implements conversation.Store.
 func (s *Store) TransitionConversation(ctx context.Context, tenantID, id int64, t conversation.Transition) (conversation.Conversation, error) {
 	var c conversation.Conversation
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *wtx) error {
 		ts := micros(now())
 		closedAt := int64(0)
 		if t.To == conversation.StateClosed {

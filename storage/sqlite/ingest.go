@@ -14,7 +14,7 @@ import (
 // so that a failing one leaves nothing behind and the others commit.
 func (s *Store) Ingest(ctx context.Context, reqs []conversation.IngestRequest) ([]conversation.IngestResult, error) {
 	results := make([]conversation.IngestResult, len(reqs))
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *wtx) error {
 		for i, req := range reqs {
 			if _, err := tx.ExecContext(ctx, "SAVEPOINT ingest"); err != nil {
 				return err
@@ -48,7 +48,7 @@ func identityFamily(ch conversation.ChannelKind) []any {
 	return []any{ch}
 }
 
-func ingestOne(ctx context.Context, tx *sql.Tx, req conversation.IngestRequest) (conversation.IngestResult, error) {
+func ingestOne(ctx context.Context, tx *wtx, req conversation.IngestRequest) (conversation.IngestResult, error) {
 	in := req.Inbound
 	var res conversation.IngestResult
 

@@ -28,7 +28,7 @@ func (s *Store) EnqueueJob(ctx context.Context, j conversation.Job) (conversatio
 	if j.RunAt.IsZero() {
 		j.RunAt = ts
 	}
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *wtx) error {
 		var err error
 		if j.Key != "" {
 			j2, err := scanJob(tx.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE tenant_id = ? AND key = ? AND state <> 'failed'`, j.TenantID, j.Key))
@@ -60,7 +60,7 @@ func (s *Store) ClaimJobs(ctx context.Context, kinds []string, limit int, lease 
 	}
 	args = append(args, micros(ts), micros(ts), limit)
 	var jobs []conversation.Job
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *wtx) error {
 		var err error
 		jobs, err = queryAll(ctx, tx, scanJob, `UPDATE jobs SET state = 'running', attempt = attempt + 1, leased_until = ?, updated_at = ?
 			WHERE id IN (SELECT id FROM jobs WHERE kind IN (`+placeholders(len(kinds))+`)
@@ -74,7 +74,7 @@ func (s *Store) ClaimJobs(ctx context.Context, kinds []string, limit int, lease 
 
 // finishJob applies a change to a job only while the caller's lease holds.
 func (s *Store) finishJob(ctx context.Context, j conversation.Job, query string, args ...any) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *wtx) error {
 		res, err := tx.ExecContext(ctx, query+` WHERE id = ? AND state = 'running' AND attempt = ?`, append(args, j.ID, j.Attempt)...)
 		if err != nil {
 			return err
@@ -104,13 +104,13 @@ func (s *Store) FailJob(ctx context.Context, j conversation.Job, reason string) 
 
 // Job implements conversation.Store.
 func (s *Store) Job(ctx context.Context, tenantID, id int64) (conversation.Job, error) {
-	j, err := scanJob(s.r.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ? AND tenant_id = ?`, id, tenantID))
+	j, err := scanJob(s.rd.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ? AND tenant_id = ?`, id, tenantID))
 	return j, notFound(err, "job")
 }
 
 // JobCounts implements conversation.Store.
 func (s *Store) JobCounts(ctx context.Context) ([]conversation.JobCount, error) {
-	return queryAll(ctx, s.r, func(row scanner) (conversation.JobCount, error) {
+	return queryAll(ctx, s.rd, func(row scanner) (conversation.JobCount, error) {
 		var c conversation.JobCount
 		return c, row.Scan(&c.Kind, &c.State, &c.Count)
 	}, `SELECT kind, state, count(*) FROM jobs GROUP BY kind, state ORDER BY kind, state`)

@@ -44,7 +44,7 @@ func encodeParts(parts []conversation.Part) (string, error) {
 
 // Message implements conversation.Store.
 func (s *Store) Message(ctx context.Context, tenantID, id int64) (conversation.Message, error) {
-	m, err := scanMessage(s.r.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE id = ? AND tenant_id = ?`, id, tenantID))
+	m, err := scanMessage(s.rd.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE id = ? AND tenant_id = ?`, id, tenantID))
 	return m, notFound(err, "message")
 }
 
@@ -77,7 +77,7 @@ func (s *Store) ListMessages(ctx context.Context, tenantID int64, f conversation
 		order = "DESC"
 	}
 	args = append(args, conversation.ClampLimit(f.Limit))
-	ms, err := queryAll(ctx, s.r, scanMessage, `SELECT `+messageColumns+` FROM messages WHERE `+strings.Join(where, " AND ")+
+	ms, err := queryAll(ctx, s.rd, scanMessage, `SELECT `+messageColumns+` FROM messages WHERE `+strings.Join(where, " AND ")+
 		` ORDER BY conversation_id `+order+`, seq `+order+` LIMIT ?`, args...)
 	if f.Newest {
 		slices.Reverse(ms)
@@ -107,7 +107,7 @@ func (s *Store) SearchMessages(ctx context.Context, tenantID int64, f conversati
 		args = append(args, f.BeforeID)
 	}
 	args = append(args, conversation.ClampLimit(f.Limit))
-	return queryAll(ctx, s.r, scanMessage, `SELECT `+messageColumns+` FROM messages WHERE `+where+` ORDER BY id DESC LIMIT ?`, args...)
+	return queryAll(ctx, s.rd, scanMessage, `SELECT `+messageColumns+` FROM messages WHERE `+where+` ORDER BY id DESC LIMIT ?`, args...)
 }
 
 // searchWords splits a query into words of letters and digits, the way the
@@ -123,7 +123,7 @@ func searchWords(q string) []string {
 // Send implements conversation.Store.
 func (s *Store) Send(ctx context.Context, outs []conversation.Outbound) ([]conversation.SendResult, error) {
 	results := make([]conversation.SendResult, len(outs))
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *wtx) error {
 		for i, o := range outs {
 			r, err := sendOne(ctx, tx, o)
 			if err != nil {
@@ -139,7 +139,7 @@ func (s *Store) Send(ctx context.Context, outs []conversation.Outbound) ([]conve
 	return results, nil
 }
 
-func sendOne(ctx context.Context, tx *sql.Tx, o conversation.Outbound) (conversation.SendResult, error) {
+func sendOne(ctx context.Context, tx *wtx, o conversation.Outbound) (conversation.SendResult, error) {
 	if o.IdempotencyKey != "" {
 		m, err := scanMessage(tx.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE tenant_id = ? AND idempotency_key = ?`, o.TenantID, o.IdempotencyKey))
 		if err == nil {
@@ -217,7 +217,7 @@ func (s *Store) UpdateMessageStatus(ctx context.Context, u conversation.StatusUp
 	}
 	var m conversation.Message
 	changed := false
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *wtx) error {
 		var err error
 		if len(from) > 0 {
 			setArgs := []any{u.Status, nullString(u.SetProviderID), fcode, fmsg, micros(now())}

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"modernc.org/sqlite"
@@ -50,8 +51,12 @@ func (c *Config) Validate() error {
 // in IMMEDIATE transactions, so they never fail on lock upgrades; reads use a
 // pool that WAL mode lets run beside the writer.
 type Store struct {
-	w *sql.DB // the one write connection
-	r *sql.DB // read-only connections
+	w   *sql.DB    // the pool of the one write connection
+	wc  *sql.Conn  // the write connection itself
+	wmu sync.Mutex // one write transaction at a time
+	ws  *stmts     // prepared statements of wc
+	r   *sql.DB    // read-only connections
+	rd  *reads     // r, with prepared statements
 }
 
 var _ conversation.Store = (*Store)(nil)
@@ -69,13 +74,18 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	pragmas := url.Values{"_pragma": {
 		"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)",
 	}}
-	w, err := sql.Open("sqlite", "file:"+path+"?"+pragmas.Encode()+"&_txlock=immediate")
+	w, err := sql.Open("sqlite", "file:"+path+"?"+pragmas.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
 	w.SetMaxOpenConns(1)
 	w.SetConnMaxIdleTime(0)
-	s := &Store{w: w}
+	wc, err := w.Conn(ctx)
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	s := &Store{w: w, wc: wc, ws: newStmts(wc.PrepareContext)}
 	if err := s.migrate(ctx); err != nil {
 		w.Close()
 		return nil, err
@@ -88,19 +98,23 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	r.SetMaxOpenConns(cfg.ReadConns)
 	r.SetMaxIdleConns(cfg.ReadConns)
-	s.r = r
+	s.r, s.rd = r, &reads{stmts: newStmts(r.PrepareContext), db: r}
 	return s, nil
 }
 
 // Close closes the database.
 func (s *Store) Close() error {
-	return errors.Join(s.r.Close(), s.w.Close())
+	var errs []error
+	if s.rd != nil {
+		errs = append(errs, s.rd.close(), s.r.Close())
+	}
+	return errors.Join(append(errs, s.ws.close(), s.wc.Close(), s.w.Close())...)
 }
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
 	var one int
-	return s.r.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+	return s.rd.QueryRowContext(ctx, "SELECT 1").Scan(&one)
 }
 
 // migrate applies, each in its own transaction, the embedded migrations
@@ -120,7 +134,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		err = s.write(ctx, func(tx *sql.Tx) error {
+		err = s.write(ctx, func(tx *wtx) error {
 			var current int
 			if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&current); err != nil {
 				return err
@@ -128,7 +142,7 @@ func (s *Store) migrate(ctx context.Context) error {
 			if current >= version {
 				return nil
 			}
-			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			if err := tx.script(ctx, string(body)); err != nil {
 				return err
 			}
 			_, err := tx.ExecContext(ctx, "PRAGMA user_version = "+strconv.Itoa(version))
@@ -141,17 +155,22 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
-// write runs fn in a write transaction and commits it.
-func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
+// write runs fn in a write transaction and commits it. The transaction
+// is IMMEDIATE: it takes the write lock at once, so that it never fails to
+// upgrade a read lock when another process writes the same file.
+func (s *Store) write(ctx context.Context, fn func(tx *wtx) error) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	tx := &wtx{conn: s.wc, stmts: s.ws}
+	if _, err := tx.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
 	if err := fn(tx); err != nil {
-		tx.Rollback()
+		tx.rollback()
 		return err
 	}
-	if err := tx.Commit(); err != nil {
+	if _, err := tx.ExecContext(ctx, "COMMIT"); err != nil {
+		tx.rollback()
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
@@ -161,7 +180,7 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 // stored value.
 func (s *Store) InitSetting(ctx context.Context, name, value string) (string, error) {
 	var stored string
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *wtx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`, name, value); err != nil {
 			return err
 		}
@@ -224,3 +243,118 @@ func placeholders(n int) string {
 }
 
 type scanner interface{ Scan(dest ...any) error }
+
+// SQLite compiles a statement each time it is run unless it is prepared;
+// compiling was a quarter of the server's work. The store keeps its
+// statements prepared, per pool, by their text.
+
+// stmts caches prepared statements by their text. Queries whose text
+// varies with their arguments (IN lists) would fill it: past maxStmts it
+// stops caching.
+type stmts struct {
+	prepare func(ctx context.Context, query string) (*sql.Stmt, error)
+	mu      sync.Mutex
+	m       map[string]*sql.Stmt
+}
+
+const maxStmts = 256
+
+func newStmts(prepare func(context.Context, string) (*sql.Stmt, error)) *stmts {
+	return &stmts{prepare: prepare, m: map[string]*sql.Stmt{}}
+}
+
+// get returns the prepared statement of query, or nil when it cannot be
+// cached. query must be one statement.
+func (c *stmts) get(ctx context.Context, query string) *sql.Stmt {
+	c.mu.Lock()
+	st, ok := c.m[query]
+	full := len(c.m) >= maxStmts
+	c.mu.Unlock()
+	if ok || full {
+		return st
+	}
+	st, err := c.prepare(ctx, query)
+	if err != nil {
+		return nil // the caller runs it unprepared and gets the error
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old, ok := c.m[query]; ok {
+		st.Close()
+		return old
+	}
+	c.m[query] = st
+	return st
+}
+
+func (c *stmts) close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var errs []error
+	for _, st := range c.m {
+		errs = append(errs, st.Close())
+	}
+	clear(c.m)
+	return errors.Join(errs...)
+}
+
+// wtx runs statements, prepared, in the write transaction that Store.write
+// opened on the write connection.
+type wtx struct {
+	conn  *sql.Conn
+	stmts *stmts
+}
+
+func (t *wtx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := t.stmts.get(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return t.conn.ExecContext(ctx, query, args...)
+}
+
+func (t *wtx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := t.stmts.get(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return t.conn.QueryContext(ctx, query, args...)
+}
+
+func (t *wtx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := t.stmts.get(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return t.conn.QueryRowContext(ctx, query, args...)
+}
+
+// script runs several statements, unprepared: preparing compiles only the
+// first.
+func (t *wtx) script(ctx context.Context, sql string) error {
+	_, err := t.conn.ExecContext(ctx, sql)
+	return err
+}
+
+// rollback ends a failed transaction, even when the failure was its
+// context's end.
+func (t *wtx) rollback() {
+	t.conn.ExecContext(context.Background(), "ROLLBACK")
+}
+
+// reads is the read pool, running statements prepared.
+type reads struct {
+	*stmts
+	db *sql.DB
+}
+
+func (r *reads) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := r.get(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return r.db.QueryContext(ctx, query, args...)
+}
+
+func (r *reads) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := r.get(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return r.db.QueryRowContext(ctx, query, args...)
+}

@@ -21,7 +21,7 @@ func scanTenant(row scanner) (conversation.Tenant, error) {
 // CreateTenant implements conversation.Store.
 func (s *Store) CreateTenant(ctx context.Context, t conversation.Tenant) (conversation.Tenant, error) {
 	ts := now()
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *wtx) error {
 		var err error
 		t, err = scanTenant(tx.QueryRowContext(ctx, `
 			INSERT INTO tenants (slug, name, language, region, time_zone, created_at, updated_at)
@@ -37,7 +37,7 @@ func (s *Store) CreateTenant(ctx context.Context, t conversation.Tenant) (conver
 
 // UpdateTenant implements conversation.Store.
 func (s *Store) UpdateTenant(ctx context.Context, t conversation.Tenant) (conversation.Tenant, error) {
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *wtx) error {
 		var err error
 		t, err = scanTenant(tx.QueryRowContext(ctx, `
 			UPDATE tenants SET name = ?, language = ?, region = ?, time_zone = ?, updated_at = ?
@@ -50,19 +50,19 @@ func (s *Store) UpdateTenant(ctx context.Context, t conversation.Tenant) (conver
 
 // Tenant implements conversation.Store.
 func (s *Store) Tenant(ctx context.Context, id int64) (conversation.Tenant, error) {
-	t, err := scanTenant(s.r.QueryRowContext(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE id = ?`, id))
+	t, err := scanTenant(s.rd.QueryRowContext(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE id = ?`, id))
 	return t, notFound(err, "tenant")
 }
 
 // TenantBySlug implements conversation.Store.
 func (s *Store) TenantBySlug(ctx context.Context, slug string) (conversation.Tenant, error) {
-	t, err := scanTenant(s.r.QueryRowContext(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE slug = ?`, slug))
+	t, err := scanTenant(s.rd.QueryRowContext(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE slug = ?`, slug))
 	return t, notFound(err, "tenant")
 }
 
 // ListTenants implements conversation.Store.
 func (s *Store) ListTenants(ctx context.Context) ([]conversation.Tenant, error) {
-	return queryAll(ctx, s.r, scanTenant, `SELECT `+tenantColumns+` FROM tenants ORDER BY id`)
+	return queryAll(ctx, s.rd, scanTenant, `SELECT `+tenantColumns+` FROM tenants ORDER BY id`)
 }
 
 const accountColumns = `id, tenant_id, kind, key, name, settings, disabled, created_at, updated_at`
@@ -89,7 +89,7 @@ func encodeMap(m map[string]string) string {
 // CreateChannelAccount implements conversation.Store.
 func (s *Store) CreateChannelAccount(ctx context.Context, a conversation.ChannelAccount) (conversation.ChannelAccount, error) {
 	ts := micros(now())
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *wtx) error {
 		var err error
 		a, err = scanAccount(tx.QueryRowContext(ctx, `
 			INSERT INTO channel_accounts (tenant_id, kind, key, name, settings, disabled, created_at, updated_at)
@@ -108,7 +108,7 @@ func (s *Store) CreateChannelAccount(ctx context.Context, a conversation.Channel
 
 // UpdateChannelAccount implements conversation.Store.
 func (s *Store) UpdateChannelAccount(ctx context.Context, a conversation.ChannelAccount) (conversation.ChannelAccount, error) {
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *wtx) error {
 		var err error
 		a, err = scanAccount(tx.QueryRowContext(ctx, `
 			UPDATE channel_accounts SET name = ?, settings = ?, disabled = ?, updated_at = ?
@@ -121,19 +121,19 @@ func (s *Store) UpdateChannelAccount(ctx context.Context, a conversation.Channel
 
 // ChannelAccount implements conversation.Store.
 func (s *Store) ChannelAccount(ctx context.Context, tenantID, id int64) (conversation.ChannelAccount, error) {
-	a, err := scanAccount(s.r.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM channel_accounts WHERE id = ? AND tenant_id = ?`, id, tenantID))
+	a, err := scanAccount(s.rd.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM channel_accounts WHERE id = ? AND tenant_id = ?`, id, tenantID))
 	return a, notFound(err, "channel account")
 }
 
 // ChannelAccountByKey implements conversation.Store.
 func (s *Store) ChannelAccountByKey(ctx context.Context, kind conversation.ChannelKind, key string) (conversation.ChannelAccount, error) {
-	a, err := scanAccount(s.r.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM channel_accounts WHERE kind = ? AND key = ?`, kind, key))
+	a, err := scanAccount(s.rd.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM channel_accounts WHERE kind = ? AND key = ?`, kind, key))
 	return a, notFound(err, "channel account")
 }
 
 // ListChannelAccounts implements conversation.Store.
 func (s *Store) ListChannelAccounts(ctx context.Context, tenantID int64) ([]conversation.ChannelAccount, error) {
-	return queryAll(ctx, s.r, scanAccount, `SELECT `+accountColumns+` FROM channel_accounts WHERE tenant_id = ? ORDER BY id`, tenantID)
+	return queryAll(ctx, s.rd, scanAccount, `SELECT `+accountColumns+` FROM channel_accounts WHERE tenant_id = ? ORDER BY id`, tenantID)
 }
 
 const apiKeyColumns = `id, tenant_id, name, hash, created_at, revoked_at`
@@ -148,7 +148,7 @@ func scanAPIKey(row scanner) (conversation.APIKey, error) {
 
 // CreateAPIKey implements conversation.Store.
 func (s *Store) CreateAPIKey(ctx context.Context, k conversation.APIKey) (conversation.APIKey, error) {
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *wtx) error {
 		var err error
 		k, err = scanAPIKey(tx.QueryRowContext(ctx, `
 			INSERT INTO api_keys (id, tenant_id, name, hash, created_at) VALUES (?, ?, ?, ?, ?)
@@ -166,18 +166,18 @@ func (s *Store) CreateAPIKey(ctx context.Context, k conversation.APIKey) (conver
 
 // APIKey implements conversation.Store.
 func (s *Store) APIKey(ctx context.Context, id string) (conversation.APIKey, error) {
-	k, err := scanAPIKey(s.r.QueryRowContext(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE id = ?`, id))
+	k, err := scanAPIKey(s.rd.QueryRowContext(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE id = ?`, id))
 	return k, notFound(err, "API key")
 }
 
 // ListAPIKeys implements conversation.Store.
 func (s *Store) ListAPIKeys(ctx context.Context, tenantID int64) ([]conversation.APIKey, error) {
-	return queryAll(ctx, s.r, scanAPIKey, `SELECT `+apiKeyColumns+` FROM api_keys WHERE tenant_id = ? ORDER BY created_at DESC, id`, tenantID)
+	return queryAll(ctx, s.rd, scanAPIKey, `SELECT `+apiKeyColumns+` FROM api_keys WHERE tenant_id = ? ORDER BY created_at DESC, id`, tenantID)
 }
 
 // RevokeAPIKey implements conversation.Store.
 func (s *Store) RevokeAPIKey(ctx context.Context, tenantID int64, id string) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *wtx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE api_keys SET revoked_at = ? WHERE id = ? AND tenant_id = ? AND revoked_at = 0`, micros(now()), id, tenantID)
 		if err != nil {
 			return err
