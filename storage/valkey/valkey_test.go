@@ -53,14 +53,16 @@ func run(t *testing.T, c *valkey.Client) {
 // TestShared runs the contract with two Clients on one prefix, as two nodes
 // of one deployment would.
 func TestShared(t *testing.T) {
-	conversationtest.TestShared(t, func(t *testing.T) conversationtest.Shared {
+	twoNodes := func(t *testing.T) conversationtest.Shared {
 		rawURL, prefix := testenv.ValkeyURL(t)
 		one, two := open(t, rawURL, prefix), open(t, rawURL, prefix)
 		run(t, one)
 		run(t, two)
 		second := conversationtest.Shared{Bus: two, Dedup: two, Limiter: two, Locker: two}
 		return conversationtest.Shared{Bus: one, Dedup: one, Limiter: one, Locker: one, Second: &second}
-	})
+	}
+	conversationtest.TestShared(t, twoNodes)
+	conversationtest.TestSharedAcrossNodes(t, twoNodes)
 }
 
 // withClientName names the connections of a client, so that a test can
