@@ -134,10 +134,10 @@ type tenant struct {
 var routes = []route{
 	{"GET", "/api/v1/channels", (*API).listChannels},
 	{"GET", "/api/v1/contacts", (*API).listContacts},
-	{"GET", "/api/v1/contacts/{id}", (*API).getContact},
+	{"GET", "/api/v1/contacts/{id}", getByID(Store.Contact)},
 	{"PATCH", "/api/v1/contacts/{id}", (*API).updateContact},
 	{"GET", "/api/v1/conversations", (*API).listConversations},
-	{"GET", "/api/v1/conversations/{id}", (*API).getConversation},
+	{"GET", "/api/v1/conversations/{id}", getByID(Store.Conversation)},
 	{"GET", "/api/v1/conversations/{id}/messages", (*API).listMessages},
 	{"POST", "/api/v1/conversations/{id}/messages", (*API).sendMessage},
 	{"POST", "/api/v1/conversations/{id}/assign", (*API).assign},
@@ -147,7 +147,7 @@ var routes = []route{
 	{"POST", "/api/v1/conversations/{id}/reopen", (*API).reopen},
 	{"POST", "/api/v1/conversations/{id}/typing", (*API).typing},
 	{"GET", "/api/v1/messages/search", (*API).searchMessages},
-	{"GET", "/api/v1/messages/{id}", (*API).getMessage},
+	{"GET", "/api/v1/messages/{id}", getByID(Store.Message)},
 	{"POST", "/api/v1/inbound", (*API).inbound},
 	{"GET", "/api/v1/events", (*API).events},
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -75,6 +76,23 @@ func pathID(r *http.Request) (int64, error) {
 	return n, nil
 }
 
+// getByID serves GET of one thing by the id in the path, read with get,
+// a method of Store such as Store.Contact.
+func getByID[T any](get func(Store, context.Context, int64, int64) (T, error)) func(*API, http.ResponseWriter, *http.Request, tenant) error {
+	return func(a *API, w http.ResponseWriter, r *http.Request, t tenant) error {
+		id, err := pathID(r)
+		if err != nil {
+			return err
+		}
+		v, err := get(a.store, r.Context(), t.ID, id)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, v)
+		return nil
+	}
+}
+
 // channelView is what the API shows of a channel account: its settings
 // stay private, since they may hold credentials.
 type channelView struct {
@@ -115,19 +133,6 @@ func (a *API) listContacts(w http.ResponseWriter, r *http.Request, t tenant) err
 		return err
 	}
 	writeJSON(w, http.StatusOK, newPage(cs, limit, func(c conversation.Contact) any { return map[string]int64{"before_id": c.ID} }))
-	return nil
-}
-
-func (a *API) getContact(w http.ResponseWriter, r *http.Request, t tenant) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	c, err := a.store.Contact(r.Context(), t.ID, id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, c)
 	return nil
 }
 
@@ -210,19 +215,6 @@ func (a *API) listConversations(w http.ResponseWriter, r *http.Request, t tenant
 	writeJSON(w, http.StatusOK, newPage(cs, limit, func(c conversation.Conversation) any {
 		return conversation.ConversationCursor{LastMessageAt: c.LastMessageAt, ID: c.ID}
 	}))
-	return nil
-}
-
-func (a *API) getConversation(w http.ResponseWriter, r *http.Request, t tenant) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	c, err := a.store.Conversation(r.Context(), t.ID, id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, c)
 	return nil
 }
 
@@ -444,19 +436,6 @@ func (a *API) searchMessages(w http.ResponseWriter, r *http.Request, t tenant) e
 		return err
 	}
 	writeJSON(w, http.StatusOK, newPage(ms, limit, func(m conversation.Message) any { return map[string]int64{"before_id": m.ID} }))
-	return nil
-}
-
-func (a *API) getMessage(w http.ResponseWriter, r *http.Request, t tenant) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	m, err := a.store.Message(r.Context(), t.ID, id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, m)
 	return nil
 }
 

@@ -217,6 +217,17 @@ func withStore(ctx context.Context, load func() (Config, error), fn func(convers
 	return fn(store)
 }
 
+// withTenant is withStore for commands about the tenant named by slug.
+func withTenant(ctx context.Context, load func() (Config, error), slug string, fn func(conversation.Store, conversation.Tenant) error) error {
+	return withStore(ctx, load, func(store conversation.Store) error {
+		t, err := store.TenantBySlug(ctx, slug)
+		if err != nil {
+			return fmt.Errorf("tenant %q: %w", slug, err)
+		}
+		return fn(store, t)
+	})
+}
+
 func tenantCreateCmd(ctx context.Context, args []string, env environment) error {
 	fs, load := flags("tenant create", env)
 	var t conversation.Tenant
@@ -267,11 +278,7 @@ func apikeyCreateCmd(ctx context.Context, args []string, env environment) error 
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	return withStore(ctx, load, func(store conversation.Store) error {
-		t, err := store.TenantBySlug(ctx, *slug)
-		if err != nil {
-			return fmt.Errorf("tenant %q: %w", *slug, err)
-		}
+	return withTenant(ctx, load, *slug, func(store conversation.Store, t conversation.Tenant) error {
 		n, err := conversation.NormalizeName("name", *name)
 		if err != nil {
 			return err
@@ -292,11 +299,7 @@ func apikeyListCmd(ctx context.Context, args []string, env environment) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	return withStore(ctx, load, func(store conversation.Store) error {
-		t, err := store.TenantBySlug(ctx, *slug)
-		if err != nil {
-			return fmt.Errorf("tenant %q: %w", *slug, err)
-		}
+	return withTenant(ctx, load, *slug, func(store conversation.Store, t conversation.Tenant) error {
 		keys, err := store.ListAPIKeys(ctx, t.ID)
 		if err != nil {
 			return err
@@ -321,11 +324,7 @@ func apikeyRevokeCmd(ctx context.Context, args []string, env environment) error 
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	return withStore(ctx, load, func(store conversation.Store) error {
-		t, err := store.TenantBySlug(ctx, *slug)
-		if err != nil {
-			return fmt.Errorf("tenant %q: %w", *slug, err)
-		}
+	return withTenant(ctx, load, *slug, func(store conversation.Store, t conversation.Tenant) error {
 		if err := store.RevokeAPIKey(ctx, t.ID, *id); err != nil {
 			return err
 		}
