@@ -484,6 +484,9 @@ func (s *Service) publish(ctx context.Context, e Event) {
 		s.logger.Error("encode event", "type", e.Type, "err", err)
 		return
 	}
+	// The change is committed: publish it even if the caller has gone.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
 	for _, topic := range []string{TenantTopic(e.TenantID), ContactTopic(e.TenantID, e.ContactID)} {
 		if err := s.bus.Publish(ctx, topic, payload); err != nil {
 			s.logger.Warn("publish event", "type", e.Type, "topic", topic, "err", err)

@@ -187,20 +187,23 @@ func (w *Worker) run(ctx context.Context, j Job) {
 	defer cancel()
 
 	err := w.call(ctx, j)
+	// Record the outcome even if the job used up its time.
+	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer fcancel()
 	var finish error
 	switch je, _ := errors.AsType[*JobError](err); {
 	case err == nil:
-		finish = w.store.CompleteJob(ctx, j)
+		finish = w.store.CompleteJob(fctx, j)
 	case (je != nil && je.Permanent) || j.Attempt >= j.MaxAttempts:
 		logger.Error("job failed", "err", err)
-		finish = w.store.FailJob(ctx, j, err.Error())
+		finish = w.store.FailJob(fctx, j, err.Error())
 	default:
 		delay := w.backoff(j.Attempt)
 		if je != nil && je.RetryAfter > 0 {
 			delay = je.RetryAfter
 		}
 		logger.Warn("job will be retried", "err", err, "in", delay)
-		finish = w.store.RetryJob(ctx, j, time.Now().Add(delay), err.Error())
+		finish = w.store.RetryJob(fctx, j, time.Now().Add(delay), err.Error())
 	}
 	if finish != nil {
 		logger.Error("record job outcome", "err", finish)

@@ -37,10 +37,11 @@ func (s *Store) Ingest(ctx context.Context, reqs []conversation.IngestRequest) (
 		}
 	}
 	if err != nil {
-		if !isDataError(err) && ctx.Err() == nil && !errors.Is(err, errConnection) {
+		if !isDataError(err) {
 			return nil, err
 		}
-		// The pipeline was rolled back as a whole: take the long way for all.
+		// A bad request rolled the pipeline back as a whole: take the long
+		// way, which isolates it, for all.
 		misses = make([]int, len(reqs))
 		for i := range misses {
 			misses[i] = i
@@ -62,9 +63,6 @@ func (s *Store) Ingest(ctx context.Context, reqs []conversation.IngestRequest) (
 	}
 	return results, nil
 }
-
-// errConnection marks a pipeline that failed before PostgreSQL answered.
-var errConnection = errors.New("connection failed")
 
 // ingestKnown appends, in one pipeline, the messages of known contacts with
 // an open conversation, filling their results. It returns the indexes of
@@ -98,9 +96,6 @@ func ingestKnown(ctx context.Context, pool *pgxpool.Pool, reqs []conversation.In
 		var r knownRow
 		if err := r.scan(br.QueryRow()); err != nil {
 			br.Close()
-			if pgErrCode(err) == "" {
-				return nil, fmt.Errorf("%w: %w", errConnection, err)
-			}
 			return nil, err
 		}
 		req := reqs[i]
