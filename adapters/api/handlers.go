@@ -354,34 +354,21 @@ func (a *API) assign(w http.ResponseWriter, r *http.Request, t tenant) error {
 	return nil
 }
 
-// transition serves the state changes that take no body.
-func (a *API) transition(w http.ResponseWriter, r *http.Request, t tenant, do func(id int64) (conversation.Conversation, error)) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
+// transition serves a state change that takes no body, made by do, a
+// method of Service such as Service.Close.
+func transition(do func(Service, context.Context, int64, int64) (conversation.Conversation, error)) func(*API, http.ResponseWriter, *http.Request, tenant) error {
+	return func(a *API, w http.ResponseWriter, r *http.Request, t tenant) error {
+		id, err := pathID(r)
+		if err != nil {
+			return err
+		}
+		c, err := do(a.svc, r.Context(), t.ID, id)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, c)
+		return nil
 	}
-	c, err := do(id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, c)
-	return nil
-}
-
-func (a *API) queue(w http.ResponseWriter, r *http.Request, t tenant) error {
-	return a.transition(w, r, t, func(id int64) (conversation.Conversation, error) { return a.svc.Queue(r.Context(), t.ID, id) })
-}
-
-func (a *API) returnToBot(w http.ResponseWriter, r *http.Request, t tenant) error {
-	return a.transition(w, r, t, func(id int64) (conversation.Conversation, error) { return a.svc.ReturnToBot(r.Context(), t.ID, id) })
-}
-
-func (a *API) close(w http.ResponseWriter, r *http.Request, t tenant) error {
-	return a.transition(w, r, t, func(id int64) (conversation.Conversation, error) { return a.svc.Close(r.Context(), t.ID, id) })
-}
-
-func (a *API) reopen(w http.ResponseWriter, r *http.Request, t tenant) error {
-	return a.transition(w, r, t, func(id int64) (conversation.Conversation, error) { return a.svc.Reopen(r.Context(), t.ID, id) })
 }
 
 func (a *API) typing(w http.ResponseWriter, r *http.Request, t tenant) error {
