@@ -25,6 +25,8 @@ bench: services build ## run the benchmarks in bench/ (results go in bench/READM
 	. ./$(ENVFILE) && $(GO) run ./bench/ingest
 	. ./$(ENVFILE) && $(GO) run ./bench/webchat
 	$(GO) run ./bench/idle
+	$(GO) run ./bench/engine
+	$(GO) run ./bench/nlu
 
 lint: ## gofmt, go vet and the import-direction check
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

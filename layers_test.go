@@ -20,8 +20,8 @@ func layer(pkg string) int {
 		return 4
 	case first == "conversation":
 		return 0
-	case first == "templates":
-		return 1
+	case first == "templates" || first == "examples":
+		return 1 // examples is data: the example bots, embedded
 	case first == "internal" && strings.HasPrefix(rest, "testenv"):
 		return -1
 	case first == "channels" && (rest == "" || strings.HasSuffix(rest, "test")):
@@ -96,6 +96,7 @@ func TestLayers(t *testing.T) {
 		"conversa/channels/channeltest":          2,
 		"conversa/bot":                           2,
 		"conversa/bot/nlu":                       2,
+		"conversa/examples":                      1,
 		"conversa/channels/webchat":              3,
 		"conversa/adapters/api":                  3,
 		"conversa/storage/postgres":              3,

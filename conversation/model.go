@@ -261,6 +261,30 @@ type Failure struct {
 	Message string `json:"message"`
 }
 
+// Analysis is what the bot understood of an inbound message.
+type Analysis struct {
+	Language string `json:"language,omitempty"`
+	// Intent is "" when no intent was recognized.
+	Intent     string  `json:"intent,omitempty"`
+	Confidence float64 `json:"confidence,omitempty"`
+	OutOfScope bool    `json:"out_of_scope,omitempty"`
+	// Sentiment is "negative", "neutral" or "positive".
+	Sentiment string `json:"sentiment,omitempty"`
+	// SentimentScore is from -1 (negative) to 1 (positive).
+	SentimentScore float64       `json:"sentiment_score,omitempty"`
+	Entities       []EntityValue `json:"entities,omitempty"`
+	// BotVersion is the number of the bot version that analysed the message.
+	BotVersion int64 `json:"bot_version,omitempty"`
+}
+
+// EntityValue is an entity found in a message.
+type EntityValue struct {
+	Entity string `json:"entity"`
+	Value  string `json:"value"`
+	// Text is the part of the message the entity was found in.
+	Text string `json:"text"`
+}
+
 // Message is one message in a conversation, in either direction.
 type Message struct {
 	ID             int64 `json:"id"`
@@ -281,6 +305,9 @@ type Message struct {
 	IdempotencyKey string   `json:"idempotency_key,omitempty"`
 	Status         Status   `json:"status"`
 	Failure        *Failure `json:"failure,omitempty"`
+	// Analysis is what the bot understood of an inbound message, nil until
+	// the bot has read it.
+	Analysis *Analysis `json:"analysis,omitempty"`
 	// SendAt is when a scheduled outbound message is due.
 	SendAt    time.Time `json:"send_at,omitzero"`
 	CreatedAt time.Time `json:"created_at"`

@@ -35,8 +35,17 @@ type Action struct {
 	Params map[string]string
 }
 
-// ActionHandoff asks for a human: the conversation moves to StateQueued.
-const ActionHandoff = "handoff"
+// The actions the bot asks for.
+const (
+	// ActionHandoff asks for a human: the conversation moves to
+	// StateQueued. Params: reason, and what the bot knew (intent,
+	// language, sentiment, flow, slot.<name>, outside_hours, next_open).
+	ActionHandoff = "handoff"
+	// ActionCreateCase asks for a support case (PQR). Params: type
+	// (peticion, queja, reclamo, sugerencia, felicitacion, …), language,
+	// channel, flow, and the fields the flow collected by slot name.
+	ActionCreateCase = "create_case"
+)
 
 // Sender delivers messages to contacts. The channels registry implements it
 // by handing each delivery to the channel of its account.

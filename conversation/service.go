@@ -383,6 +383,10 @@ func (s *Service) RouteJob(ctx context.Context, j Job) error {
 			if _, err := s.Queue(ctx, j.TenantID, conv.ID); err != nil && !IsConflict(err) {
 				return err
 			}
+		case ActionCreateCase:
+			// Support cases (PQRs) are not built yet: the request is logged
+			// with what the bot collected, for nothing to be lost silently.
+			s.logger.Info("bot asked for a support case; no case service is configured", "conversation", conv.ID, "type", a.Params["type"], "fields", len(a.Params))
 		default:
 			s.logger.Warn("bot asked for an unknown action", "action", a.Name, "conversation", conv.ID)
 		}

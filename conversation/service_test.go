@@ -79,6 +79,18 @@ type env struct {
 
 func newEnv(t *testing.T, b conversation.Bot) *env {
 	t.Helper()
+	return newEnvWith(t, func(*sqlite.Store) conversation.Bot { return b })
+}
+
+// newEngineEnv is newEnv with the dialogue engine on the same store: the
+// built-in bot (small talk, handoff) answers.
+func newEngineEnv(t *testing.T) *env {
+	t.Helper()
+	return newEnvWith(t, func(s *sqlite.Store) conversation.Bot { return bot.NewEngine(s, s, s, bot.Config{}) })
+}
+
+func newEnvWith(t *testing.T, newBot func(*sqlite.Store) conversation.Bot) *env {
+	t.Helper()
 	ctx := t.Context()
 	store, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "c.db")})
 	if err != nil {
@@ -94,7 +106,7 @@ func newEnv(t *testing.T, b conversation.Bot) *env {
 	}
 	var reg *channels.Registry
 	e.svc, err = conversation.NewService(conversation.ServiceConfig{}, conversation.Deps{
-		Store: store, Bus: e.shared, Bot: b, Dedup: e.shared,
+		Store: store, Bus: e.shared, Bot: newBot(store), Dedup: e.shared,
 		Sender: senderFunc(func(ctx context.Context, d conversation.Delivery) (conversation.Receipt, error) {
 			return reg.Send(ctx, d)
 		}),
@@ -302,7 +314,7 @@ func TestIngestConcurrentUsesFewTransactions(t *testing.T) {
 }
 
 func TestBotAnswersAndReplyIsDelivered(t *testing.T) {
-	e := newEnv(t, bot.Demo())
+	e := newEngineEnv(t)
 	e.run(t)
 	ctx := t.Context()
 	res, err := e.svc.Ingest(ctx, e.inbound("user-1", "m1", "hola, ¿cuál es el horario?"))
@@ -325,7 +337,7 @@ func TestBotAnswersAndReplyIsDelivered(t *testing.T) {
 }
 
 func TestHandoffAction(t *testing.T) {
-	e := newEnv(t, bot.Demo())
+	e := newEngineEnv(t)
 	e.run(t)
 	res, err := e.svc.Ingest(t.Context(), e.inbound("user-1", "m1", "quiero hablar con un agente"))
 	if err != nil {

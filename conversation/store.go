@@ -108,6 +108,11 @@ type Store interface {
 	// matches.
 	UpdateMessageStatus(ctx context.Context, u StatusUpdate) (Message, bool, error)
 
+	// AnnotateMessage records the bot's analysis of a message, replacing
+	// any earlier one. Returns ENOTFOUND when the message does not exist
+	// for the tenant.
+	AnnotateMessage(ctx context.Context, tenantID, messageID int64, a Analysis) error
+
 	// EnqueueJob stores a job due at j.RunAt. If j.Key is set and an
 	// unfinished job of the tenant has the same key, it returns that job
 	// instead.

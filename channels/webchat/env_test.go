@@ -18,8 +18,10 @@ import (
 	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"conversa/bot"
 	"conversa/channels"
 	"conversa/conversation"
+	"conversa/examples"
 	"conversa/storage/memory"
 	"conversa/storage/sqlite"
 )
@@ -32,6 +34,9 @@ var testSecret = []byte("0123456789abcdef0123456789abcdef")
 type envOptions struct {
 	cfg Config
 	bot conversation.Bot
+	// engine answers with the dialogue engine on the test's store, the
+	// example bot active for every tenant made by newEnv.
+	engine bool
 	// settings are the settings of the environment's account.
 	settings map[string]string
 	// wrap, if set, wraps the conversation service the channel uses.
@@ -63,6 +68,9 @@ func newEnv(t *testing.T, opts envOptions) *env {
 		t.Fatal(err)
 	}
 	shared := memory.New()
+	if opts.engine {
+		opts.bot = exampleEngine(t, store)
+	}
 	worker, err := conversation.NewWorker(store, conversation.WorkerConfig{
 		PollInterval: 20 * time.Millisecond, RetryBase: 20 * time.Millisecond, RetryMax: 100 * time.Millisecond, DrainTimeout: 2 * time.Second,
 	}, nil)
@@ -127,7 +135,30 @@ func newEnv(t *testing.T, opts envOptions) *env {
 
 	e.tenant = e.createTenant("acme")
 	e.acct = e.createAccount(e.tenant.ID, "acme-web", opts.settings)
+	if eng, ok := opts.bot.(*bot.Engine); ok {
+		src, err := examples.Bot("servicios")
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, _, err := eng.Train(ctx, e.tenant, src, "example")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := eng.Activate(ctx, e.tenant, v.Number); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return e
+}
+
+// exampleEngine is the dialogue engine with the example bot's custom
+// action.
+func exampleEngine(t *testing.T, store *sqlite.Store) *bot.Engine {
+	t.Helper()
+	balance := bot.ActionFunc(func(context.Context, bot.ActionContext) (bot.ActionResult, error) {
+		return bot.ActionResult{Slots: map[string]string{"balance": "50.000", "due_date": "1 de enero"}}, nil
+	})
+	return bot.NewEngine(store, store, store, bot.Config{Folds: -1, Actions: map[string]bot.Action{"demo_balance": balance}})
 }
 
 type senderFunc func(ctx context.Context, d conversation.Delivery) (conversation.Receipt, error)

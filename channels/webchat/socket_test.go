@@ -14,7 +14,6 @@ import (
 	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"conversa/bot"
 	"conversa/conversation"
 )
 
@@ -71,7 +70,7 @@ func TestSocketHello(t *testing.T) {
 // TestSocketConversation follows a visitor talking to the demo bot.
 func TestSocketConversation(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOptions{bot: bot.Demo()})
+	e := newEnv(t, envOptions{engine: true})
 	s := e.session(e.acct.Key, "")
 	c, _ := e.connect(e.acct.Key, s.Token, nil)
 
@@ -94,7 +93,7 @@ func TestSocketConversation(t *testing.T) {
 	if r.Status != "sent" || r.Author.Kind != "bot" || r.ConversationID != m.ConversationID || r.Seq <= m.Seq || len(r.Parts) != 1 {
 		t.Fatalf("reply %+v, want a sent bot message after the visitor's", r)
 	}
-	if p := r.Parts[0]; p.Type != conversation.PartButtons || len(p.Buttons) != 2 || p.Buttons[0].ID != "hours" || p.Buttons[1].ID != "agent" {
+	if p := r.Parts[0]; p.Type != conversation.PartButtons || len(p.Buttons) != 4 || p.Buttons[0].ID != "check_balance" || p.Buttons[3].ID != "agent" {
 		t.Fatalf("reply part %+v, want the menu's buttons", p)
 	}
 
@@ -105,11 +104,11 @@ func TestSocketConversation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(stored.Parts) != 1 || stored.Parts[0].Payload != "hours" || stored.Parts[0].Text != "Horario" {
+	if len(stored.Parts) != 1 || stored.Parts[0].Payload != "check_balance" || stored.Parts[0].Text != "Consultar saldo" {
 		t.Fatalf("stored parts %+v, want the button's title and payload", stored.Parts)
 	}
-	if r := c.reply(); !strings.Contains(conversation.PartsText(r.Parts), "lunes a viernes") {
-		t.Fatalf("reply %q, want the opening hours", conversation.PartsText(r.Parts))
+	if r := c.reply(); !strings.Contains(conversation.PartsText(r.Parts), "número de cuenta") {
+		t.Fatalf("reply %q, want the question for the account number", conversation.PartsText(r.Parts))
 	}
 }
 
@@ -119,7 +118,7 @@ func TestSocketConversation(t *testing.T) {
 func TestSocketFirstMessage(t *testing.T) {
 	t.Parallel()
 	var e *env
-	e = newEnv(t, envOptions{bot: bot.Demo(), wrap: func(svc Service) Service {
+	e = newEnv(t, envOptions{engine: true, wrap: func(svc Service) Service {
 		return slowIngest{Service: svc, after: func(ctx context.Context, res conversation.IngestResult) {
 			// Hold the ack until the bot's reply has gone out; the test
 			// fails on the missing reply if it never does.
@@ -184,7 +183,7 @@ func TestSocketDuplicate(t *testing.T) {
 
 func TestSocketResume(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOptions{bot: bot.Demo()})
+	e := newEnv(t, envOptions{engine: true})
 	s := e.session(e.acct.Key, "")
 	c, _ := e.connect(e.acct.Key, s.Token, nil)
 	c.message("m1", "hola")

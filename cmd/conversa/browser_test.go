@@ -120,21 +120,21 @@ func TestWidgetInBrowser(t *testing.T) {
 		showsText(".title", "Conversa Demo"),
 		logHas("Soy el bot de demostración"), // the channel's Spanish greeting
 		chromedp.SendKeys(in("textarea"), "hola"+kb.Enter),
-		logHas("asistente de demostración"),
+		logHas("Servicios Andinos"),
 	)
-	if n, err := evalIn(t, tab, count(".buttons button")); err != nil || n != 2 {
+	if n, err := evalIn(t, tab, count(".buttons button")); err != nil || n != 4 {
 		t.Fatalf("quick-reply buttons: %d, %v", n, err)
 	}
 	do(t, tab,
-		chromedp.Click(in(".buttons button")), // "Horario"
-		logHas("lunes a viernes"),
+		chromedp.Click(in(".buttons button")), // "Consultar saldo"
+		logHas("número de cuenta"),
 	)
 
 	// A reload restores the conversation and keeps the chat open.
 	do(t, tab,
 		chromedp.Reload(),
-		logHas("asistente de demostración"),
-		logHas("lunes a viernes"),
+		logHas("Servicios Andinos"),
+		logHas("número de cuenta"),
 	)
 	if open, err := evalIn(t, tab, chromedp.Evaluate[bool](`document.querySelector('#conversa-widget').shadowRoot.querySelector('.panel').classList.contains('open')`)); err != nil || !open {
 		t.Fatalf("the chat closed on reload: %v", err)
@@ -166,7 +166,7 @@ func TestWidgetInBrowser(t *testing.T) {
 				read++
 			}
 		}
-		if read == 2 { // the greeting and the opening hours
+		if read == 2 { // the greeting and the account question
 			break
 		}
 		if time.Now().After(deadline) {
@@ -187,7 +187,7 @@ func TestWidgetInBrowser(t *testing.T) {
 	do(t, tab,
 		chromedp.Navigate(demo),
 		chromedp.Click(in(".launcher")),
-		logHas("lunes a viernes"),
+		logHas("número de cuenta"),
 	)
 	apiGet(t, s.url, key, "/api/v1/conversations", &convs)
 	if len(convs.Data) != 1 || convs.Data[0].ID != conv {
@@ -195,20 +195,21 @@ func TestWidgetInBrowser(t *testing.T) {
 	}
 
 	// The server goes away; the visitor writes anyway; when the server is
-	// back on the same address, the message is sent and answered, once.
+	// back on the same address, the message is sent and answered, once:
+	// the account number the bot asked for before the restart.
 	if err := s.stop(); err != nil {
 		t.Fatal(err)
 	}
 	do(t, tab,
 		showsText(".status", "Reconectando"),
-		chromedp.SendKeys(in("textarea"), "escrito sin conexión"+kb.Enter),
+		chromedp.SendKeys(in("textarea"), "12345678"+kb.Enter),
 	)
 	if n, err := evalIn(t, tab, count(".msg.pending")); err != nil || n != 1 {
 		t.Fatalf("pending bubbles while offline: %d, %v", n, err)
 	}
 	_, port, _ := net.SplitHostPort(strings.TrimPrefix(s.url, "http://"))
 	s = serve(t, env, "--demo", "--addr", "127.0.0.1:"+port)
-	do(t, tab, logHas("«escrito sin conexión»")) // the bot's echo
+	do(t, tab, logHas("La cuenta 12345678 tiene un saldo de $"))
 	var msgs struct {
 		Data []struct {
 			Direction string
@@ -218,7 +219,7 @@ func TestWidgetInBrowser(t *testing.T) {
 	apiGet(t, s.url, key, "/api/v1/conversations/"+strconv.FormatInt(conv, 10)+"/messages?limit=200", &msgs)
 	n := 0
 	for _, m := range msgs.Data {
-		if m.Direction == "in" && m.Parts[0].Text == "escrito sin conexión" {
+		if m.Direction == "in" && m.Parts[0].Text == "12345678" {
 			n++
 		}
 	}

@@ -6,8 +6,10 @@ import (
 	"fmt"
 
 	"conversa/adapters/api"
+	"conversa/bot"
 	"conversa/channels"
 	"conversa/conversation"
+	"conversa/examples"
 )
 
 //go:embed demo.yaml
@@ -23,9 +25,13 @@ type demoInfo struct {
 	apiKey string
 }
 
+// demoBot is the example bot the demo tenant runs.
+const demoBot = "servicios"
+
 // seedDemo applies the demo tenant file, which does nothing when it is
-// already in place, and gives a new demo tenant an API key.
-func seedDemo(ctx context.Context, store conversation.Store, reg *channels.Registry) (*demoInfo, error) {
+// already in place, gives a new demo tenant an API key, and trains and
+// activates the example bot when the tenant has no bot yet.
+func seedDemo(ctx context.Context, store conversation.Store, bots *bot.Engine, reg *channels.Registry) (*demoInfo, error) {
 	f, err := parseTenantFile(demoFile)
 	if err != nil {
 		return nil, fmt.Errorf("demo tenant: %w", err)
@@ -44,6 +50,23 @@ func seedDemo(ctx context.Context, store conversation.Store, reg *channels.Regis
 			return nil, fmt.Errorf("demo API key: %w", err)
 		}
 		info.apiKey = key
+	}
+	_, active, err := bots.Bot(ctx, p.tenant)
+	if err != nil {
+		return nil, fmt.Errorf("demo bot: %w", err)
+	}
+	if active == 0 {
+		src, err := examples.Bot(demoBot)
+		if err != nil {
+			return nil, fmt.Errorf("demo bot: %w", err)
+		}
+		v, _, err := bots.Train(ctx, p.tenant, src, "the example bot "+demoBot)
+		if err != nil {
+			return nil, fmt.Errorf("demo bot: %w", err)
+		}
+		if err := bots.Activate(ctx, p.tenant, v.Number); err != nil {
+			return nil, fmt.Errorf("demo bot: %w", err)
+		}
 	}
 	return info, nil
 }

@@ -249,7 +249,7 @@ func TestWidgetConversation(t *testing.T) {
 		t.Fatalf("ack = %v", ack)
 	}
 	reply := w.reply()
-	if !strings.Contains(textOf(reply), "asistente de demostración") || reply["author"].(map[string]any)["kind"] != "bot" {
+	if !strings.Contains(textOf(reply), "Servicios Andinos") || reply["author"].(map[string]any)["kind"] != "bot" {
 		t.Fatalf("bot reply = %v", reply)
 	}
 

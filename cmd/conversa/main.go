@@ -5,6 +5,7 @@
 //	conversa tenant create|list        manage client companies
 //	conversa apikey create|list|revoke manage a tenant's API keys
 //	conversa apply -f tenant.yaml      create or update a tenant from a file
+//	conversa bot train|eval|chat|test|import|versions|activate|rollback
 //	conversa config check              validate and print the configuration
 //	conversa version
 //
@@ -37,7 +38,7 @@ var version = "dev"
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	env := environment{getenv: os.Getenv, environ: os.Environ(), stdout: os.Stdout, stderr: os.Stderr}
+	env := environment{getenv: os.Getenv, environ: os.Environ(), stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}
 	if err := run(ctx, os.Args[1:], env); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "conversa:", err)
@@ -51,6 +52,7 @@ func main() {
 type environment struct {
 	getenv         func(string) string
 	environ        []string
+	stdin          io.Reader
 	stdout, stderr io.Writer
 }
 
@@ -65,6 +67,15 @@ Usage:
   conversa apikey list --tenant S
   conversa apikey revoke --tenant S --id ID
   conversa apply -f tenant.yaml [--dry-run]     create or update a tenant from a file
+  conversa bot train -f BOT [--tenant S] [--activate]
+                                                train a bot (a YAML file or folder), print its
+                                                evaluation, and store it as a tenant's next version
+  conversa bot eval -f BOT [--folds 5] [--json] cross-validate a bot's classifier
+  conversa bot chat (-f BOT | --tenant S)       talk to a bot in the terminal
+  conversa bot test (-f BOT | --tenant S) TESTS.yaml...
+                                                run test conversations; fails on a regression
+  conversa bot import (--rasa nlu.yml [--domain domain.yml] | --csv FILE) [-o bot.yaml]
+  conversa bot versions|activate|rollback --tenant S [--version N]
   conversa config check                         validate and print the configuration
   conversa version
 
@@ -90,6 +101,8 @@ func run(ctx context.Context, args []string, env environment) error {
 		return subcommand(ctx, "apikey", args, env, map[string]command{"create": apikeyCreateCmd, "list": apikeyListCmd, "revoke": apikeyRevokeCmd})
 	case "apply":
 		return applyCmd(ctx, args, env)
+	case "bot":
+		return botCmd(ctx, args, env)
 	case "config":
 		return subcommand(ctx, "config", args, env, map[string]command{"check": configCheckCmd})
 	case "version":
@@ -157,7 +170,7 @@ func serveCmd(ctx context.Context, args []string, env environment) error {
 	}
 	var info *demoInfo
 	if *demo {
-		if info, err = seedDemo(ctx, srv.store, srv.channels); err != nil {
+		if info, err = seedDemo(ctx, srv.store, srv.bots, srv.channels); err != nil {
 			srv.close()
 			return err
 		}

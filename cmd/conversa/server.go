@@ -41,17 +41,29 @@ type sharedState interface {
 	Ping(ctx context.Context) error
 }
 
+// durableStore is the durable store: conversations and trained bots.
+type durableStore interface {
+	conversation.Store
+	bot.Store
+}
+
+var (
+	_ durableStore = (*sqlite.Store)(nil)
+	_ durableStore = (*postgres.Store)(nil)
+)
+
 // Server is one conversa node: the HTTP server, the job worker and the
 // channels, on one store and one shared state.
 type Server struct {
 	cfg       Config
 	logger    *slog.Logger
-	store     conversation.Store
+	store     durableStore
 	shared    sharedState
 	runValkey func(context.Context) error // nil without Valkey
 	closers   []func()
 
 	svc      *conversation.Service
+	bots     *bot.Engine
 	worker   *conversation.Worker
 	channels *channels.Registry
 	api      *api.API
@@ -64,7 +76,7 @@ type Server struct {
 // openStore opens the store the configuration names. The embedded store
 // migrates itself; PostgreSQL must be migrated with "conversa migrate"
 // unless migrate is set.
-func openStore(ctx context.Context, cfg Config, migrate bool) (conversation.Store, error) {
+func openStore(ctx context.Context, cfg Config, migrate bool) (durableStore, error) {
 	if cfg.usesPostgres() {
 		s, err := postgres.Open(ctx, postgres.Config{URL: cfg.DatabaseURL})
 		if err != nil {
@@ -132,6 +144,11 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 	if err != nil {
 		return nil, err
 	}
+	s.bots = bot.NewEngine(store, store, store, bot.Config{
+		Actions: botActions(),
+		Client:  bot.NewActionClient(cfg.AllowPrivateWebhooks),
+		Logger:  logger.With("component", "bot"),
+	})
 	var registry *channels.Registry
 	s.svc, err = conversation.NewService(conversation.ServiceConfig{
 		IngestBatch:       cfg.IngestBatch,
@@ -139,7 +156,7 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 	}, conversation.Deps{
 		Store: store,
 		Bus:   s.shared,
-		Bot:   bot.Demo(),
+		Bot:   s.bots,
 		// The registry holds channels that need the service: it is built
 		// next, before anything is sent.
 		Sender: senderFunc(func(ctx context.Context, d conversation.Delivery) (conversation.Receipt, error) {

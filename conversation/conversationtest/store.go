@@ -40,6 +40,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) conversation.Store) {
 		{"Messages", testMessages},
 		{"Search", testSearch},
 		{"MessageStatus", testMessageStatus},
+		{"AnnotateMessage", testAnnotateMessage},
 		{"Jobs", testJobs},
 		{"JobsConcurrentClaims", testJobsConcurrentClaims},
 		{"TenantIsolation", testTenantIsolation},
@@ -886,6 +887,80 @@ func testMessageStatus(t *testing.T, s conversation.Store) {
 	}
 	_, _, err = s.UpdateMessageStatus(ctx, conversation.StatusUpdate{TenantID: f.tenant.ID, AccountID: f.sms.ID, ProviderID: "SMnope", Status: conversation.StatusDelivered})
 	wantCode(t, err, conversation.ENOTFOUND)
+}
+
+func testAnnotateMessage(t *testing.T, s conversation.Store) {
+	ctx := t.Context()
+	f := newFixture(t, s, "acme")
+	other := newFixture(t, s, "other")
+	in := ingest1(t, s, f.inbound(f.webchat, "v", "1", "quiero pagar mi factura de marzo"))
+	second := ingest1(t, s, f.inbound(f.webchat, "v", "2", "gracias"))
+	if in.Message.Analysis != nil {
+		t.Fatalf("ingested message has analysis %+v", in.Message.Analysis)
+	}
+	m, err := s.Message(ctx, f.tenant.ID, in.Message.ID)
+	must(t, err)
+	if m.Analysis != nil {
+		t.Fatalf("message not yet analysed has analysis %+v", m.Analysis)
+	}
+
+	a := conversation.Analysis{
+		Language: "es", Intent: "pay_invoice", Confidence: 0.8731, Sentiment: "negative", SentimentScore: -0.25,
+		Entities: []conversation.EntityValue{
+			{Entity: "month", Value: "03", Text: "marzo"},
+			{Entity: "document", Value: "invoice", Text: "factura"},
+		},
+		BotVersion: 3,
+	}
+	must(t, s.AnnotateMessage(ctx, f.tenant.ID, in.Message.ID, a))
+	m, err = s.Message(ctx, f.tenant.ID, in.Message.ID)
+	must(t, err)
+	if m.Analysis == nil || !equalAnalysis(*m.Analysis, a) {
+		t.Fatalf("Message analysis = %+v, want %+v", m.Analysis, a)
+	}
+	if m.Parts[0].Text != in.Message.Parts[0].Text || m.Status != conversation.StatusReceived || !m.UpdatedAt.Equal(in.Message.UpdatedAt) {
+		t.Fatalf("annotating changed the message: %+v", m)
+	}
+	ms, err := s.ListMessages(ctx, f.tenant.ID, conversation.MessageFilter{ConversationID: in.Conversation.ID})
+	must(t, err)
+	if len(ms) != 2 || ms[0].Analysis == nil || !equalAnalysis(*ms[0].Analysis, a) || ms[1].Analysis != nil {
+		t.Fatalf("ListMessages = %+v", ms)
+	}
+	found, err := s.SearchMessages(ctx, f.tenant.ID, conversation.SearchFilter{Query: "factura"})
+	must(t, err)
+	if len(found) != 1 || found[0].Analysis == nil || !equalAnalysis(*found[0].Analysis, a) {
+		t.Fatalf("SearchMessages = %+v", found)
+	}
+
+	// A second analysis replaces the first, wholly.
+	b := conversation.Analysis{Language: "es", OutOfScope: true, Sentiment: "neutral", BotVersion: 4}
+	must(t, s.AnnotateMessage(ctx, f.tenant.ID, in.Message.ID, b))
+	m, err = s.Message(ctx, f.tenant.ID, in.Message.ID)
+	must(t, err)
+	if m.Analysis == nil || !equalAnalysis(*m.Analysis, b) {
+		t.Fatalf("replaced analysis = %+v, want %+v", m.Analysis, b)
+	}
+	// An analysis that found nothing is still an analysis.
+	must(t, s.AnnotateMessage(ctx, f.tenant.ID, second.Message.ID, conversation.Analysis{}))
+	m, err = s.Message(ctx, f.tenant.ID, second.Message.ID)
+	must(t, err)
+	if m.Analysis == nil || !equalAnalysis(*m.Analysis, conversation.Analysis{}) {
+		t.Fatalf("empty analysis read back as %+v", m.Analysis)
+	}
+
+	wantCode(t, s.AnnotateMessage(ctx, other.tenant.ID, in.Message.ID, a), conversation.ENOTFOUND)
+	wantCode(t, s.AnnotateMessage(ctx, f.tenant.ID, in.Message.ID+1000, a), conversation.ENOTFOUND)
+	m, err = s.Message(ctx, f.tenant.ID, in.Message.ID)
+	must(t, err)
+	if m.Analysis == nil || !equalAnalysis(*m.Analysis, b) {
+		t.Fatalf("another tenant changed the analysis to %+v", m.Analysis)
+	}
+}
+
+func equalAnalysis(a, b conversation.Analysis) bool {
+	return a.Language == b.Language && a.Intent == b.Intent && a.Confidence == b.Confidence && a.OutOfScope == b.OutOfScope &&
+		a.Sentiment == b.Sentiment && a.SentimentScore == b.SentimentScore && a.BotVersion == b.BotVersion &&
+		slices.Equal(a.Entities, b.Entities)
 }
 
 func testJobs(t *testing.T, s conversation.Store) {

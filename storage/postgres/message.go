@@ -16,7 +16,7 @@ import (
 
 const messageColumns = `id, tenant_id, conversation_id, contact_id, seq, direction, author_kind, author_id, author_name,
 	channel, channel_account_id, parts, coalesce(provider_id, ''), coalesce(idempotency_key, ''), status,
-	failure_code, failure_message, send_at, created_at, updated_at`
+	failure_code, failure_message, send_at, created_at, updated_at, analysis`
 
 func scanMessage(row pgx.Row) (conversation.Message, error) {
 	var m conversation.Message
@@ -24,7 +24,7 @@ func scanMessage(row pgx.Row) (conversation.Message, error) {
 	var sendAt *time.Time
 	err := row.Scan(&m.ID, &m.TenantID, &m.ConversationID, &m.ContactID, &m.Seq, &m.Direction, &m.Author.Kind, &m.Author.ID, &m.Author.Name,
 		&m.Channel, &m.ChannelAccountID, &m.Parts, &m.ProviderID, &m.IdempotencyKey, &m.Status,
-		&failCode, &failMsg, &sendAt, &m.CreatedAt, &m.UpdatedAt)
+		&failCode, &failMsg, &sendAt, &m.CreatedAt, &m.UpdatedAt, &m.Analysis)
 	if failCode != "" || failMsg != "" {
 		m.Failure = &conversation.Failure{Code: failCode, Message: failMsg}
 	}
@@ -208,4 +208,17 @@ func (s *Store) UpdateMessageStatus(ctx context.Context, u conversation.StatusUp
 	}
 	m, err = scanMessage(s.pool.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE `+match, args...))
 	return m, false, notFound(err, "message")
+}
+
+// AnnotateMessage implements conversation.Store. It leaves UpdatedAt alone:
+// the message itself did not change.
+func (s *Store) AnnotateMessage(ctx context.Context, tenantID, messageID int64, a conversation.Analysis) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE messages SET analysis = $3 WHERE id = $1 AND tenant_id = $2`, messageID, tenantID, a)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return conversation.Errorf(conversation.ENOTFOUND, "message not found")
+	}
+	return nil
 }

@@ -3,6 +3,8 @@ package postgres_test
 import (
 	"testing"
 
+	"conversa/bot"
+	"conversa/bot/bottest"
 	"conversa/conversation"
 	"conversa/conversation/conversationtest"
 	"conversa/internal/testenv"
@@ -26,6 +28,16 @@ func TestStore(t *testing.T) {
 			t.Fatal(err)
 		}
 		return s
+	})
+}
+
+func TestBotStore(t *testing.T) {
+	bottest.TestStore(t, func(t *testing.T) (conversation.Store, bot.Store) {
+		s := open(t)
+		if _, err := s.Migrate(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		return s, s
 	})
 }
 

@@ -15,15 +15,16 @@ import (
 
 const messageColumns = `id, tenant_id, conversation_id, contact_id, seq, direction, author_kind, author_id, author_name,
 	channel, channel_account_id, parts, coalesce(provider_id, ''), coalesce(idempotency_key, ''), status,
-	failure_code, failure_message, send_at, created_at, updated_at`
+	failure_code, failure_message, send_at, created_at, updated_at, analysis`
 
 func scanMessage(row scanner) (conversation.Message, error) {
 	var m conversation.Message
 	var parts, failCode, failMsg string
+	var analysis sql.NullString
 	var sendAt, created, updated int64
 	err := row.Scan(&m.ID, &m.TenantID, &m.ConversationID, &m.ContactID, &m.Seq, &m.Direction, &m.Author.Kind, &m.Author.ID, &m.Author.Name,
 		&m.Channel, &m.ChannelAccountID, &parts, &m.ProviderID, &m.IdempotencyKey, &m.Status,
-		&failCode, &failMsg, &sendAt, &created, &updated)
+		&failCode, &failMsg, &sendAt, &created, &updated, &analysis)
 	if err != nil {
 		return m, err
 	}
@@ -31,6 +32,12 @@ func scanMessage(row scanner) (conversation.Message, error) {
 		m.Failure = &conversation.Failure{Code: failCode, Message: failMsg}
 	}
 	m.SendAt, m.CreatedAt, m.UpdatedAt = fromMicros(sendAt), fromMicros(created), fromMicros(updated)
+	if analysis.Valid {
+		m.Analysis = new(conversation.Analysis)
+		if err := json.Unmarshal([]byte(analysis.String), m.Analysis); err != nil {
+			return m, fmt.Errorf("decode message analysis: %w", err)
+		}
+	}
 	return m, json.Unmarshal([]byte(parts), &m.Parts)
 }
 
@@ -244,4 +251,25 @@ func (s *Store) UpdateMessageStatus(ctx context.Context, u conversation.StatusUp
 		return notFound(err, "message")
 	})
 	return m, changed, err
+}
+
+// AnnotateMessage implements conversation.Store. It leaves UpdatedAt alone:
+// the message itself did not change.
+func (s *Store) AnnotateMessage(ctx context.Context, tenantID, messageID int64, a conversation.Analysis) error {
+	b, err := json.Marshal(a)
+	if err != nil {
+		return fmt.Errorf("encode message analysis: %w", err)
+	}
+	return s.write(ctx, func(tx *wtx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE messages SET analysis = ? WHERE id = ? AND tenant_id = ?`, string(b), messageID, tenantID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return conversation.Errorf(conversation.ENOTFOUND, "message not found")
+		}
+		return nil
+	})
 }

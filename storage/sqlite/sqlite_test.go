@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"conversa/bot"
+	"conversa/bot/bottest"
 	"conversa/conversation"
 	"conversa/conversation/conversationtest"
 	"conversa/storage/sqlite"
@@ -43,4 +45,15 @@ func TestReopenKeepsData(t *testing.T) {
 	if _, err := s.TenantBySlug(t.Context(), "acme"); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestBotStore(t *testing.T) {
+	bottest.TestStore(t, func(t *testing.T) (conversation.Store, bot.Store) {
+		s, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "conversa.db")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s, s
+	})
 }
