@@ -38,7 +38,6 @@ var namePattern = regexp.MustCompile(`^[a-z][a-z0-9_.-]{0,63}$`)
 const (
 	actionHandoff    = "handoff"
 	actionCreateCase = "create_case"
-	actionSetSlot    = "set_slot"
 )
 
 // faqPrefix names the classifier's intent of a knowledge article with
@@ -602,7 +601,7 @@ func (b *Bot) actionExists(name string) bool {
 }
 
 func isBuiltinAction(name string) bool {
-	return name == actionHandoff || name == actionCreateCase || name == actionSetSlot
+	return name == actionHandoff || name == actionCreateCase
 }
 
 // checkFlow checks a flow's steps and their references.
@@ -763,6 +762,8 @@ func (c *checker) examples(p pos, field string, ex Examples, langs []string, lea
 			switch {
 			case strings.TrimSpace(x) == "":
 				c.add(p, fmt.Sprintf("%s.%s[%d]", field, lang, i), "an example must not be empty")
+			case !hasWord(x):
+				c.add(p, fmt.Sprintf("%s.%s[%d]", field, lang, i), "an example needs a word to learn from: %q", x)
 			case utf8.RuneCountInString(x) > MaxTextLength:
 				c.add(p, fmt.Sprintf("%s.%s[%d]", field, lang, i), "an example is longer than %d characters", MaxTextLength)
 			}

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"conversa/bot/nlu"
 	"conversa/conversation"
 )
 
@@ -233,6 +234,20 @@ func (e *Engine) Train(ctx context.Context, tenant conversation.Tenant, src Sour
 		return Version{}, nil, fmt.Errorf("store the bot version: %w", err)
 	}
 	return v, tr, nil
+}
+
+// Evaluate checks and trains a definition for a tenant and cross-validates
+// it with folds folds, storing nothing. A bad definition returns
+// DefinitionErrors as an EINVALID error.
+func (e *Engine) Evaluate(ctx context.Context, tenant conversation.Tenant, src Source, folds int) (*nlu.Report, error) {
+	if folds < 2 {
+		folds = 5
+	}
+	tr, err := Train(ctx, src, folds, e.compileOptions(tenant))
+	if err != nil {
+		return nil, asInvalid(err)
+	}
+	return tr.Report, nil
 }
 
 // Activate makes a stored version the tenant's bot, on every node from

@@ -824,8 +824,6 @@ func (t *turn) action(name, _ string, s Step) bool {
 	case actionCreateCase:
 		t.createCase(s.CreateCase)
 		return true
-	case actionSetSlot:
-		return true // set_slot is the set step; as an action it has nothing to set
 	}
 	ac := ActionContext{
 		Action: name, Tenant: t.in.Tenant, Conversation: t.in.Conversation, Contact: t.in.Contact,

@@ -1,8 +1,9 @@
 // Package api is the REST API of client companies (tenants): contacts,
 // conversations and messages, sending, state changes, search, inbound
-// messages of the tenant's own channels, and a live event stream. Every
-// request is authenticated by a tenant API key and sees only that tenant's
-// data. The OpenAPI 3 description is served at /api/openapi.json.
+// messages of the tenant's own channels, a live event stream, and the
+// training and activation of the tenant's bot. Every request is
+// authenticated by a tenant API key and sees only that tenant's data. The
+// OpenAPI 3 description is served at /api/openapi.json.
 package api
 
 import (
@@ -15,6 +16,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,6 +33,12 @@ var openAPI []byte
 type Config struct {
 	// MaxBodyBytes bounds request bodies; larger ones get 413.
 	MaxBodyBytes int64
+	// MaxBotBodyBytes bounds the bodies of the routes that train and
+	// evaluate bot definitions, instead of MaxBodyBytes; default 8 MiB.
+	MaxBotBodyBytes int64
+	// MaxTrainings is how many bot trainings and evaluations a node runs
+	// at once; more wait. Default GOMAXPROCS.
+	MaxTrainings int
 	// RequestsPerMinute is how many requests one API key may make per
 	// minute.
 	RequestsPerMinute int
@@ -40,12 +48,23 @@ type Config struct {
 	// Heartbeat is the interval of keep-alive comments on the event stream.
 	Heartbeat time.Duration
 	Logger    *slog.Logger
+
+	// Bots trains and activates bot versions, and BotStore reads them
+	// (both or neither). Without them the bot routes answer 503.
+	Bots     Bots
+	BotStore BotStore
 }
 
 // Validate fills in defaults and checks the config.
 func (c *Config) Validate() error {
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = 256 << 10
+	}
+	if c.MaxBotBodyBytes <= 0 {
+		c.MaxBotBodyBytes = 8 << 20
+	}
+	if c.MaxTrainings <= 0 {
+		c.MaxTrainings = runtime.GOMAXPROCS(0)
 	}
 	if c.RequestsPerMinute <= 0 {
 		c.RequestsPerMinute = 6000
@@ -58,6 +77,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if (c.Bots == nil) != (c.BotStore == nil) {
+		return errors.New("api: set both Bots and BotStore, or neither")
 	}
 	return nil
 }
@@ -78,6 +100,7 @@ type Service interface {
 // Store is what the API reads of the store.
 type Store interface {
 	APIKey(ctx context.Context, id string) (conversation.APIKey, error)
+	Tenant(ctx context.Context, id int64) (conversation.Tenant, error)
 	ChannelAccount(ctx context.Context, tenantID, id int64) (conversation.ChannelAccount, error)
 	ListChannelAccounts(ctx context.Context, tenantID int64) ([]conversation.ChannelAccount, error)
 	Contact(ctx context.Context, tenantID, id int64) (conversation.Contact, error)
@@ -104,6 +127,8 @@ type API struct {
 
 	stopOnce sync.Once
 	stopping chan struct{} // closed when the server stops: ends event streams
+
+	trainings chan struct{} // a slot per running bot training
 }
 
 type cachedKey struct {
@@ -116,7 +141,8 @@ func New(cfg Config, svc Service, store Store, bus conversation.Bus, limiter con
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &API{cfg: cfg, svc: svc, store: store, bus: bus, limiter: limiter, logger: cfg.Logger.With("component", "api"), keys: map[string]cachedKey{}, stopping: make(chan struct{})}, nil
+	return &API{cfg: cfg, svc: svc, store: store, bus: bus, limiter: limiter, logger: cfg.Logger.With("component", "api"), keys: map[string]cachedKey{}, stopping: make(chan struct{}),
+		trainings: make(chan struct{}, cfg.MaxTrainings)}, nil
 }
 
 // route is one endpoint. Every route but the description needs a key.
@@ -150,6 +176,12 @@ var routes = []route{
 	{"GET", "/api/v1/messages/{id}", getByID(Store.Message)},
 	{"POST", "/api/v1/inbound", (*API).inbound},
 	{"GET", "/api/v1/events", (*API).events},
+	{"GET", "/api/v1/bot/versions", withBots((*API).listBotVersions)},
+	{"POST", "/api/v1/bot/versions", withBots((*API).trainBot)},
+	{"GET", "/api/v1/bot/versions/{number}", withBots((*API).getBotVersion)},
+	{"POST", "/api/v1/bot/versions/{number}/activate", withBots((*API).activateBotVersion)},
+	{"POST", "/api/v1/bot/rollback", withBots((*API).rollbackBot)},
+	{"POST", "/api/v1/bot/eval", withBots((*API).evalBot)},
 }
 
 // Routes registers the API's handlers on mux.
@@ -239,6 +271,8 @@ type errorDetail struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Field   string `json:"field,omitempty"`
+	// Problems are those of a bad bot definition.
+	Problems []problem `json:"problems,omitempty"`
 }
 
 var statusOf = map[string]int{
@@ -267,7 +301,7 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	} else {
 		a.logger.InfoContext(r.Context(), "request rejected", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 	}
-	writeJSON(w, status, errorBody{Error: errorDetail{Code: code, Message: conversation.ErrorMessage(err), Field: conversation.ErrorField(err)}})
+	writeJSON(w, status, errorBody{Error: errorDetail{Code: code, Message: conversation.ErrorMessage(err), Field: conversation.ErrorField(err), Problems: problemsOf(err)}})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -283,10 +317,15 @@ func (a *API) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
 		return nil, conversation.Errorf(conversation.EINVALID, "the body must be application/json, not %s", ct)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.cfg.MaxBodyBytes))
+	return a.readLimited(w, r, a.cfg.MaxBodyBytes)
+}
+
+// readLimited reads a request body of at most limit bytes.
+func (a *API) readLimited(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return nil, &conversation.Error{Code: conversation.ETOOLARGE, Message: fmt.Sprintf("the request body is larger than the limit of %d bytes", a.cfg.MaxBodyBytes)}
+			return nil, &conversation.Error{Code: conversation.ETOOLARGE, Message: fmt.Sprintf("the request body is larger than the limit of %d bytes", limit)}
 		}
 		return nil, conversation.Errorf(conversation.EINVALID, "read the request body: %v", err)
 	}

@@ -179,7 +179,7 @@ func botEvalCmd(ctx context.Context, args []string, env environment) error {
 }
 
 // localBot trains a definition file, or loads a tenant's active version.
-func localBot(ctx context.Context, file, slug string, load func() (Config, error), t *conversation.Tenant) (*bot.Bot, func(), error) {
+func localBot(ctx context.Context, file, slug string, load func() (Config, error), t *conversation.Tenant, stderr io.Writer) (*bot.Bot, func(), error) {
 	if slug == "" {
 		src, err := readSource(file)
 		if err != nil {
@@ -212,7 +212,7 @@ func localBot(ctx context.Context, file, slug string, load func() (Config, error
 		return nil, nil, err
 	}
 	if n == 0 {
-		fmt.Fprintln(os.Stderr, "tenant", slug, "has no trained bot; this is the built-in one")
+		fmt.Fprintln(stderr, "tenant", slug, "has no trained bot; this is the built-in one")
 	}
 	return b, func() { store.Close() }, nil
 }
@@ -227,7 +227,7 @@ func botChatCmd(ctx context.Context, args []string, env environment) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	b, closeFn, err := localBot(ctx, *file, *slug, load, t)
+	b, closeFn, err := localBot(ctx, *file, *slug, load, t, env.stderr)
 	if err != nil {
 		return err
 	}
@@ -297,7 +297,7 @@ func botTestCmd(ctx context.Context, args []string, env environment) error {
 	if fs.NArg() == 0 {
 		return errors.New("give one or more test files after the flags")
 	}
-	b, closeFn, err := localBot(ctx, *file, *slug, load, t)
+	b, closeFn, err := localBot(ctx, *file, *slug, load, t, env.stderr)
 	if err != nil {
 		return err
 	}
