@@ -44,6 +44,10 @@ const (
 // questions.
 const faqPrefix = "faq:"
 
+// outOfScopeIntent is the classifier's class of the definition's
+// out_of_scope examples; no intent may take its name.
+const outOfScopeIntent = "out_of_scope"
+
 // CompileOptions are what compiling needs beyond the definition.
 type CompileOptions struct {
 	// Seed makes training deterministic.
@@ -190,11 +194,14 @@ func (b *Bot) trainingData() ([]nlu.Example, []string) {
 			}
 		}
 	}
-	var oos []string
+	// Examples of what the bot does not do are a class of their own: a
+	// message like them is out of scope however close it is to an intent.
 	for _, lang := range sortedKeys(b.def.OutOfScope) {
-		oos = append(oos, b.def.OutOfScope[lang]...)
+		for _, x := range b.def.OutOfScope[lang] {
+			out = append(out, nlu.Example{Text: x, Intent: outOfScopeIntent})
+		}
 	}
-	return out, oos
+	return out, nil
 }
 
 // build merges the built-ins into def and checks every rule and reference.
@@ -247,6 +254,10 @@ func build(def *Definition, opts CompileOptions) (*Bot, error) {
 		field := fmt.Sprintf("intents[%d]", in.pos.index)
 		if !namePattern.MatchString(in.Name) {
 			c.add(in.pos, field+".name", "intent name %q must be lowercase letters, digits, _ . or -, starting with a letter", in.Name)
+			continue
+		}
+		if in.Name == outOfScopeIntent {
+			c.add(in.pos, field+".name", "%q is reserved: put such examples under out_of_scope", in.Name)
 			continue
 		}
 		if p, dup := seen[in.Name]; dup {

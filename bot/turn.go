@@ -208,13 +208,19 @@ func (t *turn) run() {
 		t.choose(choice)
 		return
 	}
-	if t.understood() {
+	// An article that matches the message's words wins over an intent the
+	// classifier is not sure of.
+	if t.sure() {
 		t.intent(t.pred.Intent)
 		return
 	}
 	if id, score := t.b.kb.search(t.text); id != "" {
 		t.event("knowledge %s (%.2f)", id, score)
 		t.article(id)
+		return
+	}
+	if t.understood() {
+		t.intent(t.pred.Intent)
 		return
 	}
 	t.misunderstood()
@@ -250,6 +256,9 @@ func (t *turn) analyze() {
 	}
 	if hasWord(text) && t.payload == "" {
 		t.pred = t.b.model.Classify(text)
+		if t.pred.Intent == outOfScopeIntent {
+			t.pred.Intent, t.pred.OutOfScope = "", true
+		}
 	} else {
 		t.pred = nlu.Prediction{OutOfScope: true}
 	}

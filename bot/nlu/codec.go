@@ -1,0 +1,237 @@
+package nlu
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"math"
+	"unicode/utf8"
+)
+
+// The serialized form of a Model, all numbers little-endian:
+//
+//	"CNLU" uint16(version)
+//	uint8 WordMax, uint8 Skip, uint8 CharMin, uint8 CharMax
+//	float64 CharWeight, Scale, Background, Threshold
+//	uint32 intents, then per intent uint16 length and UTF-8 bytes (sorted)
+//	uint32 features n, uint64 keys[n] (increasing), float32 idf[n]
+//	float32 rowScale[n+1], int16 weights[(n+1)*intents]
+//	uint32 CRC-32C of all the bytes before it
+const (
+	magic   = "CNLU"
+	version = 1
+
+	maxIntents      = 1 << 16
+	maxIntentLength = 1024
+	maxFeatures     = 1 << 26
+
+	// Bounds of the numbers, far beyond what Train makes, that keep every
+	// score finite.
+	maxIDF        = 1e3
+	maxRowScale   = 1e3
+	maxCharWeight = 1e3
+	minScale      = 1e-3
+	maxScale      = 1e3
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// MarshalBinary returns the model as bytes that Load reads back; the same
+// model always gives the same bytes.
+func (m *Model) MarshalBinary() ([]byte, error) {
+	nc, nf := len(m.intents), len(m.feat.keys)
+	size := 4 + 2 + 4 + 4*8 + 4 + 4 + nf*12 + (nf+1)*4 + (nf+1)*nc*2 + 4
+	for _, in := range m.intents {
+		size += 2 + len(in)
+	}
+	b := make([]byte, 0, size)
+	b = append(b, magic...)
+	b = binary.LittleEndian.AppendUint16(b, version)
+	f := m.feat
+	skip := byte(0)
+	if f.Skip {
+		skip = 1
+	}
+	b = append(b, byte(f.WordMax), skip, byte(f.CharMin), byte(f.CharMax))
+	for _, v := range []float64{f.CharWeight, m.cal.Scale, m.cal.Background, m.threshold} {
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
+	}
+	b = binary.LittleEndian.AppendUint32(b, uint32(nc))
+	for _, in := range m.intents {
+		b = binary.LittleEndian.AppendUint16(b, uint16(len(in)))
+		b = append(b, in...)
+	}
+	b = binary.LittleEndian.AppendUint32(b, uint32(nf))
+	for _, k := range f.keys {
+		b = binary.LittleEndian.AppendUint64(b, k)
+	}
+	for _, v := range f.idf {
+		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(v))
+	}
+	for _, v := range m.rowScale {
+		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(v))
+	}
+	for _, w := range m.weights {
+		b = binary.LittleEndian.AppendUint16(b, uint16(w))
+	}
+	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+	return b, nil
+}
+
+// reader reads the serialized form, remembering the first error.
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) fail(format string, args ...any) {
+	if r.err == nil {
+		r.err = fmt.Errorf("%w: model: "+format, append([]any{ErrInvalid}, args...)...)
+	}
+}
+
+func (r *reader) take(n int) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if n < 0 || n > len(r.b) {
+		r.fail("truncated")
+		return nil
+	}
+	p := r.b[:n]
+	r.b = r.b[n:]
+	return p
+}
+
+func (r *reader) u8() byte {
+	if p := r.take(1); p != nil {
+		return p[0]
+	}
+	return 0
+}
+
+func (r *reader) u16() uint16 {
+	if p := r.take(2); p != nil {
+		return binary.LittleEndian.Uint16(p)
+	}
+	return 0
+}
+
+func (r *reader) u32() uint32 {
+	if p := r.take(4); p != nil {
+		return binary.LittleEndian.Uint32(p)
+	}
+	return 0
+}
+
+// f64 reads a finite float64 in [lo, hi].
+func (r *reader) f64(name string, lo, hi float64) float64 {
+	p := r.take(8)
+	if p == nil {
+		return 0
+	}
+	v := math.Float64frombits(binary.LittleEndian.Uint64(p))
+	if !(v >= lo && v <= hi) {
+		r.fail("%s %v out of range", name, v)
+	}
+	return v
+}
+
+// f32s reads n float32 in [0, hi].
+func (r *reader) f32s(name string, n int, hi float32) []float32 {
+	p := r.take(4 * n)
+	if p == nil {
+		return nil
+	}
+	out := make([]float32, n)
+	for i := range out {
+		v := math.Float32frombits(binary.LittleEndian.Uint32(p[4*i:]))
+		if !(v >= 0 && v <= hi) {
+			r.fail("%s %d is %v", name, i, v)
+			return nil
+		}
+		out[i] = v
+	}
+	return out
+}
+
+// Load reads a model that MarshalBinary wrote. It checks the bytes and
+// returns an error wrapping ErrInvalid for bytes that are not a complete,
+// intact model of a version it knows; it does not panic on any input.
+func Load(b []byte) (*Model, error) {
+	if len(b) < len(magic)+2+4 || string(b[:len(magic)]) != magic {
+		return nil, fmt.Errorf("%w: not a model (bad magic)", ErrInvalid)
+	}
+	if v := binary.LittleEndian.Uint16(b[len(magic):]); v != version {
+		return nil, fmt.Errorf("%w: model version %d, want %d", ErrInvalid, v, version)
+	}
+	body, sum := b[:len(b)-4], binary.LittleEndian.Uint32(b[len(b)-4:])
+	if crc32.Checksum(body, castagnoli) != sum {
+		return nil, fmt.Errorf("%w: model checksum mismatch (corrupt or truncated)", ErrInvalid)
+	}
+	r := &reader{b: body[len(magic)+2:]}
+	f := &features{WordMax: int(r.u8())}
+	skip := r.u8()
+	f.Skip = skip == 1
+	f.CharMin, f.CharMax = int(r.u8()), int(r.u8())
+	switch {
+	case r.err != nil:
+	case f.WordMax < 1 || f.WordMax > 3 || skip > 1:
+		r.fail("bad word n-grams")
+	case f.CharMax > maxCharGram || f.CharMax > 0 && (f.CharMin < 1 || f.CharMin > f.CharMax):
+		r.fail("bad character n-grams")
+	}
+	f.CharWeight = r.f64("character weight", 0, maxCharWeight)
+	m := &Model{feat: f, pool: newPool()}
+	m.cal.Scale = r.f64("scale", minScale, maxScale)
+	m.cal.Background = r.f64("background", -maxScale, maxScale)
+	m.threshold = r.f64("threshold", 0, 1)
+	nc := int(r.u32())
+	if r.err == nil && (nc < 2 || nc > maxIntents) {
+		r.fail("%d intents", nc)
+	}
+	for i := 0; i < nc && r.err == nil; i++ {
+		n := int(r.u16())
+		p := r.take(n)
+		in := string(p)
+		switch {
+		case r.err != nil:
+		case n == 0 || n > maxIntentLength || !utf8.Valid(p):
+			r.fail("bad intent name")
+		case i > 0 && in <= m.intents[i-1]:
+			r.fail("intents not sorted")
+		}
+		m.intents = append(m.intents, in)
+	}
+	nf := int(r.u32())
+	if r.err == nil {
+		// Check the size before allocating anything for it.
+		want := uint64(nf)*12 + (uint64(nf)+1)*4 + (uint64(nf)+1)*uint64(nc)*2
+		if nf > maxFeatures || want != uint64(len(r.b)) {
+			r.fail("%d features do not match the %d bytes left", nf, len(r.b))
+		}
+	}
+	if p := r.take(8 * nf); p != nil {
+		f.keys = make([]uint64, nf)
+		for i := range f.keys {
+			f.keys[i] = binary.LittleEndian.Uint64(p[8*i:])
+			if i > 0 && f.keys[i] <= f.keys[i-1] {
+				r.fail("feature keys not increasing")
+				break
+			}
+		}
+	}
+	f.idf = r.f32s("idf", nf, maxIDF)
+	m.rowScale = r.f32s("row scale", nf+1, maxRowScale)
+	if p := r.take(2 * (nf + 1) * nc); p != nil {
+		m.weights = make([]int16, (nf+1)*nc)
+		for i := range m.weights {
+			m.weights[i] = int16(binary.LittleEndian.Uint16(p[2*i:]))
+		}
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	f.buildIndex()
+	return m, nil
+}
