@@ -179,8 +179,27 @@ channels:
 	events.waitFor(t, func(e event) bool {
 		return e.Type == "message.created" && e.Message != nil && e.Message.Direction == "in" && strings.Contains(e.Message.Parts[0].Text, "nodo A")
 	})
-	if reply := w.reply(); !strings.Contains(textOf(reply), "asistente") {
-		t.Fatalf("bot reply on A = %v", reply)
+	if reply := w.reply(); !strings.Contains(textOf(reply), "¿En qué te puedo ayudar?") {
+		t.Fatalf("bot reply on A = %v (want the built-in bot's greeting)", reply)
+	}
+
+	// A bot version trained and activated through B answers on A at the
+	// next message, with no restart.
+	def := "name: acme\nintents:\n  - name: greet\n    response: hi\n    examples:\n      es: [hola, buenas, buenos días, qué tal]\n" +
+		"  - name: pay\n    response: pay\n    examples:\n      es: [quiero pagar, cómo pago, medios de pago]\n" +
+		"responses:\n  hi: [{text: \"Hola, soy el bot de Acme, versión nueva.\"}]\n  pay: [{text: \"Paga en línea.\"}]\n"
+	train, _ := http.NewRequest("POST", b.url+"/api/v1/bot/versions?activate=true", strings.NewReader(def))
+	train.Header.Set("Authorization", "Bearer "+key)
+	train.Header.Set("Content-Type", "application/yaml")
+	trained, err := http.DefaultClient.Do(train)
+	if err != nil || trained.StatusCode != http.StatusCreated {
+		t.Fatalf("training on B: %v %v", trained, err)
+	}
+	trained.Body.Close()
+	w.send(map[string]any{"type": "message", "id": "x2", "text": "hola otra vez"})
+	w.next("ack")
+	if reply := w.reply(); !strings.Contains(textOf(reply), "versión nueva") {
+		t.Fatalf("bot reply on A after the activation on B = %v", reply)
 	}
 
 	// An agent answers through the API on B; the widget on A shows it.
