@@ -79,6 +79,9 @@ type Bot struct {
 	kb        *knowledgeIndex
 	hours     *hours
 	policy    Policy
+	// vocab holds the words of each intent's examples (faq:<id> for
+	// articles), for sure.
+	vocab map[string]map[string]bool
 }
 
 type compiledSlot struct {
@@ -132,6 +135,7 @@ func Train(ctx context.Context, src Source, folds int, opts CompileOptions) (*Tr
 		model = model.WithThreshold(b.policy.Threshold)
 	}
 	b.model = model
+	b.vocab = vocabulary(examples)
 	data, err := model.MarshalBinary()
 	if err != nil {
 		return nil, fmt.Errorf("save the classifier: %w", err)
@@ -163,7 +167,29 @@ func Load(src Source, model []byte, opts CompileOptions) (*Bot, error) {
 		return nil, fmt.Errorf("load the classifier: %w", err)
 	}
 	b.model = m
+	examples, _ := b.trainingData()
+	b.vocab = vocabulary(examples)
 	return b, nil
+}
+
+// vocabulary returns the content words of each intent's examples.
+func vocabulary(examples []nlu.Example) map[string]map[string]bool {
+	v := map[string]map[string]bool{}
+	for _, x := range examples {
+		words := v[x.Intent]
+		if words == nil {
+			words = map[string]bool{}
+			v[x.Intent] = words
+		}
+		norm := nlu.Normalize(x.Text)
+		words["="+norm] = true // the whole example, for short ones ("sí")
+		for _, w := range strings.Fields(norm) {
+			if len(w) >= 3 {
+				words[w] = true
+			}
+		}
+	}
+	return v
 }
 
 // Validate checks a definition without training it.

@@ -103,10 +103,9 @@ const maxAnalyzed = 1000
 
 // While a flow waits for an answer, an intent interrupts it (and a
 // request for a person pre-empts the answer) only when it is sure: this
-// confident, or this many times more likely than the next intent.
+// confident. So does an intent win over a knowledge article.
 const (
 	sureConfidence  = 0.6
-	sureMargin      = 5.0
 	defaultAttempts = 3
 	maxStepsPerTurn = 64
 )
@@ -336,11 +335,24 @@ func (t *turn) sure() bool {
 	if !t.understood() {
 		return false
 	}
-	second := 0.0
-	if len(t.pred.Ranking) > 1 {
-		second = t.pred.Ranking[1].Confidence
+	return t.pred.Confidence >= sureConfidence && t.evidence(t.pred.Intent)
+}
+
+// evidence says the message shares a word with the intent's examples: a
+// short text that only looks like them letter by letter ("slow" and
+// "hello") is no evidence.
+func (t *turn) evidence(intent string) bool {
+	words := t.b.vocab[intent]
+	norm := nlu.Normalize(t.text)
+	if words["="+norm] {
+		return true
 	}
-	return t.pred.Confidence >= sureConfidence || t.pred.Confidence >= sureMargin*second
+	for _, w := range strings.Fields(norm) {
+		if len(w) >= 3 && words[w] {
+			return true
+		}
+	}
+	return false
 }
 
 // choice finds the offered option the message picks: by the button's id
@@ -443,6 +455,10 @@ func (t *turn) continueFlow(choice *Option) bool {
 		t.endFlow()
 		t.choose(choice)
 		return true
+	} else if t.b.slots[s.Ask].Entity == "text" && t.sure() && t.isDigression(t.pred.Intent) {
+		// Free text takes any answer, but not a question the bot knows:
+		// "¿cuál es el horario?" is no description.
+		return t.interrupt(s)
 	} else {
 		value, found = t.slotValue(t.b.slots[s.Ask])
 	}
