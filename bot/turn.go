@@ -33,7 +33,12 @@ type State struct {
 	Waiting     bool              `json:"waiting,omitempty"`
 	Attempts    int               `json:"attempts,omitempty"`
 	Digressions int               `json:"digressions,omitempty"`
-	Slots       map[string]string `json:"slots,omitempty"`
+	// Slots are the values collected in the conversation; they outlive
+	// a flow (an email given once is known), and a handoff clears them.
+	Slots map[string]string `json:"slots,omitempty"`
+	// Fresh are the slots filled since the active flow started: an ask
+	// step skips them, and skips the others only with skip_if_filled.
+	Fresh []string `json:"fresh,omitempty"`
 	// Options are the choices of the last reply with buttons, which the
 	// customer may answer by number, title or click.
 	Options []Option `json:"options,omitempty"`
@@ -463,7 +468,7 @@ func (t *turn) continueFlow(choice *Option) bool {
 		value, found = t.slotValue(t.b.slots[s.Ask])
 	}
 	if found {
-		st.Slots[s.Ask] = value
+		t.setSlot(s.Ask, value)
 		st.Waiting, st.Attempts = false, 0
 		st.Misses = 0
 		t.event("slot %s = %q", s.Ask, value)
@@ -630,7 +635,7 @@ func (t *turn) intent(name string) {
 	case in.Flow != "":
 		t.startFlow(in.Flow)
 	case in.Action != "":
-		t.action(in.Action, "", Step{})
+		t.action(in.Action, Step{})
 	case in.Response != "":
 		t.say(in.Response)
 	default:
@@ -697,9 +702,7 @@ func (t *turn) startFlow(name string) {
 		t.misunderstood()
 		return
 	}
-	if st.Flow != name {
-		st.Slots = map[string]string{}
-	}
+	st.Fresh = nil
 	st.Flow, st.Step, st.Waiting, st.Attempts, st.Digressions = name, f.steps[0].ID, false, 0, 0
 	t.event("flow %s", name)
 	// Entities of the message that starts the flow fill its slots at once:
@@ -710,7 +713,7 @@ func (t *turn) startFlow(name string) {
 		}
 		if sl := t.b.slots[s.Ask]; sl != nil && sl.Entity != "text" {
 			if v, ok := t.slotValue(sl); ok {
-				st.Slots[s.Ask] = v
+				t.setSlot(s.Ask, v)
 				t.event("slot %s = %q", s.Ask, v)
 			}
 		}
@@ -720,7 +723,7 @@ func (t *turn) startFlow(name string) {
 
 func (t *turn) endFlow() {
 	st := t.st
-	st.Flow, st.Step, st.Waiting, st.Attempts, st.Digressions = "", "", false, 0, 0
+	st.Flow, st.Step, st.Waiting, st.Attempts, st.Digressions, st.Fresh = "", "", false, 0, 0, nil
 }
 
 // advance moves past step s (at idx) and runs the flow on.
@@ -757,7 +760,7 @@ func (t *turn) runFlow() {
 		}
 		switch {
 		case s.Ask != "":
-			if st.Slots[s.Ask] != "" && (s.Skip || !st.Waiting) && t.filledThisFlow(s.Ask) {
+			if st.Slots[s.Ask] != "" && (s.Skip || slices.Contains(st.Fresh, s.Ask)) {
 				break // already known
 			}
 			t.say(s.Prompt)
@@ -775,7 +778,7 @@ func (t *turn) runFlow() {
 			return
 		case s.Set != nil:
 			for _, k := range sortedKeys(s.Set) {
-				st.Slots[k] = t.fill(s.Set[k])
+				t.setSlot(k, t.fill(s.Set[k]))
 			}
 		case s.Branch != nil:
 			next = s.Default
@@ -789,7 +792,7 @@ func (t *turn) runFlow() {
 				}
 			}
 		case s.Action != "":
-			if !t.action(s.Action, "", s) {
+			if !t.action(s.Action, s) {
 				if s.OnError != "" {
 					next = s.OnError
 					break
@@ -825,9 +828,13 @@ func (t *turn) runFlow() {
 	t.endFlow()
 }
 
-// filledThisFlow says a slot's value may stand without asking: the flow
-// start or an action filled it.
-func (t *turn) filledThisFlow(slot string) bool { return t.st.Slots[slot] != "" }
+// setSlot fills a slot, fresh for the active flow.
+func (t *turn) setSlot(name, value string) {
+	t.st.Slots[name] = value
+	if !slices.Contains(t.st.Fresh, name) {
+		t.st.Fresh = append(t.st.Fresh, name)
+	}
+}
 
 func (t *turn) holds(c Case) bool {
 	switch {
@@ -841,7 +848,7 @@ func (t *turn) holds(c Case) bool {
 }
 
 // action runs an action; it returns false when it failed.
-func (t *turn) action(name, _ string, s Step) bool {
+func (t *turn) action(name string, s Step) bool {
 	switch name {
 	case actionHandoff:
 		t.handoff("action")
@@ -876,7 +883,7 @@ func (t *turn) action(name, _ string, s Step) bool {
 	}
 	t.event("action %s", name)
 	for _, k := range sortedKeys(res.Slots) {
-		t.st.Slots[k] = res.Slots[k]
+		t.setSlot(k, res.Slots[k])
 	}
 	if res.Say != "" {
 		if t.b.responses[res.Say] == nil {
