@@ -30,9 +30,9 @@ type State struct {
 	Step string `json:"step,omitempty"`
 	// Waiting says the step (an ask or a menu) has been said and waits for
 	// the customer's answer.
-	Waiting     bool              `json:"waiting,omitempty"`
-	Attempts    int               `json:"attempts,omitempty"`
-	Digressions int               `json:"digressions,omitempty"`
+	Waiting     bool `json:"waiting,omitempty"`
+	Attempts    int  `json:"attempts,omitempty"`
+	Digressions int  `json:"digressions,omitempty"`
 	// Slots are the values collected in the conversation; they outlive
 	// a flow (an email given once is known), and a handoff clears them.
 	Slots map[string]string `json:"slots,omitempty"`
