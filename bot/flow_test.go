@@ -32,13 +32,14 @@ slots:
   size: {entity: text}
   qty: {entity: number, pattern: '[1-9][0-9]?'}
   kind: {entity: text}
+  answer: {entity: text}
 responses:
   menu:
     - text: "¿Qué quieres pedir?"
       buttons:
         - {id: pizza, title: Pizza, response: chose_pizza}
         - {id: human, title: Un asesor, handoff: true}
-  chose_pizza: [{text: "Buena elección."}]
+  chose_pizza: [{text: "Buena elección.", image: "https://example.com/pizza.png?v=2"}]
   ask_size:
     - text: "¿Tamaño?"
       buttons:
@@ -88,8 +89,7 @@ flows:
 `
 
 func TestFlowSteps(t *testing.T) {
-	src := Source{"flows.yaml": []byte(strings.Replace(flowBot, "  kind: {entity: text}\n", "  kind: {entity: text}\n  answer: {entity: text}\n", 1))}
-	tr, err := Train(context.Background(), src, 0, CompileOptions{Seed: 1})
+	tr, err := Train(context.Background(), Source{"flows.yaml": []byte(flowBot)}, 0, CompileOptions{Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func TestFlowSteps(t *testing.T) {
 	}{
 		{"the whole order, by buttons and numbers", []turn{
 			{user: "quiero hacer un pedido", want: []string{"¿Qué quieres pedir?"}},
-			{button: "pizza", want: []string{"Buena elección.", "¿Tamaño?"}, slot: "kind", value: "hawaiana"},
+			{button: "pizza", want: []string{"[image https://example.com/pizza.png?v=2] Buena elección.", "¿Tamaño?"}, slot: "kind", value: "hawaiana"},
 			{user: "2", want: []string{"¿Cuántas?"}, slot: "size", value: "grande"},
 			{user: "tres", want: []string{"¿Confirmas 3 pizza(s) grande de hawaiana?"}, slot: "qty", value: "3"},
 			{user: "sí, claro", want: []string{"Pedido confirmado: 3 grande."}, action: conversation.ActionCreateCase},
@@ -185,5 +185,22 @@ func TestFlowSteps(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestImageReply(t *testing.T) {
+	tr, err := Train(context.Background(), Source{"flows.yaml": []byte(flowBot)}, 0, CompileOptions{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st State
+	in := func(id int64, p conversation.Part) Input {
+		return Input{Tenant: testTenant, Channel: conversation.ChannelWhatsApp, Message: conversation.Message{ID: id, Parts: []conversation.Part{p}}}
+	}
+	tr.Bot.Respond(context.Background(), &st, in(1, conversation.TextPart("quiero hacer un pedido")), Env{})
+	out := tr.Bot.Respond(context.Background(), &st, in(2, conversation.Part{Type: conversation.PartText, Text: "Pizza", Payload: "pizza"}), Env{})
+	p := out.Replies[0][0]
+	if p.Type != conversation.PartMedia || p.Media == nil || p.Media.URL != "https://example.com/pizza.png?v=2" || p.Media.ContentType != "image/png" {
+		t.Fatalf("first part %+v, want the image", p)
 	}
 }
