@@ -107,6 +107,9 @@ func botTrainCmd(ctx context.Context, args []string, env environment) error {
 	if err != nil {
 		return err
 	}
+	if *slug == "" && *activate {
+		return errors.New("--activate needs --tenant: the version to activate is a tenant's")
+	}
 	if *slug == "" {
 		start := time.Now()
 		tr, err := bot.Train(ctx, src, *folds, compileOptions(conversation.Tenant{Region: "CO", TimeZone: "America/Bogota"}))
