@@ -179,7 +179,7 @@ func TestFlowSteps(t *testing.T) {
 				}
 				if tu.action == conversation.ActionCreateCase {
 					p := out.Actions[0].Params
-					if p["type"] != "peticion" || p["qty"] != "3" || p["size"] != "grande" || p["kind"] != "hawaiana" {
+					if p["type"] != "peticion" || p["qty"] != "3" || p["size"] != "grande" || p["kind"] != "hawaiana" || p["answer"] != "sí, claro" {
 						t.Fatalf("create_case params %v", p)
 					}
 				}

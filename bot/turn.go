@@ -907,12 +907,28 @@ func (t *turn) createCase(kind string) {
 		params["flow"] = t.st.Flow
 	}
 	for k, v := range t.st.Slots {
-		if _, reserved := params[k]; !reserved {
+		if _, reserved := params[k]; !reserved && t.flowUses(k) {
 			params[k] = v
 		}
 	}
 	t.event("create_case %s", kind)
 	t.out.Actions = append(t.out.Actions, conversation.Action{Name: conversation.ActionCreateCase, Params: params})
+}
+
+// flowUses says a slot belongs to the active flow: one of its steps asks
+// or sets it, or it was filled since the flow started. Outside a flow
+// every slot does.
+func (t *turn) flowUses(slot string) bool {
+	f := t.b.flows[t.st.Flow]
+	if f == nil || slices.Contains(t.st.Fresh, slot) {
+		return true
+	}
+	for _, s := range f.steps {
+		if _, set := s.Set[slot]; s.Ask == slot || set {
+			return true
+		}
+	}
+	return false
 }
 
 // handoff hands the conversation to a person: it says so (or, outside

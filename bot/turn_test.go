@@ -288,3 +288,26 @@ flows:
 		t.Errorf("with the public-only client: %q", ans)
 	}
 }
+
+// TestCaseCarriesTheFlowsFields checks that create_case carries what its
+// flow collected, and not the slots of earlier flows.
+func TestCaseCarriesTheFlowsFields(t *testing.T) {
+	b := example(t).Bot
+	var st State
+	var out Output
+	for i, text := range []string{"cuál es el saldo de mi factura", "12345678", "quiero poner una queja", "me cobraron dos veces el mes pasado", "ana@example.com"} {
+		out = say(t, b, &st, int64(i+1), conversation.ChannelWebchat, text)
+	}
+	if len(out.Actions) != 1 || out.Actions[0].Name != conversation.ActionCreateCase {
+		t.Fatalf("actions %+v, want create_case", out.Actions)
+	}
+	p := out.Actions[0].Params
+	if p["type"] != "queja" || p["email"] != "ana@example.com" || p["description"] != "me cobraron dos veces el mes pasado" || p["flow"] != "complaint" || p["language"] != "es" {
+		t.Errorf("params %v", p)
+	}
+	for _, k := range []string{"balance", "due_date", "account_number"} {
+		if _, ok := p[k]; ok {
+			t.Errorf("params carry %s of the balance flow: %v", k, p)
+		}
+	}
+}
