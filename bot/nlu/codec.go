@@ -16,10 +16,19 @@ import (
 //	uint32 intents, then per intent uint16 length and UTF-8 bytes (sorted)
 //	uint32 features n, uint64 keys[n] (increasing), float32 idf[n]
 //	float32 rowScale[n+1], int16 weights[(n+1)*intents]
+//	uint32 hidden units h of the network, 0 for none; when h > 0:
+//	  float64 weight, float32 w1Scale[n], int8 w1[n*h],
+//	  float32 b1[h], w2[h*intents], b2[intents]
 //	uint32 CRC-32C of all the bytes before it
+//
+// Version 1, which Load still reads, has no network (nor its count).
 const (
 	magic   = "CNLU"
-	version = 1
+	version = 2
+
+	maxHidden        = 1 << 12
+	maxNetworkWeight = 1e3
+	maxNetworkParam  = 1e6
 
 	maxIntents      = 1 << 16
 	maxIntentLength = 1024
@@ -40,7 +49,10 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // model always gives the same bytes.
 func (m *Model) MarshalBinary() ([]byte, error) {
 	nc, nf := len(m.intents), len(m.feat.keys)
-	size := 4 + 2 + 4 + 4*8 + 4 + 4 + nf*12 + (nf+1)*4 + (nf+1)*nc*2 + 4
+	size := 4 + 2 + 4 + 4*8 + 4 + 4 + nf*12 + (nf+1)*4 + (nf+1)*nc*2 + 4 + 4
+	if n := m.net; n != nil {
+		size += 8 + nf*4 + nf*n.hidden + (n.hidden+n.hidden*nc+nc)*4
+	}
 	for _, in := range m.intents {
 		size += 2 + len(in)
 	}
@@ -73,6 +85,23 @@ func (m *Model) MarshalBinary() ([]byte, error) {
 	}
 	for _, w := range m.weights {
 		b = binary.LittleEndian.AppendUint16(b, uint16(w))
+	}
+	if n := m.net; n == nil {
+		b = binary.LittleEndian.AppendUint32(b, 0)
+	} else {
+		b = binary.LittleEndian.AppendUint32(b, uint32(n.hidden))
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(n.weight))
+		for _, v := range n.w1Scale {
+			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(v))
+		}
+		for _, w := range n.w1 {
+			b = append(b, byte(w))
+		}
+		for _, s := range [][]float32{n.b1, n.w2, n.b2} {
+			for _, v := range s {
+				b = binary.LittleEndian.AppendUint32(b, math.Float32bits(v))
+			}
+		}
 	}
 	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 	return b, nil
@@ -139,6 +168,11 @@ func (r *reader) f64(name string, lo, hi float64) float64 {
 
 // f32s reads n float32 in [0, hi].
 func (r *reader) f32s(name string, n int, hi float32) []float32 {
+	return r.f32sIn(name, n, 0, hi)
+}
+
+// f32sIn reads n float32 in [lo, hi].
+func (r *reader) f32sIn(name string, n int, lo, hi float32) []float32 {
 	p := r.take(4 * n)
 	if p == nil {
 		return nil
@@ -146,7 +180,7 @@ func (r *reader) f32s(name string, n int, hi float32) []float32 {
 	out := make([]float32, n)
 	for i := range out {
 		v := math.Float32frombits(binary.LittleEndian.Uint32(p[4*i:]))
-		if !(v >= 0 && v <= hi) {
+		if !(v >= lo && v <= hi) {
 			r.fail("%s %d is %v", name, i, v)
 			return nil
 		}
@@ -162,8 +196,9 @@ func Load(b []byte) (*Model, error) {
 	if len(b) < len(magic)+2+4 || string(b[:len(magic)]) != magic {
 		return nil, fmt.Errorf("%w: not a model (bad magic)", ErrInvalid)
 	}
-	if v := binary.LittleEndian.Uint16(b[len(magic):]); v != version {
-		return nil, fmt.Errorf("%w: model version %d, want %d", ErrInvalid, v, version)
+	v := binary.LittleEndian.Uint16(b[len(magic):])
+	if v != 1 && v != version {
+		return nil, fmt.Errorf("%w: model version %d, want 1 or %d", ErrInvalid, v, version)
 	}
 	body, sum := b[:len(b)-4], binary.LittleEndian.Uint32(b[len(b)-4:])
 	if crc32.Checksum(body, castagnoli) != sum {
@@ -207,7 +242,10 @@ func Load(b []byte) (*Model, error) {
 	if r.err == nil {
 		// Check the size before allocating anything for it.
 		want := uint64(nf)*12 + (uint64(nf)+1)*4 + (uint64(nf)+1)*uint64(nc)*2
-		if nf > maxFeatures || want != uint64(len(r.b)) {
+		if v > 1 {
+			want += 4 // at least the network's count
+		}
+		if nf > maxFeatures || v == 1 && want != uint64(len(r.b)) || v > 1 && want > uint64(len(r.b)) {
 			r.fail("%d features do not match the %d bytes left", nf, len(r.b))
 		}
 	}
@@ -229,9 +267,45 @@ func Load(b []byte) (*Model, error) {
 			m.weights[i] = int16(binary.LittleEndian.Uint16(p[2*i:]))
 		}
 	}
+	if v > 1 {
+		m.net = r.network(nf, nc)
+	}
 	if r.err != nil {
 		return nil, r.err
 	}
 	f.buildIndex()
 	return m, nil
+}
+
+// network reads the network of a model with nf features and nc intents,
+// which must take all the bytes left; nil for none.
+func (r *reader) network(nf, nc int) *network {
+	h := int(r.u32())
+	if r.err != nil {
+		return nil
+	}
+	if h == 0 {
+		if len(r.b) != 0 {
+			r.fail("%d bytes after the weights", len(r.b))
+		}
+		return nil
+	}
+	want := 8 + uint64(nf)*4 + uint64(nf)*uint64(h) + uint64(h+h*nc+nc)*4
+	if h > maxHidden || want != uint64(len(r.b)) {
+		r.fail("a network of %d units does not match the %d bytes left", h, len(r.b))
+		return nil
+	}
+	n := &network{hidden: h, intents: nc}
+	n.weight = r.f64("network weight", 0, maxNetworkWeight)
+	n.w1Scale = r.f32s("network row scale", nf, maxRowScale)
+	if p := r.take(nf * h); p != nil {
+		n.w1 = make([]int8, nf*h)
+		for i, c := range p {
+			n.w1[i] = int8(c)
+		}
+	}
+	n.b1 = r.f32sIn("network bias", h, -maxNetworkParam, maxNetworkParam)
+	n.w2 = r.f32sIn("network weight", h*nc, -maxNetworkParam, maxNetworkParam)
+	n.b2 = r.f32sIn("network bias", nc, -maxNetworkParam, maxNetworkParam)
+	return n
 }

@@ -73,7 +73,7 @@ func CrossValidate(ctx context.Context, examples []Example, k int, opts Options)
 		k = 5
 	}
 	k = min(k, len(examples))
-	opts = opts.withDefaults()
+	opts = opts.withDefaults().forData(d)
 	h, err := heldOut(ctx, d, k, k, false, opts, opts.OutOfScope)
 	if err != nil {
 		return nil, err

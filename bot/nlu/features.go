@@ -71,6 +71,8 @@ type scratch struct {
 	idx    []int32
 	val    []float32
 	scores []float64
+	hidden []float32 // the network's hidden layer
+	out    []float32 // the network's outputs
 }
 
 // extract appends the feature keys of the normalized text to s.hashes.

@@ -8,7 +8,9 @@
 // spellings), then described by TF-IDF weights of word n-grams,
 // skip-bigrams and character n-grams. One linear support vector machine
 // per intent (one-vs-rest, trained by dual coordinate descent) scores
-// them; a softmax with a scale fitted on held-out predictions turns the
+// them; with thousands of examples, a small neural network (one hidden
+// layer, trained by Adam with dropout) adds its log-probabilities to the
+// scores; a softmax with a scale fitted on held-out predictions turns the
 // scores into probabilities; a threshold on the best probability decides
 // what is out of scope. Training is deterministic: the same examples,
 // options and seed give byte-identical models, whatever the number of
@@ -32,6 +34,7 @@ type Model struct {
 	rowScale  []float32
 	cal       calibration
 	threshold float64
+	net       *network // nil for none
 	pool      *sync.Pool
 }
 
@@ -108,10 +111,15 @@ func (m *Model) Classify(text string) Prediction {
 // scores sets s.scores to the linear scores of the normalized text.
 func (m *Model) scores(s *scratch, norm []byte) []float64 {
 	m.feat.vectorize(s, norm)
-	return m.scoreVector(s)
+	sc := m.scoreVector(s)
+	if m.net != nil {
+		m.net.addTo(s, sc)
+	}
+	return sc
 }
 
-// scoreVector sets s.scores to the linear scores of the vector in s.
+// scoreVector sets s.scores to the linear scores of the vector in s,
+// without the network's.
 func (m *Model) scoreVector(s *scratch) []float64 {
 	nc := len(m.intents)
 	s.scores = slices.Grow(s.scores[:0], nc)[:nc]

@@ -73,6 +73,10 @@ type Options struct {
 	// Workers bounds the goroutines Train uses (default GOMAXPROCS). It
 	// does not change the model.
 	Workers int
+
+	// network is 1 to add a neural network to the SVMs, -1 not to, 0 to
+	// add one for at least networkMinExamples examples.
+	network int
 }
 
 func (o Options) withDefaults() Options {
@@ -115,6 +119,17 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Workers <= 0 {
 		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	return o
+}
+
+// forData settles what depends on the number of examples.
+func (o Options) forData(d *dataset) Options {
+	if o.network == 0 {
+		o.network = -1
+		if len(d.labels) >= networkMinExamples {
+			o.network = 1
+		}
 	}
 	return o
 }
@@ -191,7 +206,7 @@ func Train(ctx context.Context, examples []Example, opts Options) (*Model, error
 	if err != nil {
 		return nil, err
 	}
-	opts = opts.withDefaults()
+	opts = opts.withDefaults().forData(d)
 	cal := calibration{Scale: opts.Scale, Background: defaultBackground}
 	threshold := opts.Threshold
 	if cal.Scale <= 0 || threshold <= 0 {
@@ -266,7 +281,15 @@ func fit(ctx context.Context, d *dataset, o Options) (*Model, error) {
 		return nil, err
 	}
 	q, rs := quantize(weights, nc)
-	return &Model{intents: d.intents, feat: f, weights: q, rowScale: rs, cal: calibration{Scale: defaultScale, Background: defaultBackground}, pool: newPool()}, nil
+	m := &Model{intents: d.intents, feat: f, weights: q, rowScale: rs, cal: calibration{Scale: defaultScale, Background: defaultBackground}, pool: newPool()}
+	if o.network > 0 {
+		var err error
+		m.net, err = trainNetwork(ctx, x, d.labels, nc, o.Workers, newRNG(o.Seed, 1<<34))
+		if err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
 }
 
 // matrix vectorizes the normalized texts; it also returns the squared
