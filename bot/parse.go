@@ -172,8 +172,6 @@ func yamlError(file string, err error) *DefinitionError {
 	return &DefinitionError{File: file, Line: line, Msg: msg}
 }
 
-var unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
-
 // checkFields walks a YAML node beside the Go type it decodes into and
 // reports every mapping key that names no field, with its line.
 func checkFields(file, path string, n *yaml.Node, t reflect.Type) DefinitionErrors {
