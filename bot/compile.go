@@ -483,13 +483,7 @@ func build(def *Definition, opts CompileOptions) (*Bot, error) {
 					c.add(r.pos, bf+".title", "a button needs a title")
 				}
 				c.localized(r.pos, bf+".title", bt.Title, b.languages)
-				targets := 0
-				for _, set := range []bool{bt.Intent != "", bt.Flow != "", bt.Response != "", bt.Handoff, bt.Value != ""} {
-					if set {
-						targets++
-					}
-				}
-				if targets > 1 {
+				if countSet(bt.Intent != "", bt.Flow != "", bt.Response != "", bt.Handoff, bt.Value != "") > 1 {
 					c.add(r.pos, bf, "a button does one thing: intent, flow, response, handoff or value")
 				}
 				if bt.Intent != "" && b.intents[bt.Intent] == nil {
@@ -515,13 +509,7 @@ func build(def *Definition, opts CompileOptions) (*Bot, error) {
 		}
 		n := c.examples(in.pos, field+".examples", in.Examples, b.languages, 2)
 		total += n
-		targets := 0
-		for _, set := range []bool{in.Response != "", in.Flow != "", in.Handoff, in.Action != ""} {
-			if set {
-				targets++
-			}
-		}
-		if targets > 1 {
+		if countSet(in.Response != "", in.Flow != "", in.Handoff, in.Action != "") > 1 {
 			c.add(in.pos, field, "an intent does one thing: response, flow, handoff or action")
 		}
 		if in.Response != "" && def.Responses[in.Response] == nil {
@@ -680,12 +668,7 @@ func (b *Bot) checkFlow(c *checker, f *Flow, field string) *compiledFlow {
 	for i := range f.Steps {
 		s := &f.Steps[i]
 		sf := fmt.Sprintf("%s.steps[%d]", field, i)
-		kinds := 0
-		for _, set := range []bool{s.Ask != "", s.Action != "", s.Set != nil, s.Branch != nil, s.Handoff != "", s.CreateCase != "", s.Menu != "", s.End} {
-			if set {
-				kinds++
-			}
-		}
+		kinds := countSet(s.Ask != "", s.Action != "", s.Set != nil, s.Branch != nil, s.Handoff != "", s.CreateCase != "", s.Menu != "", s.End)
 		// say is a step of its own, or what an end, a handoff or a
 		// create_case says.
 		sayAlso := s.End || s.Handoff != "" || s.CreateCase != ""
@@ -765,6 +748,17 @@ func (b *Bot) checkFlow(c *checker, f *Flow, field string) *compiledFlow {
 		}
 	}
 	return cf
+}
+
+// countSet counts the fields that are set, of those a thing may set one.
+func countSet(set ...bool) int {
+	n := 0
+	for _, s := range set {
+		if s {
+			n++
+		}
+	}
+	return n
 }
 
 // checker collects definition errors.
