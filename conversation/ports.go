@@ -47,6 +47,14 @@ const (
 	ActionCreateCase = "create_case"
 )
 
+// ActionHandler carries out a bot action other than a handoff, such as
+// create_case. HandleAction must be idempotent for one message, since a
+// route job may run again: a second call for t.Message returns what the
+// first did. The parts it returns, if any, are sent to the contact.
+type ActionHandler interface {
+	HandleAction(ctx context.Context, t Turn, a Action) ([]Part, error)
+}
+
 // Sender delivers messages to contacts. The channels registry implements it
 // by handing each delivery to the channel of its account.
 type Sender interface {

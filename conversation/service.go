@@ -49,6 +49,9 @@ type Deps struct {
 	// Bot answers conversations in StateBot; without one, messages wait for
 	// agents.
 	Bot Bot
+	// Actions carry out the bot's actions by name (create_case); an
+	// action without a handler is logged.
+	Actions map[string]ActionHandler
 	// Sender delivers outbound messages; without one, delivery jobs fail.
 	Sender Sender
 	// Dedup is the fast path of de-duplication; the store is the guard.
@@ -69,6 +72,7 @@ type Service struct {
 	store    Store
 	bus      Bus
 	bot      Bot
+	actions  map[string]ActionHandler
 	sender   Sender
 	dedup    Deduper
 	metrics  Metrics
@@ -91,6 +95,7 @@ func NewService(cfg ServiceConfig, deps Deps) (*Service, error) {
 		store:   deps.Store,
 		bus:     deps.Bus,
 		bot:     deps.Bot,
+		actions: deps.Actions,
 		sender:  deps.Sender,
 		dedup:   deps.Dedup,
 		metrics: deps.Metrics,
@@ -377,18 +382,32 @@ func (s *Service) RouteJob(ctx context.Context, j Job) error {
 		}
 		return err
 	}
-	for _, a := range resp.Actions {
+	for i, a := range resp.Actions {
 		switch a.Name {
 		case ActionHandoff:
 			if _, err := s.Queue(ctx, j.TenantID, conv.ID); err != nil && !IsConflict(err) {
 				return err
 			}
-		case ActionCreateCase:
-			// Support cases (PQRs) are not built yet: the request is logged
-			// with what the bot collected, for nothing to be lost silently.
-			s.logger.Info("bot asked for a support case; no case service is configured", "conversation", conv.ID, "type", a.Params["type"], "fields", len(a.Params))
 		default:
-			s.logger.Warn("bot asked for an unknown action", "action", a.Name, "conversation", conv.ID)
+			h := s.actions[a.Name]
+			if h == nil {
+				s.logger.Warn("bot asked for an action nothing carries out", "action", a.Name, "conversation", conv.ID)
+				continue
+			}
+			parts, err := h.HandleAction(ctx, Turn{Tenant: tenant, Conversation: conv, Contact: contact, Message: msg}, a)
+			if err != nil {
+				return fmt.Errorf("bot action %s: %w", a.Name, err)
+			}
+			if len(parts) == 0 {
+				continue
+			}
+			out := Outbound{
+				TenantID: j.TenantID, ConversationID: conv.ID, Author: Author{Kind: AuthorBot}, Parts: parts,
+				AccountID: msg.ChannelAccountID, IdempotencyKey: "action:" + strconv.FormatInt(msg.ID, 10) + ":" + strconv.Itoa(i),
+			}
+			if _, err := s.Send(ctx, out); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

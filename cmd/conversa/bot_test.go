@@ -213,3 +213,38 @@ func TestFlowSurvivesRestart(t *testing.T) {
 		t.Fatalf("analysis of the first message: %+v (%v)\n%s", m.Analysis, err, body)
 	}
 }
+
+// TestComplaintIsFiled follows a web-chat customer who files a complaint
+// through the example bot and gets the filing number and the due date.
+func TestComplaintIsFiled(t *testing.T) {
+	dir := t.TempDir()
+	s := serve(t, map[string]string{"CONVERSA_DATA_DIR": dir, "CONVERSA_LOG_LEVEL": "warn"}, "--demo")
+	w := openWidget(t, s.url, "demo-web", "")
+	say := func(id, text string) {
+		w.send(map[string]any{"type": "message", "id": id, "text": text})
+		w.next("ack")
+	}
+	say("q1", "quiero poner una queja")
+	if got := textOf(w.reply()); !strings.Contains(got, "Cuéntame qué pasó") {
+		t.Fatalf("reply %q", got)
+	}
+	say("q2", "me cobraron dos veces la factura de octubre")
+	if got := textOf(w.reply()); !strings.Contains(got, "correo") {
+		t.Fatalf("reply %q", got)
+	}
+	say("q3", "ana.perez@example.com")
+	if got := textOf(w.reply()); !strings.Contains(got, "Registré tu queja") {
+		t.Fatalf("reply %q", got)
+	}
+	got := textOf(w.reply())
+	if !regexp.MustCompile(`^Tu caso quedó radicado con el número PQR-\d{4}-000001\. Recibirás respuesta a más tardar el \d{1,2} de [a-z]+ de \d{4}\.$`).MatchString(got) {
+		t.Fatalf("filing reply %q", got)
+	}
+
+	store := storeAt(t, dir)
+	radicado := regexp.MustCompile(`PQR-\d{4}-000001`).FindString(got)
+	c, err := store.CaseByRadicado(t.Context(), 1, radicado)
+	if err != nil || c.Type != "queja" || c.Description != "me cobraron dos veces la factura de octubre" || c.Fields["email"] != "ana.perez@example.com" || c.Status != "radicado" {
+		t.Fatalf("stored case %+v, %v", c, err)
+	}
+}

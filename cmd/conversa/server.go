@@ -25,6 +25,7 @@ import (
 	"conversa/channels/apichannel"
 	"conversa/channels/webchat"
 	"conversa/conversation"
+	"conversa/handoff"
 	"conversa/storage/memory"
 	"conversa/storage/postgres"
 	"conversa/storage/sqlite"
@@ -45,6 +46,7 @@ type sharedState interface {
 type durableStore interface {
 	conversation.Store
 	bot.Store
+	handoff.CaseStore
 }
 
 var (
@@ -157,6 +159,11 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 		Store: store,
 		Bus:   s.shared,
 		Bot:   s.bots,
+		// The bot's create_case files a case and tells the customer its
+		// filing number.
+		Actions: map[string]conversation.ActionHandler{
+			conversation.ActionCreateCase: handoff.NewCases(store, handoff.CasesConfig{}),
+		},
 		// The registry holds channels that need the service: it is built
 		// next, before anything is sent.
 		Sender: senderFunc(func(ctx context.Context, d conversation.Delivery) (conversation.Receipt, error) {

@@ -7,6 +7,8 @@ import (
 	"conversa/bot/bottest"
 	"conversa/conversation"
 	"conversa/conversation/conversationtest"
+	"conversa/handoff"
+	"conversa/handoff/handofftest"
 	"conversa/internal/testenv"
 	"conversa/storage/postgres"
 )
@@ -33,6 +35,16 @@ func TestStore(t *testing.T) {
 
 func TestBotStore(t *testing.T) {
 	bottest.TestStore(t, func(t *testing.T) (conversation.Store, bot.Store) {
+		s := open(t)
+		if _, err := s.Migrate(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		return s, s
+	})
+}
+
+func TestCaseStore(t *testing.T) {
+	handofftest.TestCaseStore(t, func(t *testing.T) (conversation.Store, handoff.CaseStore) {
 		s := open(t)
 		if _, err := s.Migrate(t.Context()); err != nil {
 			t.Fatal(err)

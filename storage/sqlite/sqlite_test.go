@@ -8,6 +8,8 @@ import (
 	"conversa/bot/bottest"
 	"conversa/conversation"
 	"conversa/conversation/conversationtest"
+	"conversa/handoff"
+	"conversa/handoff/handofftest"
 	"conversa/storage/sqlite"
 )
 
@@ -49,6 +51,17 @@ func TestReopenKeepsData(t *testing.T) {
 
 func TestBotStore(t *testing.T) {
 	bottest.TestStore(t, func(t *testing.T) (conversation.Store, bot.Store) {
+		s, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "conversa.db")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s, s
+	})
+}
+
+func TestCaseStore(t *testing.T) {
+	handofftest.TestCaseStore(t, func(t *testing.T) (conversation.Store, handoff.CaseStore) {
 		s, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "conversa.db")})
 		if err != nil {
 			t.Fatal(err)

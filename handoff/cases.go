@@ -1,0 +1,189 @@
+package handoff
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"conversa/conversation"
+	"conversa/handoff/calendar"
+)
+
+// CasesConfig configures Cases.
+type CasesConfig struct {
+	// Prefix starts every filing number; default "PQR".
+	Prefix string
+	// Terms are the terms in business days by type; missing types take
+	// DefaultTerms.
+	Terms map[CaseType]int
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Cases files support cases and moves them through their statuses, with
+// their terms in the tenant's business days and every change recorded in
+// the case's history.
+type Cases struct {
+	store CaseStore
+	cfg   CasesConfig
+}
+
+// NewCases returns the case service on store.
+func NewCases(store CaseStore, cfg CasesConfig) *Cases {
+	if cfg.Prefix == "" {
+		cfg.Prefix = "PQR"
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Cases{store: store, cfg: cfg}
+}
+
+// Filing is a new case as a customer, an agent, the bot or the API files it.
+type Filing struct {
+	Type           CaseType
+	ContactID      int64
+	ConversationID int64
+	Channel        string
+	Subject        string
+	Description    string
+	Fields         map[string]string
+	Priority       string
+	// Actor is who files it: "bot", "agent:<name>", "api:<key>".
+	Actor string
+
+	source string
+}
+
+// Limits of a filing.
+const (
+	maxSubject     = 200
+	maxDescription = 10000
+	maxFields      = 50
+	maxFieldValue  = 2000
+)
+
+// CalendarOf returns a tenant's business-day calendar: its time zone, and
+// Colombia's holidays when its region is CO. Other countries count weekends
+// only until their holidays are configured.
+func CalendarOf(t conversation.Tenant) calendar.Calendar {
+	c := calendar.Calendar{Location: time.UTC}
+	if loc, err := time.LoadLocation(t.TimeZone); err == nil && t.TimeZone != "" {
+		c.Location = loc
+	}
+	if strings.EqualFold(t.Region, "CO") {
+		c.Holidays = calendar.Colombia
+	}
+	return c
+}
+
+// term returns the term of a type in business days.
+func (s *Cases) term(t CaseType) int {
+	if d, ok := s.cfg.Terms[t]; ok && d > 0 {
+		return d
+	}
+	return DefaultTerms[t]
+}
+
+// File validates a filing and stores it as a new case in status radicado,
+// with its filing number and due date. Returns EINVALID naming the field of
+// a bad filing.
+func (s *Cases) File(ctx context.Context, tenant conversation.Tenant, f Filing) (Case, error) {
+	if err := f.validate(); err != nil {
+		return Case{}, err
+	}
+	now := s.cfg.Now()
+	days := s.term(f.Type)
+	c := Case{
+		TenantID: tenant.ID, Type: f.Type, Status: Radicado, ContactID: f.ContactID,
+		ConversationID: f.ConversationID, Channel: f.Channel, Subject: strings.TrimSpace(f.Subject),
+		Description: strings.TrimSpace(f.Description), Fields: f.Fields, Priority: f.Priority,
+		TermDays: days, Due: CalendarOf(tenant).Due(now, days), FiledAt: now, Source: f.source,
+	}
+	ev := CaseEvent{Kind: "filed", Actor: f.Actor, To: Radicado, CreatedAt: now}
+	if err := s.store.CreateCase(ctx, &c, s.cfg.Prefix, ev); err != nil {
+		return Case{}, fmt.Errorf("file case: %w", err)
+	}
+	return c, nil
+}
+
+func (f Filing) validate() error {
+	switch {
+	case f.Type == "":
+		return conversation.FieldError("type", "a case needs a type")
+	case DefaultTerms[f.Type] == 0:
+		return conversation.FieldError("type", "unknown case type %q", f.Type)
+	case f.ContactID <= 0:
+		return conversation.FieldError("contact_id", "a case needs the contact who files it")
+	case strings.TrimSpace(f.Description) == "":
+		return conversation.FieldError("description", "a case needs a description")
+	case utf8.RuneCountInString(f.Description) > maxDescription:
+		return conversation.FieldError("description", "the description is longer than %d characters", maxDescription)
+	case utf8.RuneCountInString(f.Subject) > maxSubject:
+		return conversation.FieldError("subject", "the subject is longer than %d characters", maxSubject)
+	case len(f.Fields) > maxFields:
+		return conversation.FieldError("fields", "more than %d fields", maxFields)
+	case f.Actor == "":
+		return conversation.FieldError("actor", "say who files the case")
+	}
+	for k, v := range f.Fields {
+		if k == "" || utf8.RuneCountInString(v) > maxFieldValue {
+			return conversation.FieldError("fields."+k, "a field needs a name and at most %d characters", maxFieldValue)
+		}
+	}
+	return nil
+}
+
+// Transition moves a case to another status and records who did it and
+// why. Returns ECONFLICT naming the allowed statuses when the move is not
+// allowed, or when another change came first.
+func (s *Cases) Transition(ctx context.Context, tenantID, id int64, to CaseStatus, actor, note string) (Case, error) {
+	c, err := s.store.Case(ctx, tenantID, id)
+	if err != nil {
+		return Case{}, err
+	}
+	if err := CheckTransition(c.Status, to); err != nil {
+		return Case{}, err
+	}
+	ev := CaseEvent{Kind: "status", Actor: actor, From: c.Status, To: to, Note: note, CreatedAt: s.cfg.Now()}
+	c.Status = to
+	if err := s.store.UpdateCase(ctx, &c, ev); err != nil {
+		return Case{}, err
+	}
+	return c, nil
+}
+
+// Extend extends a case's term once, by days business days after its
+// current due date, with the reason the customer is told. The extension may
+// not exceed the first term (the law allows at most twice the term), comes
+// before the term ends, and only for a case still being worked.
+func (s *Cases) Extend(ctx context.Context, tenant conversation.Tenant, id int64, days int, reason, actor string) (Case, error) {
+	c, err := s.store.Case(ctx, tenant.ID, id)
+	if err != nil {
+		return Case{}, err
+	}
+	now := s.cfg.Now()
+	switch {
+	case strings.TrimSpace(reason) == "":
+		return Case{}, conversation.FieldError("reason", "an extension needs the reason the customer is told")
+	case days < 1 || days > MaxExtension(c.TermDays):
+		return Case{}, conversation.FieldError("days", "an extension is 1 to %d business days (the law allows at most twice the term)", MaxExtension(c.TermDays))
+	case c.ExtendedDays > 0:
+		return Case{}, conversation.Errorf(conversation.ECONFLICT, "case %s was already extended", c.Radicado)
+	case c.Status == Resuelto || c.Status == Cerrado:
+		return Case{}, conversation.Errorf(conversation.ECONFLICT, "case %s is %s; only an open case is extended", c.Radicado, c.Status)
+	case now.After(c.Due):
+		return Case{}, conversation.Errorf(conversation.ECONFLICT, "the term of case %s ended on %s; an extension must come before", c.Radicado, c.Due.Format(time.DateOnly))
+	}
+	cal := CalendarOf(tenant)
+	last := cal.AddBusinessDays(calendar.DateOf(c.Due.In(cal.Location)).AddDays(1), days-1)
+	c.Due = last.AddDays(1).In(cal.Location).Add(-time.Nanosecond)
+	c.ExtendedDays, c.ExtensionNote = days, strings.TrimSpace(reason)
+	ev := CaseEvent{Kind: "extended", Actor: actor, Note: fmt.Sprintf("%d business days: %s", days, c.ExtensionNote), CreatedAt: now}
+	if err := s.store.UpdateCase(ctx, &c, ev); err != nil {
+		return Case{}, err
+	}
+	return c, nil
+}
