@@ -19,12 +19,21 @@ import (
 // testActions stands in for cmd/conversa's demo_balance: the example bot's
 // custom Go action.
 func testActions() map[string]Action {
-	return map[string]Action{"demo_balance": ActionFunc(func(_ context.Context, c ActionContext) (ActionResult, error) {
-		if c.Slots["account_number"] == "" {
-			return ActionResult{}, errors.New("no account")
-		}
-		return ActionResult{Slots: map[string]string{"balance": "123.456", "due_date": "15 de diciembre"}}, nil
-	})}
+	return map[string]Action{
+		"demo_balance": ActionFunc(func(_ context.Context, c ActionContext) (ActionResult, error) {
+			if c.Slots["account_number"] == "" {
+				return ActionResult{}, errors.New("no account")
+			}
+			return ActionResult{Slots: map[string]string{"balance": "123.456", "due_date": "15 de diciembre"}}, nil
+		}),
+		// case_status knows one case, PQR-2026-000123.
+		"case_status": ActionFunc(func(_ context.Context, c ActionContext) (ActionResult, error) {
+			if strings.ToUpper(strings.ReplaceAll(c.Slots["radicado"], " ", "-")) != "PQR-2026-000123" {
+				return ActionResult{}, errors.New("not found")
+			}
+			return ActionResult{Slots: map[string]string{"radicado": "PQR-2026-000123", "case_status": "en trámite", "case_type": "queja", "case_due": "24 de noviembre de 2026"}}, nil
+		}),
+	}
 }
 
 var (
@@ -309,5 +318,17 @@ func TestCaseCarriesTheFlowsFields(t *testing.T) {
 		if _, ok := p[k]; ok {
 			t.Errorf("params carry %s of the balance flow: %v", k, p)
 		}
+	}
+}
+
+// TestCaseStatusFlow asks for a case by its number, in the question, with
+// the example bot's case_status action (stood in for by testActions).
+func TestCaseStatusFlow(t *testing.T) {
+	b := example(t).Bot
+	var st State
+	out := say(t, b, &st, 1, conversation.ChannelWebchat, "¿cómo va mi radicado PQR-2026-000123?")
+	want := "Tu caso PQR-2026-000123 (queja) está en trámite. Recibirás respuesta a más tardar el 24 de noviembre de 2026."
+	if got := strings.Join(RepliesText(out.Replies), "\n"); got != want {
+		t.Fatalf("reply %q, want %q (trace %v)", got, want, out.Trace.Events)
 	}
 }

@@ -72,12 +72,11 @@ var monthsES = [...]string{"enero", "febrero", "marzo", "abril", "mayo", "junio"
 
 // filedMessage tells the customer the filing number and the due date.
 func filedMessage(c Case, lang string, tenant conversation.Tenant) string {
-	due := c.Due.In(CalendarOf(tenant).Location)
 	if lang == "" {
 		lang = tenant.Language
 	}
 	if lang == "en" {
-		return fmt.Sprintf("Your case was filed with number %s. You will get an answer by %s at the latest.", c.Radicado, due.Format("January 2, 2006"))
+		return fmt.Sprintf("Your case was filed with number %s. You will get an answer by %s at the latest.", c.Radicado, DueText(c, tenant, lang))
 	}
-	return fmt.Sprintf("Tu caso quedó radicado con el número %s. Recibirás respuesta a más tardar el %d de %s de %d.", c.Radicado, due.Day(), monthsES[due.Month()-1], due.Year())
+	return fmt.Sprintf("Tu caso quedó radicado con el número %s. Recibirás respuesta a más tardar el %s.", c.Radicado, DueText(c, tenant, lang))
 }

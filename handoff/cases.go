@@ -187,3 +187,41 @@ func (s *Cases) Extend(ctx context.Context, tenant conversation.Tenant, id int64
 	}
 	return c, nil
 }
+
+// Lookup finds the case a contact asks about by its filing number. It
+// returns ENOTFOUND alike for a number that does not exist and for another
+// contact's case, so that nobody learns of cases that are not theirs.
+func (s *Cases) Lookup(ctx context.Context, tenantID, contactID int64, radicado string) (Case, error) {
+	number := FindRadicado(radicado, s.cfg.Prefix)
+	if number == "" {
+		return Case{}, conversation.FieldError("radicado", "%q is not a filing number like %s", radicado, FormatRadicado(s.cfg.Prefix, 2026, 123))
+	}
+	c, err := s.store.CaseByRadicado(ctx, tenantID, number)
+	if err != nil {
+		return Case{}, err
+	}
+	if c.ContactID != contactID {
+		return Case{}, conversation.Errorf(conversation.ENOTFOUND, "case %s not found", number)
+	}
+	return c, nil
+}
+
+// StatusText is a case's status for a customer, in Spanish or English.
+func StatusText(s CaseStatus, lang string) string {
+	es := map[CaseStatus]string{Radicado: "radicado", EnTramite: "en trámite", Escalado: "escalado a un supervisor", Resuelto: "resuelto", Cerrado: "cerrado", Reabierto: "reabierto"}
+	en := map[CaseStatus]string{Radicado: "filed", EnTramite: "being worked on", Escalado: "escalated to a supervisor", Resuelto: "resolved", Cerrado: "closed", Reabierto: "reopened"}
+	if lang == "en" {
+		return en[s]
+	}
+	return es[s]
+}
+
+// DueText is a due date for a customer: "24 de noviembre de 2026" or
+// "November 24, 2026", in the tenant's time zone.
+func DueText(c Case, tenant conversation.Tenant, lang string) string {
+	due := c.Due.In(CalendarOf(tenant).Location)
+	if lang == "en" {
+		return due.Format("January 2, 2006")
+	}
+	return fmt.Sprintf("%d de %s de %d", due.Day(), monthsES[due.Month()-1], due.Year())
+}

@@ -53,9 +53,14 @@ func run(n int, withStore bool) error {
 	if err != nil {
 		return err
 	}
-	actions := map[string]bot.Action{"demo_balance": bot.ActionFunc(func(context.Context, bot.ActionContext) (bot.ActionResult, error) {
-		return bot.ActionResult{Slots: map[string]string{"balance": "123.456", "due_date": "15 de diciembre"}}, nil
-	})}
+	actions := map[string]bot.Action{
+		"demo_balance": bot.ActionFunc(func(context.Context, bot.ActionContext) (bot.ActionResult, error) {
+			return bot.ActionResult{Slots: map[string]string{"balance": "123.456", "due_date": "15 de diciembre"}}, nil
+		}),
+		"case_status": bot.ActionFunc(func(context.Context, bot.ActionContext) (bot.ActionResult, error) {
+			return bot.ActionResult{Slots: map[string]string{"case_status": "en trámite", "case_type": "queja", "case_due": "24 de noviembre"}}, nil
+		}),
+	}
 	opts := bot.CompileOptions{Seed: 1, Actions: actions, Region: "CO", TimeZone: "America/Bogota"}
 	start := time.Now()
 	tr, err := bot.Train(ctx, src, 0, opts)

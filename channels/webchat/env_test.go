@@ -158,7 +158,10 @@ func exampleEngine(t *testing.T, store *sqlite.Store) *bot.Engine {
 	balance := bot.ActionFunc(func(context.Context, bot.ActionContext) (bot.ActionResult, error) {
 		return bot.ActionResult{Slots: map[string]string{"balance": "50.000", "due_date": "1 de enero"}}, nil
 	})
-	return bot.NewEngine(store, store, store, bot.Config{Folds: -1, Actions: map[string]bot.Action{"demo_balance": balance}})
+	none := bot.ActionFunc(func(context.Context, bot.ActionContext) (bot.ActionResult, error) {
+		return bot.ActionResult{}, errors.New("no cases here")
+	})
+	return bot.NewEngine(store, store, store, bot.Config{Folds: -1, Actions: map[string]bot.Action{"demo_balance": balance, "case_status": none}})
 }
 
 type senderFunc func(ctx context.Context, d conversation.Delivery) (conversation.Receipt, error)

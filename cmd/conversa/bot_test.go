@@ -241,8 +241,22 @@ func TestComplaintIsFiled(t *testing.T) {
 		t.Fatalf("filing reply %q", got)
 	}
 
-	store := storeAt(t, dir)
 	radicado := regexp.MustCompile(`PQR-\d{4}-000001`).FindString(got)
+
+	// The customer asks how it goes; another visitor with the number learns
+	// nothing.
+	say("q4", "¿cómo va mi radicado "+radicado+"?")
+	if got := textOf(w.reply()); !strings.HasPrefix(got, "Tu caso "+radicado+" (queja) está radicado. Recibirás respuesta a más tardar el ") {
+		t.Fatalf("status reply %q", got)
+	}
+	other := openWidget(t, s.url, "demo-web", "")
+	other.send(map[string]any{"type": "message", "id": "o1", "text": "¿cómo va mi radicado " + radicado + "?"})
+	other.next("ack")
+	if got := textOf(other.reply()); !strings.Contains(got, "No encuentro el radicado "+radicado) {
+		t.Fatalf("another visitor got %q", got)
+	}
+
+	store := storeAt(t, dir)
 	c, err := store.CaseByRadicado(t.Context(), 1, radicado)
 	if err != nil || c.Type != "queja" || c.Description != "me cobraron dos veces la factura de octubre" || c.Fields["email"] != "ana.perez@example.com" || c.Status != "radicado" {
 		t.Fatalf("stored case %+v, %v", c, err)

@@ -18,6 +18,7 @@ import (
 	"conversa/bot"
 	"conversa/bot/nlu"
 	"conversa/conversation"
+	"conversa/handoff"
 )
 
 func botCmd(ctx context.Context, args []string, env environment) error {
@@ -72,9 +73,37 @@ func readSource(path string) (bot.Source, error) {
 	return src, nil
 }
 
-// botActions are the custom Go actions every bot may name.
-func botActions() map[string]bot.Action {
-	return map[string]bot.Action{"demo_balance": bot.ActionFunc(demoBalance)}
+// botActions are the custom Go actions every bot may name: case_status
+// tells a customer how their case (PQR) goes, with cases nil where there is
+// no store (it then fails, and the flow takes its on_error); demo_balance
+// is the example bot's stand-in for a billing system.
+func botActions(cases *handoff.Cases) map[string]bot.Action {
+	return map[string]bot.Action{
+		"case_status":  caseStatusAction(cases),
+		"demo_balance": bot.ActionFunc(demoBalance),
+	}
+}
+
+// caseStatusAction looks up the case whose number is in the slot radicado,
+// if it is the contact's, and fills case_status, case_type and case_due in
+// the conversation's language. A number that is not found, or another
+// contact's, fails alike.
+func caseStatusAction(cases *handoff.Cases) bot.Action {
+	return bot.ActionFunc(func(ctx context.Context, c bot.ActionContext) (bot.ActionResult, error) {
+		if cases == nil {
+			return bot.ActionResult{}, errors.New("no case store here")
+		}
+		k, err := cases.Lookup(ctx, c.Tenant.ID, c.Contact.ID, c.Slots["radicado"])
+		if err != nil {
+			return bot.ActionResult{}, err
+		}
+		return bot.ActionResult{Slots: map[string]string{
+			"radicado":    k.Radicado,
+			"case_status": handoff.StatusText(k.Status, c.Language),
+			"case_type":   string(k.Type),
+			"case_due":    handoff.DueText(k, c.Tenant, c.Language),
+		}}, nil
+	})
 }
 
 // botTenant is the tenant a bot is trained or tried for without a store:
@@ -88,7 +117,7 @@ func botTenant(fs *flag.FlagSet) *conversation.Tenant {
 }
 
 func compileOptions(t conversation.Tenant) bot.CompileOptions {
-	return bot.CompileOptions{Seed: 1, Actions: botActions(), Region: t.Region, TimeZone: t.TimeZone}
+	return bot.CompileOptions{Seed: 1, Actions: botActions(nil), Region: t.Region, TimeZone: t.TimeZone}
 }
 
 func botTrainCmd(ctx context.Context, args []string, env environment) error {
@@ -120,7 +149,7 @@ func botTrainCmd(ctx context.Context, args []string, env environment) error {
 		return printReport(env.stdout, tr.Report, *asJSON)
 	}
 	return withBotStore(ctx, load, *slug, func(store conversation.Store, bs bot.Store, t conversation.Tenant) error {
-		e := bot.NewEngine(bs, store, store, bot.Config{Actions: botActions(), Folds: *folds})
+		e := bot.NewEngine(bs, store, store, bot.Config{Actions: botActions(nil), Folds: *folds})
 		start := time.Now()
 		v, tr, err := e.Train(ctx, t, src, *note)
 		if err != nil {
@@ -208,7 +237,7 @@ func localBot(ctx context.Context, file, slug string, load func() (Config, error
 		return nil, nil, fmt.Errorf("tenant %q: %w", slug, err)
 	}
 	*t = tenant
-	e := bot.NewEngine(store, store, nil, bot.Config{Actions: botActions()})
+	e := bot.NewEngine(store, store, nil, bot.Config{Actions: botActions(handoff.NewCases(store, handoff.CasesConfig{}))})
 	b, n, err := e.Bot(ctx, tenant)
 	if err != nil {
 		store.Close()
@@ -458,7 +487,7 @@ func botActivateCmd(ctx context.Context, args []string, env environment) error {
 		return err
 	}
 	return withBotStore(ctx, load, *slug, func(store conversation.Store, bs bot.Store, t conversation.Tenant) error {
-		e := bot.NewEngine(bs, store, nil, bot.Config{Actions: botActions()})
+		e := bot.NewEngine(bs, store, nil, bot.Config{Actions: botActions(nil)})
 		if err := e.Activate(ctx, t, *number); err != nil {
 			return err
 		}
@@ -474,7 +503,7 @@ func botRollbackCmd(ctx context.Context, args []string, env environment) error {
 		return err
 	}
 	return withBotStore(ctx, load, *slug, func(store conversation.Store, bs bot.Store, t conversation.Tenant) error {
-		e := bot.NewEngine(bs, store, nil, bot.Config{Actions: botActions()})
+		e := bot.NewEngine(bs, store, nil, bot.Config{Actions: botActions(nil)})
 		n, err := e.Rollback(ctx, t)
 		if err != nil {
 			return err

@@ -146,8 +146,9 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 	if err != nil {
 		return nil, err
 	}
+	cases := handoff.NewCases(store, handoff.CasesConfig{})
 	s.bots = bot.NewEngine(store, store, store, bot.Config{
-		Actions: botActions(),
+		Actions: botActions(cases),
 		Client:  bot.NewActionClient(cfg.AllowPrivateWebhooks),
 		Logger:  logger.With("component", "bot"),
 	})
@@ -162,7 +163,7 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 		// The bot's create_case files a case and tells the customer its
 		// filing number.
 		Actions: map[string]conversation.ActionHandler{
-			conversation.ActionCreateCase: handoff.NewCases(store, handoff.CasesConfig{}),
+			conversation.ActionCreateCase: cases,
 		},
 		// The registry holds channels that need the service: it is built
 		// next, before anything is sent.
