@@ -81,4 +81,23 @@ type CaseStore interface {
 	UpdateCase(ctx context.Context, c *Case, ev CaseEvent) error
 	// CaseHistory returns a case's events, oldest first.
 	CaseHistory(ctx context.Context, tenantID, caseID int64) ([]CaseEvent, error)
+	// ListCases returns the tenant's cases that match f, newest (highest
+	// ID) first, at most f.Limit (default 50, at most 500).
+	ListCases(ctx context.Context, tenantID int64, f CaseFilter) ([]Case, error)
+}
+
+// CaseFilter selects cases; zero fields select all.
+type CaseFilter struct {
+	Status    []CaseStatus
+	Type      []CaseType
+	Channel   string
+	ContactID int64
+	// FiledFrom and FiledTo bound FiledAt: from ≤ filed < to.
+	FiledFrom, FiledTo time.Time
+	// OverdueAt, when set, keeps the open cases (not resuelto or cerrado)
+	// whose Due is before it.
+	OverdueAt time.Time
+	// Before is the cursor: only cases with an ID below it.
+	Before int64
+	Limit  int
 }

@@ -1,9 +1,9 @@
 // Package api is the REST API of client companies (tenants): contacts,
 // conversations and messages, sending, state changes, search, inbound
-// messages of the tenant's own channels, a live event stream, and the
-// training and activation of the tenant's bot. Every request is
-// authenticated by a tenant API key and sees only that tenant's data. The
-// OpenAPI 3 description is served at /api/openapi.json.
+// messages of the tenant's own channels, a live event stream, the training
+// and activation of the tenant's bot, and support cases (PQRs). Every
+// request is authenticated by a tenant API key and sees only that tenant's
+// data. The OpenAPI 3 description is served at /api/openapi.json.
 package api
 
 import (
@@ -53,6 +53,11 @@ type Config struct {
 	// (both or neither). Without them the bot routes answer 503.
 	Bots     Bots
 	BotStore BotStore
+
+	// Cases files and moves support cases, and CaseStore reads them (both
+	// or neither). Without them the case routes answer 503.
+	Cases     Cases
+	CaseStore CaseStore
 }
 
 // Validate fills in defaults and checks the config.
@@ -80,6 +85,9 @@ func (c *Config) Validate() error {
 	}
 	if (c.Bots == nil) != (c.BotStore == nil) {
 		return errors.New("api: set both Bots and BotStore, or neither")
+	}
+	if (c.Cases == nil) != (c.CaseStore == nil) {
+		return errors.New("api: set both Cases and CaseStore, or neither")
 	}
 	return nil
 }
@@ -182,6 +190,13 @@ var routes = []route{
 	{"POST", "/api/v1/bot/versions/{number}/activate", withBots((*API).activateBotVersion)},
 	{"POST", "/api/v1/bot/rollback", withBots((*API).rollbackBot)},
 	{"POST", "/api/v1/bot/eval", withBots((*API).evalBot)},
+	{"GET", "/api/v1/cases", withCases((*API).listCases)},
+	{"POST", "/api/v1/cases", withCases((*API).createCase)},
+	{"GET", "/api/v1/cases/export.csv", withCases((*API).exportCases)},
+	{"GET", "/api/v1/cases/{id}", withCases((*API).getCase)},
+	{"GET", "/api/v1/cases/{id}/history", withCases((*API).caseHistory)},
+	{"POST", "/api/v1/cases/{id}/transition", withCases((*API).transitionCase)},
+	{"POST", "/api/v1/cases/{id}/extend", withCases((*API).extendCase)},
 }
 
 // Routes registers the API's handlers on mux.

@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -256,9 +258,33 @@ func TestComplaintIsFiled(t *testing.T) {
 		t.Fatalf("another visitor got %q", got)
 	}
 
+	// An agent finds it through the API and answers it.
+	key := regexp.MustCompile(`cnv_[A-Za-z0-9_-]+`).FindString(s.out.String())
+	var page struct {
+		Data []struct {
+			ID       int64
+			Radicado string
+			Status   string
+		}
+	}
+	apiGet(t, s.url, key, "/api/v1/cases?radicado="+radicado, &page)
+	if len(page.Data) != 1 || page.Data[0].Status != "radicado" {
+		t.Fatalf("cases: %+v", page)
+	}
+	for _, to := range []string{"en_tramite", "resuelto"} {
+		req, _ := http.NewRequest("POST", fmt.Sprintf("%s/api/v1/cases/%d/transition", s.url, page.Data[0].ID), strings.NewReader(`{"status":"`+to+`","note":"revisado"}`))
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("transition to %s: %v %v", to, resp, err)
+		}
+		resp.Body.Close()
+	}
+
 	store := storeAt(t, dir)
 	c, err := store.CaseByRadicado(t.Context(), 1, radicado)
-	if err != nil || c.Type != "queja" || c.Description != "me cobraron dos veces la factura de octubre" || c.Fields["email"] != "ana.perez@example.com" || c.Status != "radicado" {
+	if err != nil || c.Type != "queja" || c.Description != "me cobraron dos veces la factura de octubre" || c.Fields["email"] != "ana.perez@example.com" || c.Status != "resuelto" {
 		t.Fatalf("stored case %+v, %v", c, err)
 	}
 }

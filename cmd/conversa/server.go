@@ -185,7 +185,7 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 	s.worker.Handle(conversation.JobRoute, s.svc.RouteJob)
 	s.worker.Handle(conversation.JobDeliver, s.svc.DeliverJob)
 
-	s.api, err = api.New(api.Config{RequestsPerMinute: cfg.APIRequestsPerMinute, Logger: logger, Bots: s.bots, BotStore: store}, s.svc, store, s.shared, s.shared)
+	s.api, err = api.New(api.Config{RequestsPerMinute: cfg.APIRequestsPerMinute, Logger: logger, Bots: s.bots, BotStore: store, Cases: cases, CaseStore: store}, s.svc, store, s.shared, s.shared)
 	if err != nil {
 		return nil, err
 	}

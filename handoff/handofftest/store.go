@@ -42,6 +42,7 @@ func TestCaseStore(t *testing.T, newStore func(t *testing.T) (conversation.Store
 		{"ConcurrentUpdate", testConcurrentUpdate},
 		{"TenantIsolation", testTenantIsolation},
 		{"Source", testSource},
+		{"List", testList},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -514,4 +515,144 @@ func testSource(t *testing.T, cs conversation.Store, s handoff.CaseStore) {
 	create(t, s, theirs)
 	_, err = s.CaseBySource(t.Context(), b.tenant.ID, "message:2")
 	wantNotFound(t, err, "another source")
+}
+
+// testList checks ListCases: each filter alone and together, newest first,
+// pages through the cursor, the limit, overdue cases and the tenant's scope.
+func testList(t *testing.T, cs conversation.Store, s handoff.CaseStore) {
+	ctx := t.Context()
+	a := newFixture(t, cs, "list-a")
+	b := newFixture(t, cs, "list-b")
+	day := func(n int) time.Time { return filedAt.AddDate(0, 0, n) }
+	other := a.conv.ContactID + 1000 // contacts have no foreign key
+	specs := []struct {
+		typ     handoff.CaseType
+		status  handoff.CaseStatus
+		channel string
+		contact int64
+		filed   time.Time
+		due     time.Time
+	}{
+		{handoff.Queja, handoff.Radicado, "webchat", a.conv.ContactID, day(0), day(10)},       // 0: overdue at day 20
+		{handoff.Reclamo, handoff.EnTramite, "whatsapp", other, day(1), day(30)},              // 1
+		{handoff.Peticion, handoff.Resuelto, "webchat", a.conv.ContactID, day(2), day(5)},     // 2: past due but answered
+		{handoff.Queja, handoff.Escalado, "telegram", other, day(3), day(15)},                 // 3: overdue at day 20
+		{handoff.Consulta, handoff.Cerrado, "webchat", other, day(4), day(6)},                 // 4: past due but closed
+		{handoff.Queja, handoff.Reabierto, "whatsapp", a.conv.ContactID, day(5), day(19)},     // 5: overdue at day 20
+		{handoff.Reclamo, handoff.Radicado, "webchat", a.conv.ContactID, day(6), day(20)},     // 6: due exactly then
+		{handoff.Sugerencia, handoff.EnTramite, "", a.conv.ContactID, day(7), day(40)},        // 7
+		{handoff.Queja, handoff.Radicado, "webchat", a.conv.ContactID, day(8), day(1).Add(1)}, // 8: overdue at day 20
+	}
+	ids := make([]int64, len(specs))
+	for i, sp := range specs {
+		c := a.newCase(sp.filed)
+		c.Type, c.Status, c.Channel, c.ContactID, c.Due = sp.typ, sp.status, sp.channel, sp.contact, sp.due
+		ids[i] = create(t, s, c).ID
+	}
+	foreign := create(t, s, b.newCase(day(3))) // a queja in webchat, radicado, of bravo
+
+	// want lists the IDs of the specs by index, newest first.
+	want := func(idx ...int) []int64 {
+		out := make([]int64, len(idx))
+		for i, n := range idx {
+			out[i] = ids[n]
+		}
+		slices.Sort(out)
+		slices.Reverse(out)
+		return out
+	}
+	list := func(f handoff.CaseFilter) []int64 {
+		t.Helper()
+		got, err := s.ListCases(ctx, a.tenant.ID, f)
+		must(t, err)
+		out := make([]int64, len(got))
+		for i, c := range got {
+			if c.TenantID != a.tenant.ID {
+				t.Fatalf("ListCases(%+v) returned case %d of tenant %d", f, c.ID, c.TenantID)
+			}
+			out[i] = c.ID
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		name string
+		f    handoff.CaseFilter
+		want []int64
+	}{
+		{"all", handoff.CaseFilter{}, want(0, 1, 2, 3, 4, 5, 6, 7, 8)},
+		{"one status", handoff.CaseFilter{Status: []handoff.CaseStatus{handoff.Radicado}}, want(0, 6, 8)},
+		{"two statuses", handoff.CaseFilter{Status: []handoff.CaseStatus{handoff.EnTramite, handoff.Cerrado}}, want(1, 4, 7)},
+		{"type", handoff.CaseFilter{Type: []handoff.CaseType{handoff.Queja}}, want(0, 3, 5, 8)},
+		{"two types", handoff.CaseFilter{Type: []handoff.CaseType{handoff.Reclamo, handoff.Consulta}}, want(1, 4, 6)},
+		{"channel", handoff.CaseFilter{Channel: "whatsapp"}, want(1, 5)},
+		{"contact", handoff.CaseFilter{ContactID: other}, want(1, 3, 4)},
+		{"filed from", handoff.CaseFilter{FiledFrom: day(6)}, want(6, 7, 8)},
+		{"filed to", handoff.CaseFilter{FiledTo: day(2)}, want(0, 1)},
+		{"filed between", handoff.CaseFilter{FiledFrom: day(2), FiledTo: day(4).Add(time.Microsecond)}, want(2, 3, 4)},
+		{"overdue", handoff.CaseFilter{OverdueAt: day(20)}, want(0, 3, 5, 8)},
+		{"before", handoff.CaseFilter{Before: ids[3]}, want(0, 1, 2)},
+		{"limit", handoff.CaseFilter{Limit: 2}, want(7, 8)},
+		{"combined", handoff.CaseFilter{
+			Status: []handoff.CaseStatus{handoff.Radicado, handoff.Reabierto, handoff.Escalado},
+			Type:   []handoff.CaseType{handoff.Queja}, Channel: "webchat", ContactID: a.conv.ContactID,
+			FiledFrom: day(0), FiledTo: day(9), OverdueAt: day(20),
+		}, want(0, 8)},
+		{"combined with cursor", handoff.CaseFilter{Type: []handoff.CaseType{handoff.Queja}, OverdueAt: day(20), Before: ids[8], Limit: 2}, want(3, 5)},
+		{"nothing", handoff.CaseFilter{Channel: "email"}, want()},
+		{"unknown status", handoff.CaseFilter{Status: []handoff.CaseStatus{"nope"}}, want()},
+	} {
+		if got := list(tt.f); !slices.Equal(got, tt.want) {
+			t.Errorf("%s: ListCases(%+v) = %v, want %v", tt.name, tt.f, got, tt.want)
+		}
+	}
+
+	// Pages through the cursor cover every case once, newest first.
+	var paged []int64
+	f := handoff.CaseFilter{Limit: 4}
+	for range 10 {
+		page := list(f)
+		paged = append(paged, page...)
+		if len(page) < f.Limit {
+			break
+		}
+		f.Before = page[len(page)-1]
+	}
+	if all := want(0, 1, 2, 3, 4, 5, 6, 7, 8); !slices.Equal(paged, all) {
+		t.Fatalf("pages of 4 = %v, want %v", paged, all)
+	}
+
+	// Listed cases are whole.
+	got, err := s.ListCases(ctx, a.tenant.ID, handoff.CaseFilter{Limit: 1})
+	must(t, err)
+	if len(got) != 1 {
+		t.Fatalf("ListCases with limit 1 = %d cases", len(got))
+	}
+	stored, err := s.Case(ctx, a.tenant.ID, got[0].ID)
+	must(t, err)
+	if d := diffCase(got[0], stored); d != "" {
+		t.Fatalf("listed case differs from the stored one: %s", d)
+	}
+
+	// The default limit is 50, the most 500.
+	many := newFixture(t, cs, "list-many")
+	for range 60 {
+		create(t, s, many.newCase(filedAt))
+	}
+	for _, tt := range []struct{ limit, want int }{{0, 50}, {-1, 50}, {55, 55}, {10000, 60}} {
+		got, err := s.ListCases(ctx, many.tenant.ID, handoff.CaseFilter{Limit: tt.limit})
+		must(t, err)
+		if len(got) != tt.want {
+			t.Errorf("ListCases with limit %d = %d cases, want %d", tt.limit, len(got), tt.want)
+		}
+	}
+
+	// Bravo sees only its own case, alpha none of bravo's.
+	theirs, err := s.ListCases(ctx, b.tenant.ID, handoff.CaseFilter{})
+	must(t, err)
+	if len(theirs) != 1 || theirs[0].ID != foreign.ID {
+		t.Fatalf("bravo's cases = %+v, want only case %d", theirs, foreign.ID)
+	}
+	if got := list(handoff.CaseFilter{Before: foreign.ID + 1, Limit: 500}); slices.Contains(got, foreign.ID) {
+		t.Fatalf("alpha lists bravo's case %d", foreign.ID)
+	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -178,4 +180,63 @@ func (s *Store) CaseHistory(ctx context.Context, tenantID, caseID int64) ([]hand
 	var one int
 	err = s.pool.QueryRow(ctx, `SELECT 1 FROM cases WHERE tenant_id = $1 AND id = $2`, tenantID, caseID).Scan(&one)
 	return nil, notFound(err, "case")
+}
+
+// Limits of a page of cases.
+const (
+	defaultCaseLimit = 50
+	maxCaseLimit     = 500
+)
+
+// ListCases implements handoff.CaseStore.
+func (s *Store) ListCases(ctx context.Context, tenantID int64, f handoff.CaseFilter) ([]handoff.Case, error) {
+	where := []string{"tenant_id = $1"}
+	args := []any{tenantID}
+	add := func(cond string, arg any) {
+		args = append(args, arg)
+		where = append(where, strings.ReplaceAll(cond, "$?", "$"+strconv.Itoa(len(args))))
+	}
+	if len(f.Status) > 0 {
+		statuses := make([]string, len(f.Status))
+		for i, st := range f.Status {
+			statuses[i] = string(st)
+		}
+		add("status = ANY($?)", statuses)
+	}
+	if len(f.Type) > 0 {
+		types := make([]string, len(f.Type))
+		for i, t := range f.Type {
+			types[i] = string(t)
+		}
+		add("type = ANY($?)", types)
+	}
+	if f.Channel != "" {
+		add("channel = $?", f.Channel)
+	}
+	if f.ContactID != 0 {
+		add("contact_id = $?", f.ContactID)
+	}
+	if !f.FiledFrom.IsZero() {
+		add("filed_at >= $?", f.FiledFrom)
+	}
+	if !f.FiledTo.IsZero() {
+		add("filed_at < $?", f.FiledTo)
+	}
+	if !f.OverdueAt.IsZero() {
+		add("status NOT IN ('resuelto', 'cerrado') AND due < $?", f.OverdueAt)
+	}
+	if f.Before != 0 {
+		add("id < $?", f.Before)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = defaultCaseLimit
+	}
+	args = append(args, min(limit, maxCaseLimit))
+	cs, err := queryAll(ctx, s.pool, scanCase, `SELECT `+caseColumns+` FROM cases WHERE `+strings.Join(where, " AND ")+
+		` ORDER BY id DESC LIMIT $`+strconv.Itoa(len(args)), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list cases: %w", err)
+	}
+	return cs, nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"conversa/conversation"
@@ -204,4 +205,66 @@ func (s *Store) CaseHistory(ctx context.Context, tenantID, caseID int64) ([]hand
 	var one int
 	err = s.rd.QueryRowContext(ctx, `SELECT 1 FROM cases WHERE tenant_id = ? AND id = ?`, tenantID, caseID).Scan(&one)
 	return nil, notFound(err, "case")
+}
+
+// Limits of a page of cases.
+const (
+	defaultCaseLimit = 50
+	maxCaseLimit     = 500
+)
+
+// ListCases implements handoff.CaseStore.
+func (s *Store) ListCases(ctx context.Context, tenantID int64, f handoff.CaseFilter) ([]handoff.Case, error) {
+	where := []string{"tenant_id = ?"}
+	args := []any{tenantID}
+	in := func(col string, vals []string) {
+		if len(vals) == 0 {
+			return
+		}
+		where = append(where, col+" IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(vals)), ", ")+")")
+		for _, v := range vals {
+			args = append(args, v)
+		}
+	}
+	statuses := make([]string, len(f.Status))
+	for i, st := range f.Status {
+		statuses[i] = string(st)
+	}
+	in("status", statuses)
+	types := make([]string, len(f.Type))
+	for i, t := range f.Type {
+		types[i] = string(t)
+	}
+	in("type", types)
+	if f.Channel != "" {
+		where, args = append(where, "channel = ?"), append(args, f.Channel)
+	}
+	if f.ContactID != 0 {
+		where, args = append(where, "contact_id = ?"), append(args, f.ContactID)
+	}
+	if !f.FiledFrom.IsZero() {
+		where, args = append(where, "filed_at >= ?"), append(args, f.FiledFrom.UnixMicro())
+	}
+	if !f.FiledTo.IsZero() {
+		where, args = append(where, "filed_at < ?"), append(args, f.FiledTo.UnixMicro())
+	}
+	if !f.OverdueAt.IsZero() {
+		where = append(where, "status NOT IN (?, ?) AND due < ?")
+		args = append(args, string(handoff.Resuelto), string(handoff.Cerrado), f.OverdueAt.UnixMicro())
+	}
+	if f.Before != 0 {
+		where, args = append(where, "id < ?"), append(args, f.Before)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = defaultCaseLimit
+	}
+	limit = min(limit, maxCaseLimit)
+	args = append(args, limit)
+	cs, err := queryAll(ctx, s.rd, scanCase, `SELECT `+caseColumns+` FROM cases WHERE `+strings.Join(where, " AND ")+
+		` ORDER BY id DESC LIMIT ?`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list cases: %w", err)
+	}
+	return cs, nil
 }

@@ -42,6 +42,8 @@ CREATE TABLE cases (
 CREATE UNIQUE INDEX cases_source ON cases (tenant_id, source) WHERE source <> '';
 -- Work lists: the open cases of a tenant by status, soonest due first.
 CREATE INDEX cases_status_due ON cases (tenant_id, status, due);
+-- The tenant's cases newest first, the order of every list and its cursor.
+CREATE INDEX cases_tenant_id ON cases (tenant_id, id);
 -- A contact's cases.
 CREATE INDEX cases_contact ON cases (tenant_id, contact_id);
 
