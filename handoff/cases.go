@@ -3,6 +3,7 @@ package handoff
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -20,6 +21,12 @@ type CasesConfig struct {
 	Terms map[CaseType]int
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Levels are the escalation chain; default DefaultLevels.
+	Levels []Level
+	// Jobs schedules escalations, and Tenants reads the tenant of a job;
+	// without them nothing is escalated.
+	Jobs    Jobs
+	Tenants Tenants
 }
 
 // Cases files support cases and moves them through their statuses, with
@@ -105,6 +112,10 @@ func (s *Cases) File(ctx context.Context, tenant conversation.Tenant, f Filing) 
 	ev := CaseEvent{Kind: "filed", Actor: f.Actor, To: Radicado, CreatedAt: now}
 	if err := s.store.CreateCase(ctx, &c, s.cfg.Prefix, ev); err != nil {
 		return Case{}, fmt.Errorf("file case: %w", err)
+	}
+	if err := s.schedule(ctx, tenant, c, 0); err != nil {
+		// The case stands; the caller learns its escalation is missing.
+		return c, err
 	}
 	return c, nil
 }
@@ -224,4 +235,120 @@ func DueText(c Case, tenant conversation.Tenant, lang string) string {
 		return due.Format("January 2, 2006")
 	}
 	return fmt.Sprintf("%d de %s de %d", due.Day(), monthsES[due.Month()-1], due.Year())
+}
+
+// JobCaseEscalation is the kind of the durable job that escalates a case
+// when it reaches a level of its term.
+const JobCaseEscalation = "case_escalation"
+
+// Level is a step of the escalation chain: at a share of the term, the
+// case goes to a role.
+type Level struct {
+	At float64 // share of the term, 0 < At ≤ 1; 1 is the breach
+	To string  // who takes it: "lead", "supervisor", "manager"
+}
+
+// DefaultLevels escalate at 70% of the term to the team lead, at 90% to the
+// supervisor, and at the breach to the manager.
+var DefaultLevels = []Level{{0.7, "lead"}, {0.9, "supervisor"}, {1, "manager"}}
+
+// Jobs schedules durable jobs. conversation.Store implements it.
+type Jobs interface {
+	EnqueueJob(ctx context.Context, j conversation.Job) (conversation.Job, error)
+}
+
+// Tenants reads tenants. conversation.Store implements it.
+type Tenants interface {
+	Tenant(ctx context.Context, id int64) (conversation.Tenant, error)
+}
+
+func (s *Cases) levels() []Level {
+	if len(s.cfg.Levels) > 0 {
+		return s.cfg.Levels
+	}
+	return DefaultLevels
+}
+
+// levelAt returns when a case reaches a level: the end of the business day
+// that completes that share of its term (extensions included), or the due
+// date for the breach.
+func levelAt(c Case, l Level, cal calendar.Calendar) time.Time {
+	if l.At >= 1 {
+		return c.Due
+	}
+	days := max(int(l.At*float64(c.TermDays+c.ExtendedDays)), 1)
+	return cal.Due(c.FiledAt, days)
+}
+
+// schedule enqueues the escalation job of level i of a case, keyed by the
+// level and its time, so that each runs once and a moved term schedules
+// anew.
+func (s *Cases) schedule(ctx context.Context, tenant conversation.Tenant, c Case, i int) error {
+	if s.cfg.Jobs == nil || i >= len(s.levels()) {
+		return nil
+	}
+	at := levelAt(c, s.levels()[i], CalendarOf(tenant))
+	_, err := s.cfg.Jobs.EnqueueJob(ctx, conversation.Job{
+		TenantID: tenant.ID, Kind: JobCaseEscalation, Ref: c.ID, RunAt: at,
+		Key:     fmt.Sprintf("case:%d:escalation:%d:%d", c.ID, i, at.Unix()),
+		Payload: []byte(strconv.Itoa(i)),
+	})
+	if err != nil {
+		return fmt.Errorf("schedule escalation of case %s: %w", c.Radicado, err)
+	}
+	return nil
+}
+
+// EscalateJob is the conversation.JobHandler of JobCaseEscalation. It
+// records the level's escalation once (moving the case to escalado when
+// its status allows), says in the history when it runs late (a node was
+// down at the moment), and schedules the next level. A case already
+// answered is left alone; one whose term moved is scheduled again.
+func (s *Cases) EscalateJob(ctx context.Context, j conversation.Job) error {
+	i, err := strconv.Atoi(string(j.Payload))
+	if err != nil || i < 0 || i >= len(s.levels()) {
+		return &conversation.JobError{Err: fmt.Errorf("bad escalation level %q", j.Payload), Permanent: true}
+	}
+	level := s.levels()[i]
+	tenant, err := s.cfg.Tenants.Tenant(ctx, j.TenantID)
+	if err != nil {
+		return err
+	}
+	c, err := s.store.Case(ctx, j.TenantID, j.Ref)
+	if conversation.IsNotFound(err) {
+		return &conversation.JobError{Err: err, Permanent: true}
+	}
+	if err != nil {
+		return err
+	}
+	if c.Status == Resuelto || c.Status == Cerrado {
+		return nil
+	}
+	now := s.cfg.Now()
+	if at := levelAt(c, level, CalendarOf(tenant)); now.Before(at) {
+		// The term was extended after this job was scheduled.
+		return s.schedule(ctx, tenant, c, i)
+	}
+	hist, err := s.store.CaseHistory(ctx, j.TenantID, c.ID)
+	if err != nil {
+		return err
+	}
+	note := fmt.Sprintf("to %s at %d%% of the term", level.To, int(level.At*100+0.5))
+	done := false
+	for _, e := range hist {
+		done = done || (e.Kind == "escalated" && strings.HasPrefix(e.Note, note))
+	}
+	if !done {
+		if late := now.Sub(j.RunAt); late > time.Minute {
+			note += fmt.Sprintf(" (ran %s late: no node was running at the time)", late.Round(time.Minute))
+		}
+		ev := CaseEvent{Kind: "escalated", Actor: "system", Note: note, CreatedAt: now}
+		if CheckTransition(c.Status, Escalado) == nil {
+			ev.From, ev.To, c.Status = c.Status, Escalado, Escalado
+		}
+		if err := s.store.UpdateCase(ctx, &c, ev); err != nil {
+			return err // a conflict retries the job, which finds the event
+		}
+	}
+	return s.schedule(ctx, tenant, c, i+1)
 }

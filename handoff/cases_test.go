@@ -195,3 +195,91 @@ func TestCreateCaseAction(t *testing.T) {
 		t.Fatalf("case %+v", c)
 	}
 }
+
+// TestEscalation files a case and runs its escalation jobs as the worker
+// would, with the service's clock at each level: each level is recorded
+// once, a late run says so, the next level is scheduled, an extension moves
+// the breach, and an answered case is left alone. The case is filed in the
+// past, so that the store finds every job due.
+func TestEscalation(t *testing.T) {
+	_, store, tenant, contact, clk := newCases(t)
+	cases := handoff.NewCases(store, handoff.CasesConfig{Now: clk.now, Jobs: store, Tenants: store})
+	bogota, _ := time.LoadLocation("America/Bogota")
+	at := func(s string) time.Time {
+		x, err := time.ParseInLocation("2006-01-02 15:04", s, bogota)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return x
+	}
+	must := func(c handoff.Case, err error) handoff.Case {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	claim := func(now, due string) conversation.Job {
+		t.Helper()
+		clk.t = at(now)
+		jobs, err := store.ClaimJobs(t.Context(), []string{handoff.JobCaseEscalation}, 10, time.Minute)
+		if err != nil || len(jobs) != 1 {
+			t.Fatalf("claimed %d escalation jobs, want 1 (%v)", len(jobs), err)
+		}
+		if got := jobs[0].RunAt.In(bogota).Format("2006-01-02 15:04"); got != due {
+			t.Fatalf("escalation job due %s, want %s", got, due)
+		}
+		return jobs[0]
+	}
+	run := func(j conversation.Job) {
+		t.Helper()
+		if err := cases.EscalateJob(t.Context(), j); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Filed Tuesday 1 September 2026: 15 business days end on the 22nd;
+	// 70% is the end of the 10th (the 15th), 90% of the 13th (the 18th).
+	clk.t = at("2026-09-01 10:00")
+	c := must(cases.File(t.Context(), tenant, handoff.Filing{Type: handoff.Queja, ContactID: contact, Description: "No llegó el técnico.", Actor: "bot"}))
+	j := claim("2026-09-16 00:00", "2026-09-15 23:59")
+	run(j)
+	run(j) // a retried job records nothing twice
+	if got := must(store.Case(t.Context(), tenant.ID, c.ID)); got.Status != handoff.Escalado {
+		t.Fatalf("status %s, want escalado", got.Status)
+	}
+	store.CompleteJob(t.Context(), j)
+
+	j = claim("2026-09-19 09:00", "2026-09-18 23:59") // nine hours late
+	run(j)
+	store.CompleteJob(t.Context(), j)
+	var notes []string
+	hist, err := store.CaseHistory(t.Context(), tenant.ID, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range hist {
+		if e.Kind == "escalated" {
+			notes = append(notes, e.Note)
+		}
+	}
+	if len(notes) != 2 || notes[0] != "to lead at 70% of the term" || notes[1] != "to supervisor at 90% of the term (ran 9h0m0s late: no node was running at the time)" {
+		t.Fatalf("escalations %q", notes)
+	}
+
+	// Extended by 5 business days before the breach: the breach job, run
+	// at the old due date, schedules itself at the new one, the 29th.
+	must(cases.Extend(t.Context(), tenant, c.ID, 5, "esperamos al proveedor", "agent:ana"))
+	j = claim("2026-09-23 00:00", "2026-09-22 23:59")
+	run(j)
+	store.CompleteJob(t.Context(), j)
+	j = claim("2026-09-30 00:00", "2026-09-29 23:59")
+
+	// Once answered, nothing escalates.
+	must(cases.Transition(t.Context(), tenant.ID, c.ID, handoff.Resuelto, "agent:ana", "respondido"))
+	run(j)
+	hist, _ = store.CaseHistory(t.Context(), tenant.ID, c.ID)
+	if last := hist[len(hist)-1]; last.Kind != "status" || last.To != handoff.Resuelto {
+		t.Fatalf("an answered case escalated: %+v", last)
+	}
+}

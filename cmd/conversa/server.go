@@ -141,12 +141,12 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 		return nil, err
 	}
 
-	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), newJobsCollector(store, conversation.JobRoute, conversation.JobDeliver))
+	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), newJobsCollector(store, conversation.JobRoute, conversation.JobDeliver, handoff.JobCaseEscalation))
 	s.worker, err = conversation.NewWorker(store, conversation.WorkerConfig{Concurrency: max(cfg.Workers, 1), DrainTimeout: cfg.ShutdownTimeout / 2}, logger)
 	if err != nil {
 		return nil, err
 	}
-	cases := handoff.NewCases(store, handoff.CasesConfig{})
+	cases := handoff.NewCases(store, handoff.CasesConfig{Jobs: store, Tenants: store})
 	s.bots = bot.NewEngine(store, store, store, bot.Config{
 		Actions: botActions(cases),
 		Client:  bot.NewActionClient(cfg.AllowPrivateWebhooks),
@@ -184,6 +184,7 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 	s.channels = registry
 	s.worker.Handle(conversation.JobRoute, s.svc.RouteJob)
 	s.worker.Handle(conversation.JobDeliver, s.svc.DeliverJob)
+	s.worker.Handle(handoff.JobCaseEscalation, cases.EscalateJob)
 
 	s.api, err = api.New(api.Config{RequestsPerMinute: cfg.APIRequestsPerMinute, Logger: logger, Bots: s.bots, BotStore: store, Cases: cases, CaseStore: store}, s.svc, store, s.shared, s.shared)
 	if err != nil {
