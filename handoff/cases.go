@@ -3,6 +3,7 @@ package handoff
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -27,6 +28,7 @@ type CasesConfig struct {
 	// without them nothing is escalated.
 	Jobs    Jobs
 	Tenants Tenants
+	Logger  *slog.Logger
 }
 
 // Cases files support cases and moves them through their statuses, with
@@ -44,6 +46,9 @@ func NewCases(store CaseStore, cfg CasesConfig) *Cases {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Cases{store: store, cfg: cfg}
 }
@@ -114,8 +119,9 @@ func (s *Cases) File(ctx context.Context, tenant conversation.Tenant, f Filing) 
 		return Case{}, fmt.Errorf("file case: %w", err)
 	}
 	if err := s.schedule(ctx, tenant, c, 0); err != nil {
-		// The case stands; the caller learns its escalation is missing.
-		return c, err
+		// The case is filed; its escalation is not. Say so loudly rather
+		// than fail a filing that happened.
+		s.cfg.Logger.Error("case filed without its escalation", "case", c.Radicado, "tenant", tenant.ID, "err", err)
 	}
 	return c, nil
 }
