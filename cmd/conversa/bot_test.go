@@ -178,7 +178,7 @@ func TestFlowSurvivesRestart(t *testing.T) {
 	dir := t.TempDir()
 	env := map[string]string{"CONVERSA_DATA_DIR": dir, "CONVERSA_LOG_LEVEL": "warn"}
 	s := serve(t, env, "--demo")
-	key := regexp.MustCompile(`cnv_[A-Za-z0-9_-]+`).FindString(s.out.String())
+	key := s.demoKey(t)
 	w := openWidget(t, s.url, "demo-web", "")
 	w.send(map[string]any{"type": "message", "id": "c1", "text": "¿cuál es el saldo de mi factura?"})
 	msgID := w.next("ack")["message"].(map[string]any)["id"].(float64)
@@ -259,7 +259,7 @@ func TestComplaintIsFiled(t *testing.T) {
 	}
 
 	// An agent finds it through the API and answers it.
-	key := regexp.MustCompile(`cnv_[A-Za-z0-9_-]+`).FindString(s.out.String())
+	key := s.demoKey(t)
 	var page struct {
 		Data []struct {
 			ID       int64

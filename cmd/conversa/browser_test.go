@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -109,7 +108,7 @@ func TestWidgetInBrowser(t *testing.T) {
 	dir := t.TempDir()
 	env := map[string]string{"CONVERSA_DATA_DIR": dir, "CONVERSA_LOG_LEVEL": "warn"}
 	s := serve(t, env, "--demo")
-	key := regexp.MustCompile(`cnv_[A-Za-z0-9_-]+`).FindString(s.out.String())
+	key := s.demoKey(t)
 	demo := s.url + "/webchat/demo?channel=demo-web"
 	_, newTab := browser(t)
 

@@ -89,6 +89,23 @@ func serve(t *testing.T, env map[string]string, args ...string) *serving {
 	}
 }
 
+// demoKey returns the demo API key a first start prints, after the line
+// serve waits for.
+func (s *serving) demoKey(t *testing.T) string {
+	t.Helper()
+	re := regexp.MustCompile(`cnv_[A-Za-z0-9_-]+`)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if key := re.FindString(s.out.String()); key != "" {
+			return key
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no demo API key printed:\n%s", s.out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func get(t *testing.T, url string, header ...string) (int, http.Header, string) {
 	t.Helper()
 	req, _ := http.NewRequest("GET", url, nil)
@@ -108,11 +125,8 @@ func TestServeDemo(t *testing.T) {
 	dir := t.TempDir()
 	env := map[string]string{"CONVERSA_DATA_DIR": dir, "CONVERSA_LOG_LEVEL": "warn"}
 	s := serve(t, env, "--demo")
+	key := s.demoKey(t) // the banner's last part
 	out := s.out.String()
-	key := regexp.MustCompile(`cnv_[A-Za-z0-9_-]+`).FindString(out)
-	if key == "" {
-		t.Fatalf("the first start printed no API key:\n%s", out)
-	}
 	for _, want := range []string{s.url + "/webchat/demo?channel=demo-web", s.url + "/healthz", s.url + "/readyz", s.url + "/api/"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the banner lacks %s:\n%s", want, out)
