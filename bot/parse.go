@@ -8,7 +8,6 @@ import (
 	"maps"
 	"reflect"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -276,12 +275,12 @@ func yamlFields(t reflect.Type) map[string]reflect.Type {
 // suggest names the known field closest to an unknown one.
 func suggest(key string, fields map[string]reflect.Type) string {
 	best, bestD := "", 3
-	for _, name := range slices.Sorted(maps.Keys(fields)) {
+	known := sortedKeys(fields)
+	for _, name := range known {
 		if d := editDistance(key, name); d < bestD {
 			best, bestD = name, d
 		}
 	}
-	known := slices.Sorted(maps.Keys(fields))
 	if best != "" {
 		return fmt.Sprintf(" (did you mean %q?)", best)
 	}
@@ -540,11 +539,4 @@ func (x *BusinessHours) UnmarshalYAML(n *yaml.Node) error {
 }
 
 // sortedKeys returns the keys of m in order.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

@@ -168,6 +168,23 @@ type turn struct {
 	offered []Option
 	// nextOpen is said in the closed response: when the team answers.
 	nextOpen string
+	// kb is the knowledge search of the message, once searched.
+	kb *kbHit
+}
+
+type kbHit struct {
+	id    string
+	score float64
+}
+
+// knowledge returns the article the message's words find, searching once
+// per turn.
+func (t *turn) knowledge() (string, float64) {
+	if t.kb == nil {
+		id, score := t.b.kb.search(t.text)
+		t.kb = &kbHit{id, score}
+	}
+	return t.kb.id, t.kb.score
 }
 
 func (t *turn) event(format string, args ...any) {
@@ -218,7 +235,7 @@ func (t *turn) run() {
 		t.intent(t.pred.Intent)
 		return
 	}
-	if id, score := t.b.kb.search(t.text); id != "" {
+	if id, score := t.knowledge(); id != "" {
 		t.event("knowledge %s (%.2f)", id, score)
 		t.article(id)
 		return
@@ -478,7 +495,7 @@ func (t *turn) continueFlow(choice *Option) bool {
 	if t.sure() && t.acts(t.pred.Intent) {
 		return t.interrupt(s)
 	}
-	if id, _ := t.b.kb.search(t.text); id != "" && t.b.slots[s.Ask].Entity != "text" {
+	if id, _ := t.knowledge(); id != "" && t.b.slots[s.Ask].Entity != "text" {
 		return t.interrupt(s)
 	}
 	if t.angry() {
@@ -515,7 +532,7 @@ func (t *turn) interrupt(s Step) bool {
 	}
 	article := ""
 	if intent == "" {
-		article, _ = t.b.kb.search(t.text)
+		article, _ = t.knowledge()
 	}
 	if intent == "" && article == "" {
 		if s.Menu != "" {

@@ -24,6 +24,7 @@ import (
 	"unicode/utf8"
 
 	"conversa/conversation"
+	"conversa/handoff"
 )
 
 //go:embed openapi.json
@@ -193,7 +194,9 @@ var routes = []route{
 	{"GET", "/api/v1/cases", withCases((*API).listCases)},
 	{"POST", "/api/v1/cases", withCases((*API).createCase)},
 	{"GET", "/api/v1/cases/export.csv", withCases((*API).exportCases)},
-	{"GET", "/api/v1/cases/{id}", withCases((*API).getCase)},
+	{"GET", "/api/v1/cases/{id}", withCases(readByID(func(a *API, ctx context.Context, tenantID, id int64) (handoff.Case, error) {
+		return a.cfg.CaseStore.Case(ctx, tenantID, id)
+	}))},
 	{"GET", "/api/v1/cases/{id}/history", withCases((*API).caseHistory)},
 	{"POST", "/api/v1/cases/{id}/transition", withCases((*API).transitionCase)},
 	{"POST", "/api/v1/cases/{id}/extend", withCases((*API).extendCase)},

@@ -133,19 +133,6 @@ func (a *API) createCase(w http.ResponseWriter, r *http.Request, t tenant) error
 	return nil
 }
 
-func (a *API) getCase(w http.ResponseWriter, r *http.Request, t tenant) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	c, err := a.cfg.CaseStore.Case(r.Context(), t.ID, id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, c)
-	return nil
-}
-
 // caseHistory serves a case's whole history, oldest first, on one page.
 func (a *API) caseHistory(w http.ResponseWriter, r *http.Request, t tenant) error {
 	id, err := pathID(r)
@@ -163,6 +150,21 @@ func (a *API) caseHistory(w http.ResponseWriter, r *http.Request, t tenant) erro
 	return nil
 }
 
+// idAndBody reads the id in the path and the JSON body of a POST about
+// one case.
+func idAndBody[T any](a *API, w http.ResponseWriter, r *http.Request) (int64, T, error) {
+	var req T
+	id, err := pathID(r)
+	if err != nil {
+		return 0, req, err
+	}
+	body, err := a.readBody(w, r)
+	if err != nil {
+		return 0, req, err
+	}
+	return id, req, decodeJSON(body, &req)
+}
+
 // transitionRequest is the body of POST /cases/{id}/transition.
 type transitionRequest struct {
 	Status string `json:"status"`
@@ -170,16 +172,8 @@ type transitionRequest struct {
 }
 
 func (a *API) transitionCase(w http.ResponseWriter, r *http.Request, t tenant) error {
-	id, err := pathID(r)
+	id, req, err := idAndBody[transitionRequest](a, w, r)
 	if err != nil {
-		return err
-	}
-	body, err := a.readBody(w, r)
-	if err != nil {
-		return err
-	}
-	var req transitionRequest
-	if err := decodeJSON(body, &req); err != nil {
 		return err
 	}
 	switch {
@@ -203,16 +197,8 @@ type extendRequest struct {
 }
 
 func (a *API) extendCase(w http.ResponseWriter, r *http.Request, t tenant) error {
-	id, err := pathID(r)
+	id, req, err := idAndBody[extendRequest](a, w, r)
 	if err != nil {
-		return err
-	}
-	body, err := a.readBody(w, r)
-	if err != nil {
-		return err
-	}
-	var req extendRequest
-	if err := decodeJSON(body, &req); err != nil {
 		return err
 	}
 	if utf8.RuneCountInString(req.Reason) > maxCaseNote {

@@ -79,12 +79,19 @@ func pathID(r *http.Request) (int64, error) {
 // getByID serves GET of one thing by the id in the path, read with get,
 // a method of Store such as Store.Contact.
 func getByID[T any](get func(Store, context.Context, int64, int64) (T, error)) func(*API, http.ResponseWriter, *http.Request, tenant) error {
+	return readByID(func(a *API, ctx context.Context, tenantID, id int64) (T, error) {
+		return get(a.store, ctx, tenantID, id)
+	})
+}
+
+// readByID serves GET of a thing by the id in the path, read by get.
+func readByID[T any](get func(a *API, ctx context.Context, tenantID, id int64) (T, error)) func(*API, http.ResponseWriter, *http.Request, tenant) error {
 	return func(a *API, w http.ResponseWriter, r *http.Request, t tenant) error {
 		id, err := pathID(r)
 		if err != nil {
 			return err
 		}
-		v, err := get(a.store, r.Context(), t.ID, id)
+		v, err := get(a, r.Context(), t.ID, id)
 		if err != nil {
 			return err
 		}
