@@ -379,13 +379,16 @@ type Part struct {
 // TextPart returns a text part.
 func TextPart(s string) Part { return Part{Type: PartText, Text: s} }
 
-// Media is a file: either at URL, or in the media store under Key.
+// Media is a file: either at URL, or in the media store under Key. A file
+// a channel received but did not keep (too large, of a forbidden type, or
+// lost by the provider) has neither, and a Note that says why.
 type Media struct {
 	ContentType string `json:"content_type"`
 	Size        int64  `json:"size,omitempty"`
 	URL         string `json:"url,omitempty"`
 	Key         string `json:"key,omitempty"`
 	Filename    string `json:"filename,omitempty"`
+	Note        string `json:"note,omitempty"`
 }
 
 // Button is a quick-reply button. ID comes back as the Payload of the

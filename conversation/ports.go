@@ -71,6 +71,10 @@ type Delivery struct {
 	Contact Contact
 	// To is the contact's identity on the account's channel.
 	To Identity
+	// LastInbound is when the contact last wrote to the account, zero if
+	// never. It is set for WhatsApp, whose free-form messages are allowed
+	// only within 24 hours of it.
+	LastInbound time.Time
 }
 
 // Receipt is a channel's confirmation of a send.

@@ -327,6 +327,20 @@ func (s *Service) UpdateStatus(ctx context.Context, u StatusUpdate) (Message, er
 	return m, nil
 }
 
+// RecordConsent validates c and appends it to the consent ledger.
+func (s *Service) RecordConsent(ctx context.Context, c ConsentChange) (ConsentChange, error) {
+	if err := c.Validate(); err != nil {
+		return ConsentChange{}, err
+	}
+	return s.store.RecordConsent(ctx, c)
+}
+
+// OptedOut reports whether the address has opted out of messages from the
+// account.
+func (s *Service) OptedOut(ctx context.Context, tenantID, accountID int64, address string) (bool, error) {
+	return s.store.OptedOut(ctx, tenantID, accountID, address)
+}
+
 // RouteJob is the JobHandler of JobRoute: a message in a conversation owned
 // by the bot goes to the bot, whose replies are sent on the channel the
 // message came from; in any other state agents see the message live.
@@ -341,6 +355,9 @@ func (s *Service) RouteJob(ctx context.Context, j Job) error {
 	}
 	if s.bot == nil || conv.State != StateBot || msg.Direction != DirectionIn {
 		return nil
+	}
+	if _, ok := InboundKeyword(msg); ok {
+		return nil // the channel has acted on it; carriers forbid an answer
 	}
 	tenant, err := s.store.Tenant(ctx, j.TenantID)
 	if err != nil {
@@ -441,8 +458,22 @@ func (s *Service) DeliverJob(ctx context.Context, j Job) error {
 	if s.sender == nil {
 		return s.deliveryFailed(ctx, msg, j, &DeliveryError{Message: "no channels are configured", Permanent: true})
 	}
+	out, err := s.store.OptedOut(ctx, j.TenantID, acct.ID, to.Address)
+	if err != nil {
+		return fmt.Errorf("read consent: %w", err)
+	}
+	if out {
+		return s.deliveryFailed(ctx, msg, j, &DeliveryError{Code: FailureOptedOut,
+			Message: "the recipient opted out of messages from this sender", Permanent: true})
+	}
+	d := Delivery{Message: msg, Account: acct, Contact: contact, To: to}
+	if acct.Kind == ChannelWhatsApp {
+		if d.LastInbound, err = s.store.LastInbound(ctx, j.TenantID, contact.ID, acct.ID); err != nil {
+			return fmt.Errorf("read last inbound message: %w", err)
+		}
+	}
 
-	receipt, err := s.sender.Send(ctx, Delivery{Message: msg, Account: acct, Contact: contact, To: to})
+	receipt, err := s.sender.Send(ctx, d)
 	if err != nil {
 		return s.deliveryFailed(ctx, msg, j, err)
 	}

@@ -113,6 +113,21 @@ type Store interface {
 	// for the tenant.
 	AnnotateMessage(ctx context.Context, tenantID, messageID int64, a Analysis) error
 
+	// LastInbound returns when the contact last wrote to the account, the
+	// zero time if never.
+	LastInbound(ctx context.Context, tenantID, contactID, accountID int64) (time.Time, error)
+
+	// RecordConsent appends c to the consent ledger and returns it with its
+	// ID, and At set to now if it was zero. Returns ENOTFOUND unless
+	// c.AccountID belongs to c.TenantID.
+	RecordConsent(ctx context.Context, c ConsentChange) (ConsentChange, error)
+	// OptedOut reports whether the latest consent change of the tenant for
+	// the address on the account is an opt-out.
+	OptedOut(ctx context.Context, tenantID, accountID int64, address string) (bool, error)
+	// ListConsent returns the tenant's consent changes that match f, newest
+	// first.
+	ListConsent(ctx context.Context, tenantID int64, f ConsentFilter) ([]ConsentChange, error)
+
 	// EnqueueJob stores a job due at j.RunAt. If j.Key is set and an
 	// unfinished job of the tenant has the same key, it returns that job
 	// instead.
@@ -240,6 +255,16 @@ type SearchFilter struct {
 	ConversationID int64
 	BeforeID       int64
 	Limit          int
+}
+
+// ConsentFilter selects consent changes. Zero fields match all; BeforeID
+// pages: pass the last id seen.
+type ConsentFilter struct {
+	ContactID int64
+	AccountID int64
+	Address   string
+	BeforeID  int64
+	Limit     int
 }
 
 // StatusUpdate reports a delivery status. It names the message by

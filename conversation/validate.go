@@ -282,8 +282,14 @@ func validateMedia(f string, m *Media) error {
 	if m.Size > MaxMediaSize {
 		return &Error{Code: ETOOLARGE, Field: f + ".size", Message: fmt.Sprintf("media is at most %d bytes", MaxMediaSize)}
 	}
-	if (m.URL == "") == (m.Key == "") {
-		return FieldError(f, "needs exactly one of url or key")
+	switch {
+	case m.URL != "" && m.Key != "":
+		return FieldError(f, "needs one of url or key, not both")
+	case m.URL == "" && m.Key == "" && m.Note == "":
+		return FieldError(f, "needs a url or a key, or a note that says why the file was not kept")
+	}
+	if err := checkText(f+".note", m.Note, MaxShortField); err != nil {
+		return err
 	}
 	if m.URL != "" {
 		u, err := url.Parse(m.URL)

@@ -45,6 +45,8 @@ func TestStore(t *testing.T, newStore func(t *testing.T) conversation.Store) {
 		{"JobsConcurrentClaims", testJobsConcurrentClaims},
 		{"TenantIsolation", testTenantIsolation},
 		{"Settings", testSettings},
+		{"Consent", testConsent},
+		{"LastInbound", testLastInbound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1200,4 +1202,90 @@ func testSettings(t *testing.T, s conversation.Store) {
 		t.Fatalf("second InitSetting = %q, want the first value kept", v)
 	}
 	must(t, s.Ping(ctx))
+}
+
+func testConsent(t *testing.T, s conversation.Store) {
+	ctx := t.Context()
+	a, b := newFixture(t, s, "consent-a"), newFixture(t, s, "consent-b")
+	const ana, luis = "+573001112233", "+573004445566"
+	in := ingest1(t, s, a.inbound(a.sms, ana, "SM1", "STOP"))
+
+	if out, err := s.OptedOut(ctx, a.tenant.ID, a.sms.ID, ana); err != nil || out {
+		t.Fatalf("OptedOut before any change = %v, %v; want false", out, err)
+	}
+	at := time.Date(2026, 11, 21, 10, 0, 0, 123456789, time.UTC)
+	stop, err := s.RecordConsent(ctx, conversation.ConsentChange{TenantID: a.tenant.ID, AccountID: a.sms.ID, ContactID: in.Message.ContactID,
+		Channel: conversation.ChannelSMS, Address: ana, OptedOut: true, Source: "keyword:STOP", ProviderID: "SM1", At: at})
+	must(t, err)
+	if stop.ID == 0 || !stop.At.Equal(at.Truncate(time.Microsecond)) {
+		t.Fatalf("RecordConsent = %+v; want an id and At %v", stop, at.Truncate(time.Microsecond))
+	}
+	if out, err := s.OptedOut(ctx, a.tenant.ID, a.sms.ID, ana); err != nil || !out {
+		t.Fatalf("OptedOut after STOP = %v, %v; want true", out, err)
+	}
+	// Per recipient, per sender, per tenant.
+	for _, q := range []struct {
+		tenant, account int64
+		addr            string
+	}{{a.tenant.ID, a.sms.ID, luis}, {a.tenant.ID, a.webchat.ID, ana}, {b.tenant.ID, a.sms.ID, ana}, {b.tenant.ID, b.sms.ID, ana}} {
+		if out, err := s.OptedOut(ctx, q.tenant, q.account, q.addr); err != nil || out {
+			t.Errorf("OptedOut(%d, %d, %s) = %v, %v; want false", q.tenant, q.account, q.addr, out, err)
+		}
+	}
+	start, err := s.RecordConsent(ctx, conversation.ConsentChange{TenantID: a.tenant.ID, AccountID: a.sms.ID, ContactID: in.Message.ContactID,
+		Channel: conversation.ChannelSMS, Address: ana, OptedOut: false, Source: "keyword:START", ProviderID: "SM2"})
+	must(t, err)
+	if start.At.IsZero() {
+		t.Error("RecordConsent left At zero; want now")
+	}
+	if out, err := s.OptedOut(ctx, a.tenant.ID, a.sms.ID, ana); err != nil || out {
+		t.Fatalf("OptedOut after START = %v, %v; want false", out, err)
+	}
+
+	// Another tenant's account is not found, and records nothing.
+	_, err = s.RecordConsent(ctx, conversation.ConsentChange{TenantID: b.tenant.ID, AccountID: a.sms.ID,
+		Channel: conversation.ChannelSMS, Address: ana, OptedOut: true, Source: "api"})
+	wantCode(t, err, conversation.ENOTFOUND)
+
+	got, err := s.ListConsent(ctx, a.tenant.ID, conversation.ConsentFilter{ContactID: in.Message.ContactID})
+	must(t, err)
+	if len(got) != 2 || got[0].ID != start.ID || got[1].ID != stop.ID || got[1].Source != "keyword:STOP" || got[1].ProviderID != "SM1" ||
+		!got[1].OptedOut || got[1].Channel != conversation.ChannelSMS || got[1].Address != ana || got[1].AccountID != a.sms.ID {
+		t.Fatalf("ListConsent = %+v; want START then STOP", got)
+	}
+	if got, err := s.ListConsent(ctx, a.tenant.ID, conversation.ConsentFilter{Address: ana, BeforeID: start.ID}); err != nil || len(got) != 1 || got[0].ID != stop.ID {
+		t.Fatalf("ListConsent before START = %+v, %v; want STOP", got, err)
+	}
+	if got, err := s.ListConsent(ctx, b.tenant.ID, conversation.ConsentFilter{}); err != nil || len(got) != 0 {
+		t.Fatalf("other tenant's ListConsent = %+v, %v; want none", got, err)
+	}
+}
+
+func testLastInbound(t *testing.T, s conversation.Store) {
+	ctx := t.Context()
+	f := newFixture(t, s, "last-inbound")
+	const ana = "+573001112233"
+	first := f.inbound(f.sms, ana, "SM1", "hola")
+	first.Inbound.ReceivedAt = time.Now().Add(-3 * time.Hour).UTC().Truncate(time.Microsecond)
+	in := ingest1(t, s, first)
+	if at, err := s.LastInbound(ctx, f.tenant.ID, in.Message.ContactID, f.webchat.ID); err != nil || !at.IsZero() {
+		t.Fatalf("LastInbound on an account never written to = %v, %v; want zero", at, err)
+	}
+	at, err := s.LastInbound(ctx, f.tenant.ID, in.Message.ContactID, f.sms.ID)
+	if err != nil || !at.Equal(first.Inbound.ReceivedAt) {
+		t.Fatalf("LastInbound = %v, %v; want %v", at, err, first.Inbound.ReceivedAt)
+	}
+	second := f.inbound(f.sms, ana, "SM2", "sigo aquí")
+	second.Inbound.ReceivedAt = time.Now().Add(-time.Hour).UTC().Truncate(time.Microsecond)
+	ingest1(t, s, second)
+	// A reply is outbound and does not count.
+	_, err = s.Send(ctx, []conversation.Outbound{{TenantID: f.tenant.ID, ConversationID: in.Conversation.ID,
+		Author: conversation.Author{Kind: conversation.AuthorBot}, Parts: []conversation.Part{conversation.TextPart("hola")}, AccountID: f.sms.ID}})
+	must(t, err)
+	if at, err := s.LastInbound(ctx, f.tenant.ID, in.Message.ContactID, f.sms.ID); err != nil || !at.Equal(second.Inbound.ReceivedAt) {
+		t.Fatalf("LastInbound after a second message = %v, %v; want %v", at, err, second.Inbound.ReceivedAt)
+	}
+	if at, err := s.LastInbound(ctx, f.tenant.ID+1000, in.Message.ContactID, f.sms.ID); err != nil || !at.IsZero() {
+		t.Fatalf("LastInbound of another tenant = %v, %v; want zero", at, err)
+	}
 }

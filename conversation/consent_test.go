@@ -1,0 +1,108 @@
+package conversation_test
+
+import (
+	"testing"
+
+	"conversa/conversation"
+)
+
+func TestSMSKeyword(t *testing.T) {
+	for body, want := range map[string]conversation.Keyword{
+		"STOP": conversation.KeywordStop, " stop ": conversation.KeywordStop, "Stop!": conversation.KeywordStop,
+		"unsubscribe": conversation.KeywordStop, "StopAll": conversation.KeywordStop, "quit.": conversation.KeywordStop,
+		"START": conversation.KeywordStart, "yes": conversation.KeywordStart, "UNSTOP": conversation.KeywordStart,
+		"help": conversation.KeywordHelp, "INFO?": conversation.KeywordHelp,
+	} {
+		if got, ok := conversation.SMSKeyword(body); !ok || got != want {
+			t.Errorf("SMSKeyword(%q) = %q, %v; want %q", body, got, ok, want)
+		}
+	}
+	for _, body := range []string{"", "please stop", "stop it", "STOP STOP", "stopp", "yes please", "ayuda", "!", "s.t.o.p"} {
+		if got, ok := conversation.SMSKeyword(body); ok {
+			t.Errorf("SMSKeyword(%q) = %q; want no keyword", body, got)
+		}
+	}
+}
+
+func TestOptedOutRecipientGetsNothing(t *testing.T) {
+	e := newEnv(t, nil)
+	e.run(t)
+	ctx := t.Context()
+	conv := e.conversationWithContact(t)
+	stop, err := e.svc.RecordConsent(ctx, conversation.ConsentChange{TenantID: e.tenant.ID, AccountID: e.api.ID, ContactID: conv.ContactID,
+		Channel: conversation.ChannelAPI, Address: "user-1", OptedOut: true, Source: "api"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := e.send(t, conv, "¿Sigue ahí?")
+	eventually(t, "the message failed", func() bool { return e.message(t, m.ID).Status == conversation.StatusFailed })
+	if f := e.message(t, m.ID).Failure; f == nil || f.Code != conversation.FailureOptedOut {
+		t.Fatalf("failure = %+v; want code %s", f, conversation.FailureOptedOut)
+	}
+	if n := len(e.hook.received()); n != 0 {
+		t.Fatalf("%d webhooks reached an opted-out recipient", n)
+	}
+
+	if _, err := e.svc.RecordConsent(ctx, conversation.ConsentChange{TenantID: e.tenant.ID, AccountID: e.api.ID, ContactID: conv.ContactID,
+		Channel: conversation.ChannelAPI, Address: "user-1", OptedOut: false, Source: "api"}); err != nil {
+		t.Fatal(err)
+	}
+	m = e.send(t, conv, "Bienvenido de nuevo")
+	eventually(t, "the message delivered", func() bool { return e.message(t, m.ID).Status == conversation.StatusDelivered })
+
+	// A change that names no source, or another tenant's account, is refused.
+	bad := stop
+	bad.Source = ""
+	if _, err := e.svc.RecordConsent(ctx, bad); conversation.ErrorCode(err) != conversation.EINVALID {
+		t.Errorf("RecordConsent with no source = %v; want invalid", err)
+	}
+	bad = stop
+	bad.TenantID = e.tenant.ID + 1
+	if _, err := e.svc.RecordConsent(ctx, bad); conversation.ErrorCode(err) != conversation.ENOTFOUND {
+		t.Errorf("RecordConsent on another tenant's account = %v; want not found", err)
+	}
+}
+
+func TestBotNeverAnswersSMSKeywords(t *testing.T) {
+	e := newEngineEnv(t)
+	e.run(t)
+	ctx := t.Context()
+	sms, err := e.store.CreateChannelAccount(ctx, conversation.ChannelAccount{TenantID: e.tenant.ID, Kind: conversation.ChannelSMS, Key: "+15005550006"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := func(id, text string) conversation.IngestResult {
+		res, err := e.svc.Ingest(ctx, conversation.Inbound{Channel: conversation.ChannelSMS, Account: sms.Key, From: "+573001112233",
+			ProviderID: id, Parts: []conversation.Part{conversation.TextPart(text)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	outbound := func(convID int64) int {
+		ms, err := e.store.ListMessages(ctx, e.tenant.ID, conversation.MessageFilter{ConversationID: convID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, m := range ms {
+			if m.Direction == conversation.DirectionOut {
+				n++
+			}
+		}
+		return n
+	}
+	idle := func() bool {
+		counts, err := e.store.JobCounts(ctx)
+		return err == nil && len(counts) == 0
+	}
+	res := in("SM1", "STOP")
+	in("SM2", "help")
+	eventually(t, "the route jobs done", idle)
+	if n := outbound(res.Conversation.ID); n != 0 {
+		t.Fatalf("the bot answered a keyword: %d outbound messages", n)
+	}
+	// Anything else is the bot's, even with a keyword in it.
+	in("SM3", "hola, no quiero que me escriban: stop")
+	eventually(t, "the bot's answer", func() bool { return outbound(res.Conversation.ID) > 0 })
+}

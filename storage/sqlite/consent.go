@@ -1,0 +1,89 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"time"
+
+	"conversa/conversation"
+)
+
+// LastInbound implements conversation.Store.
+func (s *Store) LastInbound(ctx context.Context, tenantID, contactID, accountID int64) (time.Time, error) {
+	var at sql.NullInt64
+	err := s.r.QueryRowContext(ctx, `SELECT max(created_at) FROM messages
+		WHERE tenant_id = ? AND contact_id = ? AND channel_account_id = ? AND direction = 'in'`,
+		tenantID, contactID, accountID).Scan(&at)
+	if err != nil || !at.Valid {
+		return time.Time{}, err
+	}
+	return fromMicros(at.Int64), nil
+}
+
+// RecordConsent implements conversation.Store.
+func (s *Store) RecordConsent(ctx context.Context, c conversation.ConsentChange) (conversation.ConsentChange, error) {
+	if c.At.IsZero() {
+		c.At = now()
+	}
+	c.At = c.At.UTC().Truncate(time.Microsecond)
+	err := s.write(ctx, func(tx *wtx) error {
+		return tx.QueryRowContext(ctx, `INSERT INTO consent_changes
+			(tenant_id, account_id, contact_id, channel, address, opted_out, source, provider_id, at)
+			SELECT tenant_id, id, ?, ?, ?, ?, ?, ?, ? FROM channel_accounts WHERE id = ? AND tenant_id = ?
+			RETURNING id`,
+			c.ContactID, c.Channel, c.Address, c.OptedOut, c.Source, c.ProviderID, micros(c.At), c.AccountID, c.TenantID).Scan(&c.ID)
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, conversation.Errorf(conversation.ENOTFOUND, "channel account not found")
+	}
+	return c, err
+}
+
+// OptedOut implements conversation.Store.
+func (s *Store) OptedOut(ctx context.Context, tenantID, accountID int64, address string) (bool, error) {
+	var out bool
+	err := s.r.QueryRowContext(ctx, `SELECT opted_out FROM consent_changes
+		WHERE account_id = ? AND address = ? AND tenant_id = ? ORDER BY id DESC LIMIT 1`,
+		accountID, address, tenantID).Scan(&out)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return out, err
+}
+
+// ListConsent implements conversation.Store.
+func (s *Store) ListConsent(ctx context.Context, tenantID int64, f conversation.ConsentFilter) ([]conversation.ConsentChange, error) {
+	where, args := []string{"tenant_id = ?"}, []any{tenantID}
+	if f.ContactID != 0 {
+		where, args = append(where, "contact_id = ?"), append(args, f.ContactID)
+	}
+	if f.AccountID != 0 {
+		where, args = append(where, "account_id = ?"), append(args, f.AccountID)
+	}
+	if f.Address != "" {
+		where, args = append(where, "address = ?"), append(args, f.Address)
+	}
+	if f.BeforeID != 0 {
+		where, args = append(where, "id < ?"), append(args, f.BeforeID)
+	}
+	args = append(args, conversation.ClampLimit(f.Limit))
+	rows, err := s.r.QueryContext(ctx, `SELECT id, tenant_id, account_id, contact_id, channel, address, opted_out, source, provider_id, at
+		FROM consent_changes WHERE `+strings.Join(where, " AND ")+` ORDER BY id DESC LIMIT ?`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []conversation.ConsentChange
+	for rows.Next() {
+		var c conversation.ConsentChange
+		var at int64
+		if err := rows.Scan(&c.ID, &c.TenantID, &c.AccountID, &c.ContactID, &c.Channel, &c.Address, &c.OptedOut, &c.Source, &c.ProviderID, &at); err != nil {
+			return nil, err
+		}
+		c.At = fromMicros(at)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,18 @@
+-- The consent ledger: recipients opting out of, or back into, messages from
+-- one sender (a channel account). Append-only; the latest entry of
+-- (account, address) decides. Times are Unix microseconds. Parallel to the
+-- PostgreSQL schema.
+CREATE TABLE consent_changes (
+    id          INTEGER PRIMARY KEY,
+    tenant_id   INTEGER NOT NULL REFERENCES tenants (id),
+    account_id  INTEGER NOT NULL REFERENCES channel_accounts (id),
+    contact_id  INTEGER NOT NULL DEFAULT 0,
+    channel     TEXT    NOT NULL,
+    address     TEXT    NOT NULL,
+    opted_out   INTEGER NOT NULL,
+    source      TEXT    NOT NULL,
+    provider_id TEXT    NOT NULL DEFAULT '',
+    at          INTEGER NOT NULL
+);
+CREATE INDEX consent_changes_recipient ON consent_changes (account_id, address, id);
+CREATE INDEX consent_changes_contact ON consent_changes (tenant_id, contact_id, id);
