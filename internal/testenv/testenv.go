@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -111,6 +112,25 @@ func Chromium(t testing.TB) string {
 	}
 	unavailable(t, "Chromium: none on PATH and TEST_CHROMIUM unset")
 	return ""
+}
+
+// Peers returns the directory where scripts/services installed the npm
+// peers of internal/testenv/peers (TEST_PEERS_DIR): run them with
+// Node("node_modules/.bin/prism", ...) from there, or require() them from a
+// script run in it. Tests that need no peer never call it.
+func Peers(t testing.TB) string {
+	t.Helper()
+	dir := os.Getenv("TEST_PEERS_DIR")
+	if dir == "" {
+		unavailable(t, "npm peers: TEST_PEERS_DIR unset")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node_modules")); err != nil {
+		unavailable(t, "npm peers: %v", err)
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		unavailable(t, "npm peers: no node on PATH")
+	}
+	return dir
 }
 
 func randomHex(n int) string {
