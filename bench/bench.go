@@ -60,3 +60,7 @@ func procField(path, name string) (string, bool) {
 	}
 	return "", false
 }
+
+// EncryptionKey is the encryption_key of benchmark nodes on PostgreSQL,
+// which require one. It protects nothing: benchmark databases are dropped.
+const EncryptionKey = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"

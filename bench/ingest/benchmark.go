@@ -80,7 +80,7 @@ func (b *benchmark) run(ctx context.Context, db *bench.TempDB) (err error) {
 
 	dir := filepath.Join(b.tmp, "postgres")
 	node, conv, err := startProduct(ctx, cfg.bin, dir, namePG,
-		[]string{"--database-url", db.URL, "--data-dir", filepath.Join(dir, "data")}, true, cfg.concurrency)
+		[]string{"--database-url", db.URL, "--encryption-key", bench.EncryptionKey, "--data-dir", filepath.Join(dir, "data")}, true, cfg.concurrency)
 	if err != nil {
 		return fmt.Errorf("conversa on PostgreSQL: %w", err)
 	}

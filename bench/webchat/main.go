@@ -214,7 +214,7 @@ func runPostgres(ctx context.Context, cfg config, dir string) (_ latencyResult, 
 	if err != nil {
 		return latencyResult{}, fmt.Errorf("valkey: %w", err)
 	}
-	store := []string{"--database-url", db.URL, "--valkey-url", cfg.valkeyURL, "--valkey-prefix", prefix, "--data-dir", dir}
+	store := []string{"--database-url", db.URL, "--encryption-key", bench.EncryptionKey, "--valkey-url", cfg.valkeyURL, "--valkey-prefix", prefix, "--data-dir", dir}
 	if _, err := bench.Command(ctx, cfg.bin, append([]string{"migrate"}, store...)...); err != nil {
 		return latencyResult{}, err
 	}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"maps"
 	"slices"
-	"strings"
 
 	"go.yaml.in/yaml/v3"
 
@@ -156,7 +155,7 @@ func accountDiff(a, b conversation.ChannelAccount) []string {
 		if had == has && old == now {
 			continue
 		}
-		if strings.Contains(k, "secret") || strings.Contains(k, "token") || strings.Contains(k, "password") {
+		if conversation.IsSecretSetting(k) {
 			old, now = "(hidden)", "(hidden)"
 		}
 		switch {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,9 +42,19 @@ func applyFile(t *testing.T, dir, body string, args ...string) (string, error) {
 	return out, err
 }
 
+// storeAt opens the embedded store of dir with the encryption key that
+// conversa generated beside it.
 func storeAt(t *testing.T, dir string) *sqlite.Store {
 	t.Helper()
-	s, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(dir, "conversa.db")})
+	key, err := os.ReadFile(filepath.Join(dir, "encryption.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealer, err := newSealer(string(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(dir, "conversa.db"), Sealer: sealer})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,6 +89,22 @@ func TestApply(t *testing.T) {
 	web, err := store.ChannelAccountByKey(t.Context(), conversation.ChannelWebchat, "acme-web")
 	if err != nil || web.TenantID != tn.ID || web.Settings["color"] != "#112233" || web.Name != "Sitio web" {
 		t.Fatalf("web-chat channel = %+v, %v", web, err)
+	}
+	// The webhook secret is encrypted with the key generated beside the
+	// database, readable only by the owner.
+	if crm, err := store.ChannelAccountByKey(t.Context(), conversation.ChannelAPI, "acme-crm"); err != nil || crm.Settings["webhook_secret"] != "s3cr3t-s3cr3t-s3cr3t" {
+		t.Fatalf("api channel = %+v, %v", crm, err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "encryption.key")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("encryption.key: %v, %v; want mode 0600", fi, err)
+	}
+	keyless, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(dir, "conversa.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer keyless.Close()
+	if _, err := keyless.ChannelAccountByKey(t.Context(), conversation.ChannelAPI, "acme-crm"); !errors.Is(err, conversation.ErrSealed) {
+		t.Fatalf("without the key, the api channel reads as %v; want ErrSealed", err)
 	}
 
 	// Applying the same file again changes nothing.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -29,6 +30,7 @@ type Config struct {
 	ValkeyURL                string        `setting:"valkey_url" usage:"redis:// or valkey:// URL of the shared Valkey server (default: in-process, one node)"`
 	ValkeyPrefix             string        `setting:"valkey_prefix" usage:"prefix of every Valkey key and channel"`
 	SecretKey                string        `setting:"secret_key" usage:"secret for signed tokens, the same on every node (default: generated once and kept in the database)"`
+	EncryptionKey            string        `setting:"encryption_key" usage:"64 hex digits that encrypt channel credentials at rest, the same on every node; required with PostgreSQL (default with the embedded store: generated once into encryption.key beside the database)"`
 	LogLevel                 string        `setting:"log_level" usage:"debug, info, warn or error"`
 	LogFormat                string        `setting:"log_format" usage:"json or text"`
 	Workers                  int           `setting:"workers" usage:"jobs (deliveries, bot turns) run at once on this node; 0 runs none here"`
@@ -233,6 +235,11 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("valkey_url: %q is not a redis:// or valkey:// URL", c.ValkeyURL))
 		}
 	}
+	if c.EncryptionKey != "" {
+		if b, err := hex.DecodeString(c.EncryptionKey); err != nil || len(b) != 32 {
+			errs = append(errs, errors.New("encryption_key: must be 64 hex digits (32 bytes), e.g. from openssl rand -hex 32"))
+		}
+	}
 	if c.SecretKey != "" && len(c.SecretKey) < 32 {
 		errs = append(errs, errors.New("secret_key: must have at least 32 characters"))
 	}
@@ -284,7 +291,7 @@ func (c *Config) redacted() []string {
 	for _, s := range settings {
 		v := s.get(c)
 		switch s.name {
-		case "secret_key":
+		case "secret_key", "encryption_key":
 			if v != "" {
 				v = "(set)"
 			}

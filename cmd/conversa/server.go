@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -80,7 +81,14 @@ type Server struct {
 // unless migrate is set.
 func openStore(ctx context.Context, cfg Config, migrate bool) (durableStore, error) {
 	if cfg.usesPostgres() {
-		s, err := postgres.Open(ctx, postgres.Config{URL: cfg.DatabaseURL})
+		if cfg.EncryptionKey == "" {
+			return nil, errors.New("encryption_key is required with PostgreSQL: 64 hex digits, the same on every node (e.g. openssl rand -hex 32); it encrypts channel credentials at rest")
+		}
+		sealer, err := newSealer(cfg.EncryptionKey)
+		if err != nil {
+			return nil, err
+		}
+		s, err := postgres.Open(ctx, postgres.Config{URL: cfg.DatabaseURL, Sealer: sealer})
 		if err != nil {
 			return nil, err
 		}
@@ -105,7 +113,57 @@ func openStore(ctx context.Context, cfg Config, migrate bool) (durableStore, err
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	return sqlite.Open(ctx, sqlite.Config{Path: path})
+	key := cfg.EncryptionKey
+	if key == "" {
+		var err error
+		if key, err = keyFile(filepath.Join(filepath.Dir(path), "encryption.key")); err != nil {
+			return nil, err
+		}
+	}
+	sealer, err := newSealer(key)
+	if err != nil {
+		return nil, err
+	}
+	return sqlite.Open(ctx, sqlite.Config{Path: path, Sealer: sealer})
+}
+
+func newSealer(hexKey string) (*conversation.Sealer, error) {
+	b, err := hex.DecodeString(strings.TrimSpace(hexKey))
+	if err != nil || len(b) != 32 {
+		return nil, errors.New("encryption key: must be 64 hex digits")
+	}
+	return conversation.NewSealer(b)
+}
+
+// keyFile returns the encryption key kept in path, generating it on first
+// use. It lives beside the embedded database but outside it, so that a copy
+// of the database alone does not reveal channel credentials.
+func keyFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		return string(b), nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("encryption key: %w", err)
+	}
+	k := make([]byte, 32)
+	rand.Read(k)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return keyFile(path) // another process made it first
+	}
+	if err != nil {
+		return "", fmt.Errorf("encryption key: %w", err)
+	}
+	_, err = f.WriteString(hex.EncodeToString(k) + "\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return "", fmt.Errorf("encryption key: %w", err)
+	}
+	return hex.EncodeToString(k), nil
 }
 
 // NewServer builds a node from the configuration. Run starts it.

@@ -31,6 +31,9 @@ type Config struct {
 	// URL is a PostgreSQL connection URL or keyword/value string. pgx pool
 	// settings such as pool_max_conns may be part of it.
 	URL string
+	// Sealer encrypts the secret settings of channel accounts; nil stores
+	// them as they are.
+	Sealer *conversation.Sealer
 }
 
 // Validate checks the config.
@@ -43,7 +46,8 @@ func (c *Config) Validate() error {
 
 // Store is the PostgreSQL conversation.Store.
 type Store struct {
-	pool *pgxpool.Pool
+	pool   *pgxpool.Pool
+	sealer *conversation.Sealer
 }
 
 var _ conversation.Store = (*Store)(nil)
@@ -62,7 +66,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to postgres: %w", err)
 	}
-	return &Store{pool: pool}, nil
+	return &Store{pool: pool, sealer: cfg.Sealer}, nil
 }
 
 // Close closes the pool.

@@ -76,3 +76,22 @@ func TestMigrate(t *testing.T) {
 		t.Fatalf("second Migrate applied %v, %v", again, err)
 	}
 }
+
+func TestSealedSettings(t *testing.T) {
+	url := testenv.PostgresURL(t)
+	migrated := false
+	conversationtest.TestSealedSettings(t, func(t *testing.T, sealer *conversation.Sealer) conversation.Store {
+		s, err := postgres.Open(t.Context(), postgres.Config{URL: url, Sealer: sealer})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		if !migrated {
+			if _, err := s.Migrate(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			migrated = true
+		}
+		return s
+	})
+}

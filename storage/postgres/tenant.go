@@ -59,11 +59,15 @@ func (s *Store) ListTenants(ctx context.Context) ([]conversation.Tenant, error) 
 
 const accountColumns = `id, tenant_id, kind, key, name, settings, disabled, created_at, updated_at`
 
-func scanAccount(row pgx.Row) (conversation.ChannelAccount, error) {
+// scanAccount reads an account, its secret settings decrypted.
+func (s *Store) scanAccount(row pgx.Row) (conversation.ChannelAccount, error) {
 	var a conversation.ChannelAccount
 	err := row.Scan(&a.ID, &a.TenantID, &a.Kind, &a.Key, &a.Name, &a.Settings, &a.Disabled, &a.CreatedAt, &a.UpdatedAt)
 	a.CreatedAt, a.UpdatedAt = a.CreatedAt.UTC(), a.UpdatedAt.UTC()
-	return a, err
+	if err != nil {
+		return a, err
+	}
+	return a, s.sealer.Open(a.Kind, a.Key, a.Settings)
 }
 
 // emptyMap stores a nil map as {}.
@@ -76,10 +80,10 @@ func emptyMap(m map[string]string) map[string]string {
 
 // CreateChannelAccount implements conversation.Store.
 func (s *Store) CreateChannelAccount(ctx context.Context, a conversation.ChannelAccount) (conversation.ChannelAccount, error) {
-	created, err := scanAccount(s.pool.QueryRow(ctx, `
+	created, err := s.scanAccount(s.pool.QueryRow(ctx, `
 		INSERT INTO channel_accounts (tenant_id, kind, key, name, settings, disabled, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING `+accountColumns,
-		a.TenantID, a.Kind, a.Key, a.Name, emptyMap(a.Settings), a.Disabled, now()))
+		a.TenantID, a.Kind, a.Key, a.Name, emptyMap(s.sealer.Seal(a.Kind, a.Key, a.Settings)), a.Disabled, now()))
 	switch {
 	case isUnique(err):
 		return conversation.ChannelAccount{}, conversation.Errorf(conversation.ECONFLICT, "a %s channel with key %q already exists", a.Kind, a.Key)
@@ -91,28 +95,35 @@ func (s *Store) CreateChannelAccount(ctx context.Context, a conversation.Channel
 
 // UpdateChannelAccount implements conversation.Store.
 func (s *Store) UpdateChannelAccount(ctx context.Context, a conversation.ChannelAccount) (conversation.ChannelAccount, error) {
-	a, err := scanAccount(s.pool.QueryRow(ctx, `
+	// The kind and key seal the secrets; they never change.
+	var kind conversation.ChannelKind
+	var key string
+	err := s.pool.QueryRow(ctx, `SELECT kind, key FROM channel_accounts WHERE id = $1 AND tenant_id = $2`, a.ID, a.TenantID).Scan(&kind, &key)
+	if err != nil {
+		return conversation.ChannelAccount{}, notFound(err, "channel account")
+	}
+	a, err = s.scanAccount(s.pool.QueryRow(ctx, `
 		UPDATE channel_accounts SET name = $1, settings = $2, disabled = $3, updated_at = $4
 		WHERE id = $5 AND tenant_id = $6 RETURNING `+accountColumns,
-		a.Name, emptyMap(a.Settings), a.Disabled, now(), a.ID, a.TenantID))
+		a.Name, emptyMap(s.sealer.Seal(kind, key, a.Settings)), a.Disabled, now(), a.ID, a.TenantID))
 	return a, notFound(err, "channel account")
 }
 
 // ChannelAccount implements conversation.Store.
 func (s *Store) ChannelAccount(ctx context.Context, tenantID, id int64) (conversation.ChannelAccount, error) {
-	a, err := scanAccount(s.pool.QueryRow(ctx, `SELECT `+accountColumns+` FROM channel_accounts WHERE id = $1 AND tenant_id = $2`, id, tenantID))
+	a, err := s.scanAccount(s.pool.QueryRow(ctx, `SELECT `+accountColumns+` FROM channel_accounts WHERE id = $1 AND tenant_id = $2`, id, tenantID))
 	return a, notFound(err, "channel account")
 }
 
 // ChannelAccountByKey implements conversation.Store.
 func (s *Store) ChannelAccountByKey(ctx context.Context, kind conversation.ChannelKind, key string) (conversation.ChannelAccount, error) {
-	a, err := scanAccount(s.pool.QueryRow(ctx, `SELECT `+accountColumns+` FROM channel_accounts WHERE kind = $1 AND key = $2`, kind, key))
+	a, err := s.scanAccount(s.pool.QueryRow(ctx, `SELECT `+accountColumns+` FROM channel_accounts WHERE kind = $1 AND key = $2`, kind, key))
 	return a, notFound(err, "channel account")
 }
 
 // ListChannelAccounts implements conversation.Store.
 func (s *Store) ListChannelAccounts(ctx context.Context, tenantID int64) ([]conversation.ChannelAccount, error) {
-	return queryAll(ctx, s.pool, scanAccount, `SELECT `+accountColumns+` FROM channel_accounts WHERE tenant_id = $1 ORDER BY id`, tenantID)
+	return queryAll(ctx, s.pool, s.scanAccount, `SELECT `+accountColumns+` FROM channel_accounts WHERE tenant_id = $1 ORDER BY id`, tenantID)
 }
 
 const apiKeyColumns = `id, tenant_id, name, hash, created_at, revoked_at`

@@ -34,6 +34,9 @@ type Config struct {
 	Path string
 	// ReadConns is the size of the read connection pool.
 	ReadConns int
+	// Sealer encrypts the secret settings of channel accounts; nil stores
+	// them as they are.
+	Sealer *conversation.Sealer
 }
 
 // Validate fills in defaults and checks the config.
@@ -57,6 +60,8 @@ type Store struct {
 	ws  *stmts     // prepared statements of wc
 	r   *sql.DB    // read-only connections
 	rd  *reads     // r, with prepared statements
+
+	sealer *conversation.Sealer
 }
 
 var _ conversation.Store = (*Store)(nil)
@@ -85,7 +90,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
-	s := &Store{w: w, wc: wc, ws: newStmts(wc.PrepareContext)}
+	s := &Store{w: w, wc: wc, ws: newStmts(wc.PrepareContext), sealer: cfg.Sealer}
 	if err := s.migrate(ctx); err != nil {
 		w.Close()
 		return nil, err

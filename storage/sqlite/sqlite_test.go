@@ -70,3 +70,15 @@ func TestCaseStore(t *testing.T) {
 		return s, s
 	})
 }
+
+func TestSealedSettings(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "conversa.db")
+	conversationtest.TestSealedSettings(t, func(t *testing.T, sealer *conversation.Sealer) conversation.Store {
+		s, err := sqlite.Open(t.Context(), sqlite.Config{Path: path, Sealer: sealer})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}

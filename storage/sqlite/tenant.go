@@ -67,7 +67,8 @@ func (s *Store) ListTenants(ctx context.Context) ([]conversation.Tenant, error) 
 
 const accountColumns = `id, tenant_id, kind, key, name, settings, disabled, created_at, updated_at`
 
-func scanAccount(row scanner) (conversation.ChannelAccount, error) {
+// scanAccount reads an account, its secret settings decrypted.
+func (s *Store) scanAccount(row scanner) (conversation.ChannelAccount, error) {
 	var a conversation.ChannelAccount
 	var settings string
 	var created, updated int64
@@ -75,7 +76,10 @@ func scanAccount(row scanner) (conversation.ChannelAccount, error) {
 		return a, err
 	}
 	a.CreatedAt, a.UpdatedAt = fromMicros(created), fromMicros(updated)
-	return a, json.Unmarshal([]byte(settings), &a.Settings)
+	if err := json.Unmarshal([]byte(settings), &a.Settings); err != nil {
+		return a, err
+	}
+	return a, s.sealer.Open(a.Kind, a.Key, a.Settings)
 }
 
 func encodeMap(m map[string]string) string {
@@ -91,10 +95,10 @@ func (s *Store) CreateChannelAccount(ctx context.Context, a conversation.Channel
 	ts := micros(now())
 	err := s.write(ctx, func(tx *wtx) error {
 		var err error
-		a, err = scanAccount(tx.QueryRowContext(ctx, `
+		a, err = s.scanAccount(tx.QueryRowContext(ctx, `
 			INSERT INTO channel_accounts (tenant_id, kind, key, name, settings, disabled, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+accountColumns,
-			a.TenantID, a.Kind, a.Key, a.Name, encodeMap(a.Settings), a.Disabled, ts, ts))
+			a.TenantID, a.Kind, a.Key, a.Name, encodeMap(s.sealer.Seal(a.Kind, a.Key, a.Settings)), a.Disabled, ts, ts))
 		return err
 	})
 	switch {
@@ -109,11 +113,17 @@ func (s *Store) CreateChannelAccount(ctx context.Context, a conversation.Channel
 // UpdateChannelAccount implements conversation.Store.
 func (s *Store) UpdateChannelAccount(ctx context.Context, a conversation.ChannelAccount) (conversation.ChannelAccount, error) {
 	err := s.write(ctx, func(tx *wtx) error {
-		var err error
-		a, err = scanAccount(tx.QueryRowContext(ctx, `
+		// The kind and key seal the secrets; they never change.
+		var kind conversation.ChannelKind
+		var key string
+		err := tx.QueryRowContext(ctx, `SELECT kind, key FROM channel_accounts WHERE id = ? AND tenant_id = ?`, a.ID, a.TenantID).Scan(&kind, &key)
+		if err != nil {
+			return notFound(err, "channel account")
+		}
+		a, err = s.scanAccount(tx.QueryRowContext(ctx, `
 			UPDATE channel_accounts SET name = ?, settings = ?, disabled = ?, updated_at = ?
 			WHERE id = ? AND tenant_id = ? RETURNING `+accountColumns,
-			a.Name, encodeMap(a.Settings), a.Disabled, micros(now()), a.ID, a.TenantID))
+			a.Name, encodeMap(s.sealer.Seal(kind, key, a.Settings)), a.Disabled, micros(now()), a.ID, a.TenantID))
 		return notFound(err, "channel account")
 	})
 	return a, err
@@ -121,19 +131,19 @@ func (s *Store) UpdateChannelAccount(ctx context.Context, a conversation.Channel
 
 // ChannelAccount implements conversation.Store.
 func (s *Store) ChannelAccount(ctx context.Context, tenantID, id int64) (conversation.ChannelAccount, error) {
-	a, err := scanAccount(s.rd.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM channel_accounts WHERE id = ? AND tenant_id = ?`, id, tenantID))
+	a, err := s.scanAccount(s.rd.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM channel_accounts WHERE id = ? AND tenant_id = ?`, id, tenantID))
 	return a, notFound(err, "channel account")
 }
 
 // ChannelAccountByKey implements conversation.Store.
 func (s *Store) ChannelAccountByKey(ctx context.Context, kind conversation.ChannelKind, key string) (conversation.ChannelAccount, error) {
-	a, err := scanAccount(s.rd.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM channel_accounts WHERE kind = ? AND key = ?`, kind, key))
+	a, err := s.scanAccount(s.rd.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM channel_accounts WHERE kind = ? AND key = ?`, kind, key))
 	return a, notFound(err, "channel account")
 }
 
 // ListChannelAccounts implements conversation.Store.
 func (s *Store) ListChannelAccounts(ctx context.Context, tenantID int64) ([]conversation.ChannelAccount, error) {
-	return queryAll(ctx, s.rd, scanAccount, `SELECT `+accountColumns+` FROM channel_accounts WHERE tenant_id = ? ORDER BY id`, tenantID)
+	return queryAll(ctx, s.rd, s.scanAccount, `SELECT `+accountColumns+` FROM channel_accounts WHERE tenant_id = ? ORDER BY id`, tenantID)
 }
 
 const apiKeyColumns = `id, tenant_id, name, hash, created_at, revoked_at`

@@ -1,0 +1,84 @@
+package conversation_test
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+
+	"conversa/conversation"
+)
+
+func TestIsSecretSetting(t *testing.T) {
+	for name, want := range map[string]bool{
+		"auth_token": true, "bot_token": true, "webhook_secret": true, "api_key_secret": true, "password": true,
+		"smtp_password": true, "signing_key": true,
+		"account_sid": false, "api_key_sid": false, "webhook_url": false, "help_text": false, "mode": false, "key": false,
+	} {
+		if got := conversation.IsSecretSetting(name); got != want {
+			t.Errorf("IsSecretSetting(%q) = %v; want %v", name, got, want)
+		}
+	}
+}
+
+func TestSealer(t *testing.T) {
+	s, err := conversation.NewSealer(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := map[string]string{"account_sid": "AC0123", "auth_token": "s3cr3t", "webhook_secret": "", "help_text": "Ayuda"}
+	sealed := s.Seal(conversation.ChannelSMS, "+15005550006", in)
+	if in["auth_token"] != "s3cr3t" {
+		t.Fatal("Seal changed its argument")
+	}
+	if !strings.HasPrefix(sealed["auth_token"], "enc:v1:") || strings.Contains(sealed["auth_token"], "s3cr3t") {
+		t.Fatalf("auth_token sealed as %q", sealed["auth_token"])
+	}
+	if sealed["account_sid"] != "AC0123" || sealed["help_text"] != "Ayuda" || sealed["webhook_secret"] != "" {
+		t.Fatalf("plain settings changed: %v", sealed)
+	}
+	if again := s.Seal(conversation.ChannelSMS, "+15005550006", sealed); again["auth_token"] != sealed["auth_token"] {
+		t.Fatal("Seal sealed a sealed value twice")
+	}
+	if s2 := s.Seal(conversation.ChannelSMS, "+15005550006", in); s2["auth_token"] == sealed["auth_token"] {
+		t.Fatal("two seals of one value are equal: the nonce is not random")
+	}
+
+	opened := map[string]string{}
+	for k, v := range sealed {
+		opened[k] = v
+	}
+	if err := s.Open(conversation.ChannelSMS, "+15005550006", opened); err != nil {
+		t.Fatal(err)
+	}
+	if opened["auth_token"] != "s3cr3t" || opened["account_sid"] != "AC0123" {
+		t.Fatalf("Open = %v", opened)
+	}
+
+	// Bound to its account and setting, and to the key.
+	other, _ := conversation.NewSealer(bytes.Repeat([]byte{8}, 32))
+	for name, open := range map[string]func(map[string]string) error{
+		"another account": func(m map[string]string) error { return s.Open(conversation.ChannelSMS, "+15005550007", m) },
+		"another kind":    func(m map[string]string) error { return s.Open(conversation.ChannelWhatsApp, "+15005550006", m) },
+		"another key":     func(m map[string]string) error { return other.Open(conversation.ChannelSMS, "+15005550006", m) },
+		"no key":          func(m map[string]string) error { return (*conversation.Sealer)(nil).Open(conversation.ChannelSMS, "+15005550006", m) },
+		"moved setting": func(m map[string]string) error {
+			m["webhook_secret"] = m["auth_token"]
+			delete(m, "auth_token")
+			return s.Open(conversation.ChannelSMS, "+15005550006", m)
+		},
+	} {
+		m := map[string]string{"auth_token": sealed["auth_token"]}
+		if err := open(m); !errors.Is(err, conversation.ErrSealed) {
+			t.Errorf("%s: Open = %v; want ErrSealed", name, err)
+		}
+	}
+	// Values stored before encryption was configured still read.
+	legacy := map[string]string{"auth_token": "plain"}
+	if err := s.Open(conversation.ChannelSMS, "x", legacy); err != nil || legacy["auth_token"] != "plain" {
+		t.Fatalf("legacy value: %v, %v", legacy, err)
+	}
+	if _, err := conversation.NewSealer([]byte("short")); err == nil {
+		t.Fatal("NewSealer accepted a 5-byte key")
+	}
+}
