@@ -61,7 +61,9 @@ func TestSealer(t *testing.T) {
 		"another account": func(m map[string]string) error { return s.Open(conversation.ChannelSMS, "+15005550007", m) },
 		"another kind":    func(m map[string]string) error { return s.Open(conversation.ChannelWhatsApp, "+15005550006", m) },
 		"another key":     func(m map[string]string) error { return other.Open(conversation.ChannelSMS, "+15005550006", m) },
-		"no key":          func(m map[string]string) error { return (*conversation.Sealer)(nil).Open(conversation.ChannelSMS, "+15005550006", m) },
+		"no key": func(m map[string]string) error {
+			return (*conversation.Sealer)(nil).Open(conversation.ChannelSMS, "+15005550006", m)
+		},
 		"moved setting": func(m map[string]string) error {
 			m["webhook_secret"] = m["auth_token"]
 			delete(m, "auth_token")
