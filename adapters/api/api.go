@@ -59,6 +59,17 @@ type Config struct {
 	// or neither). Without them the case routes answer 503.
 	Cases     Cases
 	CaseStore CaseStore
+
+	// Media links the files of messages that are in the media store: the
+	// messages the API returns carry a signed, expiring URL for each.
+	Media MediaLinker
+	// MediaLinkTTL is how long those URLs work (default 1 hour).
+	MediaLinkTTL time.Duration
+}
+
+// MediaLinker makes expiring links to stored files (channels.MediaLinks).
+type MediaLinker interface {
+	URL(tenantID int64, m conversation.Media, ttl time.Duration) string
 }
 
 // Validate fills in defaults and checks the config.
@@ -77,6 +88,9 @@ func (c *Config) Validate() error {
 	}
 	if c.KeyCacheTTL <= 0 {
 		c.KeyCacheTTL = 30 * time.Second
+	}
+	if c.MediaLinkTTL <= 0 {
+		c.MediaLinkTTL = time.Hour
 	}
 	if c.Heartbeat <= 0 {
 		c.Heartbeat = 15 * time.Second
@@ -182,7 +196,7 @@ var routes = []route{
 	{"POST", "/api/v1/conversations/{id}/reopen", transition(Service.Reopen)},
 	{"POST", "/api/v1/conversations/{id}/typing", (*API).typing},
 	{"GET", "/api/v1/messages/search", (*API).searchMessages},
-	{"GET", "/api/v1/messages/{id}", getByID(Store.Message)},
+	{"GET", "/api/v1/messages/{id}", readByID((*API).message)},
 	{"POST", "/api/v1/inbound", (*API).inbound},
 	{"GET", "/api/v1/events", (*API).events},
 	{"GET", "/api/v1/bot/versions", withBots((*API).listBotVersions)},

@@ -268,6 +268,7 @@ func (a *API) listMessages(w http.ResponseWriter, r *http.Request, t tenant) err
 	if desc {
 		slices.Reverse(ms)
 	}
+	a.linkMedia(ms)
 	writeJSON(w, http.StatusOK, newPage(ms, limit, func(m conversation.Message) any { return map[string]int64{"seq": m.Seq} }))
 	return nil
 }
@@ -429,6 +430,7 @@ func (a *API) searchMessages(w http.ResponseWriter, r *http.Request, t tenant) e
 	if err != nil {
 		return err
 	}
+	a.linkMedia(ms)
 	writeJSON(w, http.StatusOK, newPage(ms, limit, func(m conversation.Message) any { return map[string]int64{"before_id": m.ID} }))
 	return nil
 }
@@ -525,7 +527,7 @@ func (a *API) inbound(w http.ResponseWriter, r *http.Request, t tenant) error {
 		// message, not an empty one.
 		resp := inboundResponse{Duplicate: true}
 		if res.Message.ID != 0 {
-			m, err := a.store.Message(r.Context(), t.ID, res.Message.ID)
+			m, err := a.message(r.Context(), t.ID, res.Message.ID)
 			if err != nil {
 				return err
 			}
@@ -534,6 +536,43 @@ func (a *API) inbound(w http.ResponseWriter, r *http.Request, t tenant) error {
 		writeJSON(w, http.StatusOK, resp)
 		return nil
 	}
-	writeJSON(w, http.StatusCreated, inboundResponse{Message: &res.Message, Conversation: &res.Conversation})
+	m := a.linked(res.Message)
+	writeJSON(w, http.StatusCreated, inboundResponse{Message: &m, Conversation: &res.Conversation})
 	return nil
+}
+
+// message reads a message, with links to its stored files.
+func (a *API) message(ctx context.Context, tenantID, id int64) (conversation.Message, error) {
+	m, err := a.store.Message(ctx, tenantID, id)
+	return a.linked(m), err
+}
+
+// linked returns m with links to its stored files.
+func (a *API) linked(m conversation.Message) conversation.Message {
+	ms := []conversation.Message{m}
+	a.linkMedia(ms)
+	return ms[0]
+}
+
+// linkMedia sets the URL of each file of the messages that is in the media
+// store to a signed link that expires, leaving the stored messages alone.
+func (a *API) linkMedia(ms []conversation.Message) {
+	if a.cfg.Media == nil {
+		return
+	}
+	for j := range ms {
+		m := &ms[j]
+		linked := false
+		for i, p := range m.Parts {
+			if p.Media == nil || p.Media.Key == "" {
+				continue
+			}
+			if !linked {
+				m.Parts, linked = slices.Clone(m.Parts), true
+			}
+			media := *p.Media
+			media.URL = a.cfg.Media.URL(m.TenantID, media, a.cfg.MediaLinkTTL)
+			m.Parts[i].Media = &media
+		}
+	}
 }

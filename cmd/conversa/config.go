@@ -26,6 +26,7 @@ type Config struct {
 	Addr                     string        `setting:"addr" usage:"address to listen on"`
 	PublicURL                string        `setting:"public_url" usage:"base URL that browsers and providers reach this server at (default: from addr)"`
 	DataDir                  string        `setting:"data_dir" usage:"directory of the embedded database"`
+	MediaDir                 string        `setting:"media_dir" usage:"directory of the files customers send and agents attach; shared by every node (default: media in data_dir)"`
 	DatabaseURL              string        `setting:"database_url" usage:"postgres:// URL of PostgreSQL, or a SQLite file (default: conversa.db in data_dir)"`
 	ValkeyURL                string        `setting:"valkey_url" usage:"redis:// or valkey:// URL of the shared Valkey server (default: in-process, one node)"`
 	ValkeyPrefix             string        `setting:"valkey_prefix" usage:"prefix of every Valkey key and channel"`
@@ -229,6 +230,9 @@ func (c *Config) Validate() error {
 	c.PublicURL = strings.TrimSuffix(c.PublicURL, "/")
 	if c.DatabaseURL == "" {
 		c.DatabaseURL = filepath.Join(c.DataDir, "conversa.db")
+	}
+	if c.MediaDir == "" {
+		c.MediaDir = filepath.Join(c.DataDir, "media")
 	}
 	if c.ValkeyURL != "" {
 		if u, err := url.Parse(c.ValkeyURL); err != nil || !slices.Contains([]string{"redis", "rediss", "valkey", "valkeys", "unix"}, u.Scheme) {

@@ -29,6 +29,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /{$}", s.index)
 	s.api.Routes(mux)
 	s.channels.Routes(mux)
+	s.media.Routes(mux)
 	return s.middleware(mux)
 }
 

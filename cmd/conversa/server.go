@@ -27,6 +27,7 @@ import (
 	"conversa/channels/webchat"
 	"conversa/conversation"
 	"conversa/handoff"
+	"conversa/storage/media"
 	"conversa/storage/memory"
 	"conversa/storage/postgres"
 	"conversa/storage/sqlite"
@@ -69,6 +70,7 @@ type Server struct {
 	bots     *bot.Engine
 	worker   *conversation.Worker
 	channels *channels.Registry
+	media    *channels.MediaLinks
 	api      *api.API
 	registry *prometheus.Registry
 	handler  http.Handler
@@ -199,6 +201,12 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 		return nil, err
 	}
 
+	files, err := media.Open(cfg.MediaDir)
+	if err != nil {
+		return nil, err
+	}
+	s.media = &channels.MediaLinks{Secret: secret, BaseURL: cfg.PublicURL, Store: files, Logger: logger}
+
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), newJobsCollector(store, conversation.JobRoute, conversation.JobDeliver, handoff.JobCaseEscalation))
 	s.worker, err = conversation.NewWorker(store, conversation.WorkerConfig{Concurrency: max(cfg.Workers, 1), DrainTimeout: cfg.ShutdownTimeout / 2}, logger)
 	if err != nil {
@@ -244,7 +252,7 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 	s.worker.Handle(conversation.JobDeliver, s.svc.DeliverJob)
 	s.worker.Handle(handoff.JobCaseEscalation, cases.EscalateJob)
 
-	s.api, err = api.New(api.Config{RequestsPerMinute: cfg.APIRequestsPerMinute, Logger: logger, Bots: s.bots, BotStore: store, Cases: cases, CaseStore: store}, s.svc, store, s.shared, s.shared)
+	s.api, err = api.New(api.Config{RequestsPerMinute: cfg.APIRequestsPerMinute, Logger: logger, Bots: s.bots, BotStore: store, Cases: cases, CaseStore: store, Media: s.media}, s.svc, store, s.shared, s.shared)
 	if err != nil {
 		return nil, err
 	}
@@ -304,6 +312,7 @@ func (s *Server) Listen() error {
 		host, _, _ := net.SplitHostPort(s.cfg.PublicURL[len("http://"):])
 		_, port, _ := net.SplitHostPort(l.Addr().String())
 		s.cfg.PublicURL = "http://" + net.JoinHostPort(host, port)
+		s.media.BaseURL = s.cfg.PublicURL
 	}
 	return nil
 }
