@@ -1,6 +1,7 @@
 package conversation_test
 
 import (
+	"strings"
 	"testing"
 
 	"conversa/conversation"
@@ -105,4 +106,41 @@ func TestBotNeverAnswersSMSKeywords(t *testing.T) {
 	// Anything else is the bot's, even with a keyword in it.
 	in("SM3", "hola, no quiero que me escriban: stop")
 	eventually(t, "the bot's answer", func() bool { return outbound(res.Conversation.ID) > 0 })
+}
+
+func TestMetaValidated(t *testing.T) {
+	base := func() conversation.Inbound {
+		return conversation.Inbound{Channel: conversation.ChannelAPI, Account: "crm", From: "user-1", ProviderID: "m1",
+			Parts: []conversation.Part{conversation.TextPart("hola")}}
+	}
+	ok := base()
+	ok.Meta = map[string]string{"subject": "Factura", "in_reply_to": "a@b"}
+	if err := ok.Validate(); err != nil {
+		t.Fatalf("valid meta refused: %v", err)
+	}
+	many := map[string]string{}
+	for i := range conversation.MaxMetaKeys + 1 {
+		many[string(rune('a'+i))] = "x"
+	}
+	for name, c := range map[string]struct {
+		meta map[string]string
+		code string
+	}{
+		"a key with capitals": {map[string]string{"Subject": "x"}, conversation.EINVALID},
+		"an empty key":        {map[string]string{"": "x"}, conversation.EINVALID},
+		"invalid UTF-8":       {map[string]string{"subject": "\xff"}, conversation.EINVALID},
+		"too many keys":       {many, conversation.EINVALID},
+		"too large":           {map[string]string{"references": strings.Repeat("x", conversation.MaxMetaBytes)}, conversation.ETOOLARGE},
+	} {
+		in := base()
+		in.Meta = c.meta
+		if err := in.Validate(); conversation.ErrorCode(err) != c.code {
+			t.Errorf("%s: Validate = %v; want %s", name, err, c.code)
+		}
+		out := conversation.Outbound{TenantID: 1, ConversationID: 1, Author: conversation.Author{Kind: conversation.AuthorBot},
+			Parts: []conversation.Part{conversation.TextPart("hola")}, Meta: c.meta}
+		if err := out.Validate(); conversation.ErrorCode(err) != c.code {
+			t.Errorf("%s: outbound Validate = %v; want %s", name, err, c.code)
+		}
+	}
 }

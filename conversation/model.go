@@ -308,6 +308,9 @@ type Message struct {
 	// Analysis is what the bot understood of an inbound message, nil until
 	// the bot has read it.
 	Analysis *Analysis `json:"analysis,omitempty"`
+	// Meta is what the channel keeps of the message beyond its parts, such
+	// as an email's subject and Message-ID chain (see MetaSubject).
+	Meta map[string]string `json:"meta,omitempty"`
 	// SendAt is when a scheduled outbound message is due.
 	SendAt    time.Time `json:"send_at,omitzero"`
 	CreatedAt time.Time `json:"created_at"`
@@ -432,6 +435,8 @@ type Inbound struct {
 	// ReceivedAt is when the provider received the message; zero, or a time
 	// in the future, means now.
 	ReceivedAt time.Time `json:"received_at,omitzero"`
+	// Meta is what the channel keeps of the message beyond its parts.
+	Meta map[string]string `json:"meta,omitempty"`
 }
 
 // Outbound is a message to a contact, channel-neutral: the conversation
@@ -449,6 +454,8 @@ type Outbound struct {
 	IdempotencyKey string `json:"idempotency_key,omitempty"`
 	// SendAt schedules the message; zero means now.
 	SendAt time.Time `json:"send_at,omitzero"`
+	// Meta is for the channel, such as the subject of an email.
+	Meta map[string]string `json:"meta,omitempty"`
 }
 
 // APIKey grants a tenant's systems access to the REST API. Only a hash of

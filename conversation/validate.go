@@ -175,6 +175,9 @@ func (in *Inbound) Validate() error {
 	if in.Language, err = NormalizeLanguage("language", in.Language); err != nil {
 		return err
 	}
+	if err := validateMeta(in.Meta); err != nil {
+		return err
+	}
 	return ValidateParts(in.Parts)
 }
 
@@ -207,7 +210,44 @@ func (o *Outbound) Validate() error {
 			return FieldError("parts", "payload is only set on a contact's answer")
 		}
 	}
+	if err := validateMeta(o.Meta); err != nil {
+		return err
+	}
 	return ValidateParts(o.Parts)
+}
+
+// Keys of Meta that several channels and the console understand.
+const (
+	// MetaSubject is the subject of an email.
+	MetaSubject = "subject"
+)
+
+// Limits of Meta.
+const (
+	MaxMetaKeys  = 16
+	MaxMetaBytes = 16 << 10
+)
+
+var metaKeyRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
+
+func validateMeta(m map[string]string) error {
+	if len(m) > MaxMetaKeys {
+		return FieldError("meta", "has %d keys; at most %d", len(m), MaxMetaKeys)
+	}
+	size := 0
+	for k, v := range m {
+		if !metaKeyRE.MatchString(k) {
+			return FieldError("meta", "key %q must be lower-case letters, digits and _, at most 64", k)
+		}
+		if !utf8.ValidString(v) {
+			return FieldError("meta."+k, "must be UTF-8")
+		}
+		size += len(k) + len(v)
+	}
+	if size > MaxMetaBytes {
+		return &Error{Code: ETOOLARGE, Field: "meta", Message: fmt.Sprintf("meta is at most %d bytes", MaxMetaBytes)}
+	}
+	return nil
 }
 
 // ValidateParts checks message content against the limits above.

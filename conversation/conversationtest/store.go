@@ -6,6 +6,7 @@ package conversationtest
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -47,6 +48,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) conversation.Store) {
 		{"Settings", testSettings},
 		{"Consent", testConsent},
 		{"LastInbound", testLastInbound},
+		{"MessageMeta", testMessageMeta},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1287,5 +1289,40 @@ func testLastInbound(t *testing.T, s conversation.Store) {
 	}
 	if at, err := s.LastInbound(ctx, f.tenant.ID+1000, in.Message.ContactID, f.sms.ID); err != nil || !at.IsZero() {
 		t.Fatalf("LastInbound of another tenant = %v, %v; want zero", at, err)
+	}
+}
+
+func testMessageMeta(t *testing.T, s conversation.Store) {
+	ctx := t.Context()
+	f := newFixture(t, s, "meta")
+	meta := map[string]string{conversation.MetaSubject: "Factura de octubre", "message_id": "abc@mail.example"}
+	req := f.inbound(f.webchat, "visitor-1", "e1", "hola")
+	req.Inbound.Meta = meta
+	first := ingest1(t, s, req) // a new contact: the long way
+	req2 := f.inbound(f.webchat, "visitor-1", "e2", "sigo aquí")
+	req2.Inbound.Meta = map[string]string{"message_id": "def@mail.example"}
+	second := ingest1(t, s, req2) // a known contact: the short way
+	plain := ingest1(t, s, f.inbound(f.webchat, "visitor-1", "e3", "sin meta"))
+	for _, c := range []struct {
+		res  conversation.IngestResult
+		want map[string]string
+	}{{first, meta}, {second, req2.Inbound.Meta}, {plain, nil}} {
+		if !maps.Equal(c.res.Message.Meta, c.want) {
+			t.Errorf("Ingest returned meta %v; want %v", c.res.Message.Meta, c.want)
+		}
+		m, err := s.Message(ctx, f.tenant.ID, c.res.Message.ID)
+		must(t, err)
+		if !maps.Equal(m.Meta, c.want) || (c.want == nil && m.Meta != nil) {
+			t.Errorf("stored meta %v; want %v", m.Meta, c.want)
+		}
+	}
+	out, err := s.Send(ctx, []conversation.Outbound{{TenantID: f.tenant.ID, ConversationID: first.Conversation.ID,
+		Author: conversation.Author{Kind: conversation.AuthorAgent}, Parts: []conversation.Part{conversation.TextPart("hola")},
+		Meta: map[string]string{conversation.MetaSubject: "Re: Factura de octubre"}}})
+	must(t, err)
+	ms, err := s.ListMessages(ctx, f.tenant.ID, conversation.MessageFilter{ConversationID: first.Conversation.ID})
+	must(t, err)
+	if len(ms) != 4 || ms[3].ID != out[0].Message.ID || ms[3].Meta[conversation.MetaSubject] != "Re: Factura de octubre" || ms[0].Meta["message_id"] != "abc@mail.example" {
+		t.Fatalf("listed messages' meta: %+v", ms)
 	}
 }

@@ -88,7 +88,7 @@ func ingestKnown(ctx context.Context, pool *pgxpool.Pool, reqs []conversation.In
 		}
 		batch.Queue(appendKnownSQL,
 			req.TenantID, in.From, in.Channel, req.AccountID, in.ProviderID, ts, ats[i],
-			in.FromName, in.Parts, conversation.PartsText(in.Parts), conversation.JobRoute, conversation.RouteMaxAttempts)
+			in.FromName, in.Parts, conversation.PartsText(in.Parts), conversation.JobRoute, conversation.RouteMaxAttempts, nullMeta(in.Meta))
 	}
 	br := pool.SendBatch(ctx, batch)
 	var misses, raced []int
@@ -114,7 +114,7 @@ func ingestKnown(ctx context.Context, pool *pgxpool.Pool, reqs []conversation.In
 					ID: *r.msgID, TenantID: req.TenantID, ConversationID: *r.conv.ID, ContactID: *r.contact, Seq: *r.msgSeq,
 					Direction: conversation.DirectionIn, Author: conversation.Author{Kind: conversation.AuthorContact, Name: in.FromName},
 					Channel: in.Channel, ChannelAccountID: req.AccountID, Parts: in.Parts, ProviderID: in.ProviderID,
-					Status: conversation.StatusReceived, CreatedAt: ats[i], UpdatedAt: ts,
+					Status: conversation.StatusReceived, CreatedAt: ats[i], UpdatedAt: ts, Meta: nullMeta(in.Meta),
 				},
 			}
 		}
@@ -136,7 +136,7 @@ func ingestKnown(ctx context.Context, pool *pgxpool.Pool, reqs []conversation.In
 // appendKnownSQL appends a message from a contact known on its channel to
 // their open conversation, in one statement. Its parameters are: tenant,
 // sender address, channel, account, provider id, now, received at, sender
-// name, parts, body, route job kind and attempts. It yields one row: the id
+// name, parts, body, route job kind and attempts, meta. It yields one row: the id
 // of an earlier copy of the message; or no contact (also when the contact is
 // known only on another channel of the phone family, whose new identity the
 // long way adds), or no open conversation; or the conversation and the new
@@ -154,8 +154,8 @@ WITH i AS (
 	RETURNING ` + conversationColumns + `
 ), m AS (
 	INSERT INTO messages (tenant_id, conversation_id, contact_id, seq, direction, author_kind, author_name,
-		channel, channel_account_id, parts, body, provider_id, status, created_at, updated_at)
-	SELECT $1, c.id, c.contact_id, c.last_seq, 'in', 'contact', $8, $3, $4, $9, $10, $5, 'received', $7, $6 FROM c
+		channel, channel_account_id, parts, body, provider_id, status, created_at, updated_at, meta)
+	SELECT $1, c.id, c.contact_id, c.last_seq, 'in', 'contact', $8, $3, $4, $9, $10, $5, 'received', $7, $6, $13 FROM c
 	ON CONFLICT (channel_account_id, provider_id) WHERE provider_id IS NOT NULL DO NOTHING
 	RETURNING id, seq
 ), j AS (
@@ -501,8 +501,8 @@ func queueAppend(b *pgx.Batch, it *ingestItem, ts time.Time) {
 			RETURNING `+conversationColumns+`
 		), m AS (
 			INSERT INTO messages (tenant_id, conversation_id, contact_id, seq, direction, author_kind, author_name,
-				channel, channel_account_id, parts, body, provider_id, status, created_at, updated_at)
-			SELECT $2, c.id, c.contact_id, c.last_seq, 'in', 'contact', $7, $3, $4, $8, $9, $10, 'received', $5, $6 FROM c
+				channel, channel_account_id, parts, body, provider_id, status, created_at, updated_at, meta)
+			SELECT $2, c.id, c.contact_id, c.last_seq, 'in', 'contact', $7, $3, $4, $8, $9, $10, 'received', $5, $6, $13 FROM c
 			ON CONFLICT (channel_account_id, provider_id) WHERE provider_id IS NOT NULL DO NOTHING
 			RETURNING *
 		), j AS (
@@ -514,12 +514,12 @@ func queueAppend(b *pgx.Batch, it *ingestItem, ts time.Time) {
 			m.id, m.seq, m.parts, m.created_at
 		FROM c LEFT JOIN m ON true`,
 		it.convID, it.req.TenantID, in.Channel, it.req.AccountID, it.at, ts, in.FromName,
-		in.Parts, conversation.PartsText(in.Parts), in.ProviderID, conversation.JobRoute, conversation.RouteMaxAttempts)
+		in.Parts, conversation.PartsText(in.Parts), in.ProviderID, conversation.JobRoute, conversation.RouteMaxAttempts, nullMeta(in.Meta))
 	it.res.Message = conversation.Message{
 		TenantID: it.req.TenantID, ContactID: it.contactID, Direction: conversation.DirectionIn,
 		Author:  conversation.Author{Kind: conversation.AuthorContact, Name: in.FromName},
 		Channel: in.Channel, ChannelAccountID: it.req.AccountID, ProviderID: in.ProviderID,
-		Status: conversation.StatusReceived, UpdatedAt: ts,
+		Status: conversation.StatusReceived, UpdatedAt: ts, Meta: nullMeta(in.Meta),
 	}
 }
 

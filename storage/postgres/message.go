@@ -16,7 +16,7 @@ import (
 
 const messageColumns = `id, tenant_id, conversation_id, contact_id, seq, direction, author_kind, author_id, author_name,
 	channel, channel_account_id, parts, coalesce(provider_id, ''), coalesce(idempotency_key, ''), status,
-	failure_code, failure_message, send_at, created_at, updated_at, analysis`
+	failure_code, failure_message, send_at, created_at, updated_at, analysis, meta`
 
 func scanMessage(row pgx.Row) (conversation.Message, error) {
 	var m conversation.Message
@@ -24,7 +24,7 @@ func scanMessage(row pgx.Row) (conversation.Message, error) {
 	var sendAt *time.Time
 	err := row.Scan(&m.ID, &m.TenantID, &m.ConversationID, &m.ContactID, &m.Seq, &m.Direction, &m.Author.Kind, &m.Author.ID, &m.Author.Name,
 		&m.Channel, &m.ChannelAccountID, &m.Parts, &m.ProviderID, &m.IdempotencyKey, &m.Status,
-		&failCode, &failMsg, &sendAt, &m.CreatedAt, &m.UpdatedAt, &m.Analysis)
+		&failCode, &failMsg, &sendAt, &m.CreatedAt, &m.UpdatedAt, &m.Analysis, &m.Meta)
 	if failCode != "" || failMsg != "" {
 		m.Failure = &conversation.Failure{Code: failCode, Message: failMsg}
 	}
@@ -160,8 +160,8 @@ func sendOne(ctx context.Context, tx pgx.Tx, o conversation.Outbound) (conversat
 			WHERE id = $2 RETURNING last_seq
 		), m AS (
 			INSERT INTO messages (tenant_id, conversation_id, contact_id, seq, direction, author_kind, author_id, author_name,
-				channel, channel_account_id, parts, body, idempotency_key, status, send_at, created_at, updated_at)
-			SELECT $1, $2, $3, c.last_seq, 'out', $4, $5, $6, $7, $8, $9, $10, $11, 'queued', $12, $13, $13 FROM c
+				channel, channel_account_id, parts, body, idempotency_key, status, send_at, created_at, updated_at, meta)
+			SELECT $1, $2, $3, c.last_seq, 'out', $4, $5, $6, $7, $8, $9, $10, $11, 'queued', $12, $13, $13, $17 FROM c
 			RETURNING *
 		), j AS (
 			INSERT INTO jobs (tenant_id, kind, ref, state, run_at, max_attempts, created_at, updated_at)
@@ -170,7 +170,7 @@ func sendOne(ctx context.Context, tx pgx.Tx, o conversation.Outbound) (conversat
 		SELECT `+messageColumns+` FROM m`,
 		o.TenantID, conv.ID, conv.ContactID, o.Author.Kind, o.Author.ID, o.Author.Name, kind, acctID,
 		o.Parts, conversation.PartsText(o.Parts), nullString(o.IdempotencyKey), nullTime(o.SendAt), ts,
-		conversation.JobDeliver, runAt, conversation.DeliverMaxAttempts))
+		conversation.JobDeliver, runAt, conversation.DeliverMaxAttempts, nullMeta(o.Meta)))
 	if isUnique(err) {
 		// A concurrent send with the same idempotency key won.
 		return conversation.SendResult{}, conversation.Errorf(conversation.ECONFLICT, "a message with idempotency key %q is being sent", o.IdempotencyKey)
@@ -221,4 +221,12 @@ func (s *Store) AnnotateMessage(ctx context.Context, tenantID, messageID int64, 
 		return conversation.Errorf(conversation.ENOTFOUND, "message not found")
 	}
 	return nil
+}
+
+// nullMeta stores no meta as NULL.
+func nullMeta(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	return m
 }

@@ -120,10 +120,10 @@ func ingestOne(ctx context.Context, tx *wtx, req conversation.IngestRequest) (co
 		return res, err
 	}
 	res.Message, err = scanMessage(tx.QueryRowContext(ctx, `INSERT INTO messages (tenant_id, conversation_id, contact_id, seq, direction,
-			author_kind, author_name, channel, channel_account_id, parts, body, provider_id, status, created_at, updated_at)
-		VALUES (?, ?, ?, ?, 'in', 'contact', ?, ?, ?, ?, ?, ?, 'received', ?, ?) RETURNING `+messageColumns,
+			author_kind, author_name, channel, channel_account_id, parts, body, provider_id, status, created_at, updated_at, meta)
+		VALUES (?, ?, ?, ?, 'in', 'contact', ?, ?, ?, ?, ?, ?, 'received', ?, ?, ?) RETURNING `+messageColumns,
 		req.TenantID, convID, contactID, res.Conversation.LastSeq, in.FromName, in.Channel, req.AccountID,
-		parts, conversation.PartsText(in.Parts), in.ProviderID, micros(at), micros(ts)))
+		parts, conversation.PartsText(in.Parts), in.ProviderID, micros(at), micros(ts), encodeMeta(in.Meta)))
 	if err != nil {
 		return res, err
 	}

@@ -15,18 +15,23 @@ import (
 
 const messageColumns = `id, tenant_id, conversation_id, contact_id, seq, direction, author_kind, author_id, author_name,
 	channel, channel_account_id, parts, coalesce(provider_id, ''), coalesce(idempotency_key, ''), status,
-	failure_code, failure_message, send_at, created_at, updated_at, analysis`
+	failure_code, failure_message, send_at, created_at, updated_at, analysis, meta`
 
 func scanMessage(row scanner) (conversation.Message, error) {
 	var m conversation.Message
 	var parts, failCode, failMsg string
-	var analysis sql.NullString
+	var analysis, meta sql.NullString
 	var sendAt, created, updated int64
 	err := row.Scan(&m.ID, &m.TenantID, &m.ConversationID, &m.ContactID, &m.Seq, &m.Direction, &m.Author.Kind, &m.Author.ID, &m.Author.Name,
 		&m.Channel, &m.ChannelAccountID, &parts, &m.ProviderID, &m.IdempotencyKey, &m.Status,
-		&failCode, &failMsg, &sendAt, &created, &updated, &analysis)
+		&failCode, &failMsg, &sendAt, &created, &updated, &analysis, &meta)
 	if err != nil {
 		return m, err
+	}
+	if meta.Valid {
+		if err := json.Unmarshal([]byte(meta.String), &m.Meta); err != nil {
+			return m, fmt.Errorf("decode message meta: %w", err)
+		}
 	}
 	if failCode != "" || failMsg != "" {
 		m.Failure = &conversation.Failure{Code: failCode, Message: failMsg}
@@ -39,6 +44,15 @@ func scanMessage(row scanner) (conversation.Message, error) {
 		}
 	}
 	return m, json.Unmarshal([]byte(parts), &m.Parts)
+}
+
+// encodeMeta stores no meta as NULL.
+func encodeMeta(m map[string]string) sql.NullString {
+	if len(m) == 0 {
+		return sql.NullString{}
+	}
+	b, _ := json.Marshal(m) // a map of strings always encodes
+	return sql.NullString{String: string(b), Valid: true}
 }
 
 func encodeParts(parts []conversation.Part) (string, error) {
@@ -190,10 +204,10 @@ func sendOne(ctx context.Context, tx *wtx, o conversation.Outbound) (conversatio
 		return conversation.SendResult{}, err
 	}
 	m, err := scanMessage(tx.QueryRowContext(ctx, `INSERT INTO messages (tenant_id, conversation_id, contact_id, seq, direction,
-			author_kind, author_id, author_name, channel, channel_account_id, parts, body, idempotency_key, status, send_at, created_at, updated_at)
-		VALUES (?, ?, ?, ?, 'out', ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?) RETURNING `+messageColumns,
+			author_kind, author_id, author_name, channel, channel_account_id, parts, body, idempotency_key, status, send_at, created_at, updated_at, meta)
+		VALUES (?, ?, ?, ?, 'out', ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?) RETURNING `+messageColumns,
 		o.TenantID, conv.ID, conv.ContactID, seq, o.Author.Kind, o.Author.ID, o.Author.Name, kind, acctID,
-		parts, conversation.PartsText(o.Parts), nullString(o.IdempotencyKey), micros(o.SendAt), micros(ts), micros(ts)))
+		parts, conversation.PartsText(o.Parts), nullString(o.IdempotencyKey), micros(o.SendAt), micros(ts), micros(ts), encodeMeta(o.Meta)))
 	if err != nil {
 		return conversation.SendResult{}, err
 	}

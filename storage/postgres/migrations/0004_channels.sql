@@ -15,3 +15,8 @@ CREATE TABLE consent_changes (
 );
 CREATE INDEX consent_changes_recipient ON consent_changes (account_id, address, id);
 CREATE INDEX consent_changes_contact ON consent_changes (tenant_id, contact_id, id);
+
+-- What a channel keeps of a message beyond its parts, as a JSON object of
+-- strings: an email's subject and Message-ID chain, say. NULL for none; no
+-- default, so adding it rewrites nothing.
+ALTER TABLE messages ADD COLUMN meta jsonb;

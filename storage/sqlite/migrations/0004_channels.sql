@@ -1,3 +1,5 @@
+-- Channels: the consent ledger, and what channels keep of messages.
+--
 -- The consent ledger: recipients opting out of, or back into, messages from
 -- one sender (a channel account). Append-only; the latest entry of
 -- (account, address) decides. Times are Unix microseconds. Parallel to the
@@ -16,3 +18,7 @@ CREATE TABLE consent_changes (
 );
 CREATE INDEX consent_changes_recipient ON consent_changes (account_id, address, id);
 CREATE INDEX consent_changes_contact ON consent_changes (tenant_id, contact_id, id);
+
+-- What a channel keeps of a message beyond its parts, as a JSON object of
+-- strings: an email's subject and Message-ID chain, say. NULL for none.
+ALTER TABLE messages ADD COLUMN meta TEXT;
