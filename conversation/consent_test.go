@@ -144,3 +144,29 @@ func TestMetaValidated(t *testing.T) {
 		}
 	}
 }
+
+func TestBotNeverAnswersAutomatedMail(t *testing.T) {
+	e := newEngineEnv(t)
+	e.run(t)
+	ctx := t.Context()
+	auto := e.inbound("user-1", "m1", "Estoy fuera de la oficina hasta el lunes.")
+	auto.Meta = map[string]string{conversation.MetaNoReply: "Auto-Submitted: auto-replied"}
+	res, err := e.svc.Ingest(ctx, auto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the route job done", func() bool {
+		counts, err := e.store.JobCounts(ctx)
+		return err == nil && len(counts) == 0
+	})
+	if n := len(e.hook.received()); n != 0 {
+		t.Fatalf("the bot answered an autoresponder: %d replies", n)
+	}
+	if _, err := e.svc.Ingest(ctx, e.inbound("user-1", "m2", "hola, ¿cuál es el horario?")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the bot's answer to a person", func() bool { return len(e.hook.received()) == 1 })
+	if m := e.message(t, res.Message.ID); m.Meta[conversation.MetaNoReply] == "" {
+		t.Fatalf("the stored message lost its meta: %+v", m.Meta)
+	}
+}

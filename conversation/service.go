@@ -359,6 +359,9 @@ func (s *Service) RouteJob(ctx context.Context, j Job) error {
 	if _, ok := InboundKeyword(msg); ok {
 		return nil // the channel has acted on it; carriers forbid an answer
 	}
+	if msg.Meta[MetaNoReply] != "" {
+		return nil // automated mail: an answer could start a loop
+	}
 	tenant, err := s.store.Tenant(ctx, j.TenantID)
 	if err != nil {
 		return permanentIfNotFound(err)

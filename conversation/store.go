@@ -156,6 +156,11 @@ type Store interface {
 	// and returns the stored value. Nodes use it to agree on generated
 	// secrets.
 	InitSetting(ctx context.Context, name, value string) (string, error)
+	// Setting returns the value stored under name, ENOTFOUND if none.
+	Setting(ctx context.Context, name string) (string, error)
+	// PutSetting stores value under name, replacing any. Channels keep
+	// their positions in it, such as the last email fetched from a mailbox.
+	PutSetting(ctx context.Context, name, value string) error
 
 	// Ping checks that the store can serve requests.
 	Ping(ctx context.Context) error

@@ -220,6 +220,10 @@ func (o *Outbound) Validate() error {
 const (
 	// MetaSubject is the subject of an email.
 	MetaSubject = "subject"
+	// MetaNoReply marks an inbound message that nothing automatic may
+	// answer, such as an autoresponder's or a mailing list's email (RFC
+	// 3834); its value says why. The bot does not see it; agents do.
+	MetaNoReply = "no_reply"
 )
 
 // Limits of Meta.

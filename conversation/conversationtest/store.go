@@ -1203,6 +1203,17 @@ func testSettings(t *testing.T, s conversation.Store) {
 	if v != "first" {
 		t.Fatalf("second InitSetting = %q, want the first value kept", v)
 	}
+	if v, err := s.Setting(ctx, "secret"); err != nil || v != "first" {
+		t.Fatalf("Setting = %q, %v", v, err)
+	}
+	if _, err := s.Setting(ctx, "mailbox:7:uid"); !conversation.IsNotFound(err) {
+		t.Fatalf("Setting of nothing = %v; want not found", err)
+	}
+	must(t, s.PutSetting(ctx, "mailbox:7:uid", "41"))
+	must(t, s.PutSetting(ctx, "mailbox:7:uid", "42"))
+	if v, err := s.Setting(ctx, "mailbox:7:uid"); err != nil || v != "42" {
+		t.Fatalf("Setting after two puts = %q, %v; want the last", v, err)
+	}
 	must(t, s.Ping(ctx))
 }
 

@@ -186,6 +186,19 @@ func (s *Store) InitSetting(ctx context.Context, name, value string) (string, er
 	return stored, err
 }
 
+// Setting implements conversation.Store.
+func (s *Store) Setting(ctx context.Context, name string) (string, error) {
+	var v string
+	err := s.pool.QueryRow(ctx, `SELECT value FROM settings WHERE name = $1`, name).Scan(&v)
+	return v, notFound(err, "setting")
+}
+
+// PutSetting implements conversation.Store.
+func (s *Store) PutSetting(ctx context.Context, name, value string) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, value)
+	return err
+}
+
 func pgErrCode(err error) string {
 	if e, ok := errors.AsType[*pgconn.PgError](err); ok {
 		return e.Code

@@ -194,6 +194,21 @@ func (s *Store) InitSetting(ctx context.Context, name, value string) (string, er
 	return stored, err
 }
 
+// Setting implements conversation.Store.
+func (s *Store) Setting(ctx context.Context, name string) (string, error) {
+	var v string
+	err := s.r.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = ?`, name).Scan(&v)
+	return v, notFound(err, "setting")
+}
+
+// PutSetting implements conversation.Store.
+func (s *Store) PutSetting(ctx context.Context, name, value string) error {
+	return s.write(ctx, func(tx *wtx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, value)
+		return err
+	})
+}
+
 // micros converts a time to the stored Unix microseconds; the zero time is 0.
 func micros(t time.Time) int64 {
 	if t.IsZero() {
