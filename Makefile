@@ -27,6 +27,7 @@ bench: services build ## run the benchmarks in bench/ (results go in bench/READM
 	$(GO) run ./bench/idle
 	$(GO) run ./bench/engine
 	$(GO) run ./bench/nlu
+	. ./$(ENVFILE) && $(GO) run ./bench/cases
 
 lint: ## gofmt, go vet and the import-direction check
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
