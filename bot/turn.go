@@ -722,10 +722,11 @@ func (t *turn) startFlow(name string) {
 	st.Fresh = nil
 	st.Flow, st.Step, st.Waiting, st.Attempts, st.Digressions = name, f.steps[0].ID, false, 0, 0
 	t.event("flow %s", name)
-	// Entities of the message that starts the flow fill its slots at once:
-	// "el saldo de la cuenta 12345678" needs no question.
+	// Entities of the message that starts the flow fill its slots at once,
+	// replacing values of earlier flows: "el saldo de la cuenta 12345678"
+	// needs no question, nor does a second case number asked about.
 	for _, s := range f.steps {
-		if s.Ask == "" || st.Slots[s.Ask] != "" {
+		if s.Ask == "" || slices.Contains(st.Fresh, s.Ask) {
 			continue
 		}
 		if sl := t.b.slots[s.Ask]; sl != nil && sl.Entity != "text" {

@@ -2,6 +2,7 @@ package handoff
 
 import (
 	"context"
+	"crypto/subtle"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -209,6 +210,20 @@ func (s *Cases) Extend(ctx context.Context, tenant conversation.Tenant, id int64
 // returns ENOTFOUND alike for a number that does not exist and for another
 // contact's case, so that nobody learns of cases that are not theirs.
 func (s *Cases) Lookup(ctx context.Context, tenantID, contactID int64, radicado string) (Case, error) {
+	return s.LookupVerified(ctx, tenantID, contactID, radicado, "")
+}
+
+// identityFields are the fields of a case that identify who filed it: a
+// customer who writes from another channel, as another contact, proves the
+// case is theirs by giving one of them.
+var identityFields = []string{"email", "document", "phone"}
+
+// LookupVerified is Lookup for a customer who may write as another contact
+// than the one who filed the case, from another channel say: the case is
+// also theirs when proof matches, ignoring case, spaces and dots, the email,
+// document number or phone number recorded on the case. A wrong proof is
+// ENOTFOUND, as a wrong number is.
+func (s *Cases) LookupVerified(ctx context.Context, tenantID, contactID int64, radicado, proof string) (Case, error) {
 	number := FindRadicado(radicado, s.cfg.Prefix)
 	if number == "" {
 		return Case{}, conversation.FieldError("radicado", "%q is not a filing number like %s", radicado, FormatRadicado(s.cfg.Prefix, 2026, 123))
@@ -217,10 +232,38 @@ func (s *Cases) Lookup(ctx context.Context, tenantID, contactID int64, radicado 
 	if err != nil {
 		return Case{}, err
 	}
-	if c.ContactID != contactID {
-		return Case{}, conversation.Errorf(conversation.ENOTFOUND, "case %s not found", number)
+	if c.ContactID == contactID || proves(c, proof) {
+		return c, nil
 	}
-	return c, nil
+	return Case{}, conversation.Errorf(conversation.ENOTFOUND, "case %s not found", number)
+}
+
+func proves(c Case, proof string) bool {
+	p := identityKey(proof)
+	if len(p) < 5 {
+		return false
+	}
+	for _, f := range identityFields {
+		if v := identityKey(c.Fields[f]); v != "" && subtle.ConstantTimeCompare([]byte(v), []byte(p)) == 1 {
+			return true
+		}
+	}
+	return false
+}
+
+// identityKey is an email, document or phone number as it is compared:
+// lower case, without spaces, dots, dashes or a leading +.
+func identityKey(s string) string {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if strings.Contains(s, "@") {
+		return s
+	}
+	return strings.TrimLeft(strings.Map(func(r rune) rune {
+		if r == ' ' || r == '.' || r == '-' || r == '(' || r == ')' {
+			return -1
+		}
+		return r
+	}, s), "+")
 }
 
 // StatusText is a case's status for a customer, in Spanish or English.

@@ -283,3 +283,48 @@ func TestEscalation(t *testing.T) {
 		t.Fatalf("an answered case escalated: %+v", last)
 	}
 }
+
+func TestLookup(t *testing.T) {
+	cases, _, tenant, contact, _ := newCases(t)
+	c, err := cases.File(t.Context(), tenant, handoff.Filing{Type: handoff.Queja, ContactID: contact, Channel: "webchat",
+		Description: "Me cobraron dos veces la factura de octubre.", Actor: "bot",
+		Fields: map[string]string{"email": "Ana.Perez@example.com", "document": "1.020.304.050"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	other := contact + 1000
+	for _, tt := range []struct {
+		name     string
+		contact  int64
+		radicado string
+		proof    string
+		found    bool
+	}{
+		{"the owner, in a sentence", contact, "¿cómo va el " + c.Radicado + "?", "", true},
+		{"the owner, spaced", contact, "pqr 2026 1", "", true},
+		{"another contact", other, c.Radicado, "", false},
+		{"another contact with the email", other, c.Radicado, " ana.perez@EXAMPLE.com ", true},
+		{"another contact with the document", other, c.Radicado, "1020304050", true},
+		{"another contact with the document spaced", other, c.Radicado, "1 020 304-050", true},
+		{"another contact with a wrong email", other, c.Radicado, "ana@example.com", false},
+		{"another contact with a short proof", other, c.Radicado, "050", false},
+		{"a number that does not exist", contact, "PQR-2026-000999", "", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := cases.LookupVerified(ctx, tenant.ID, tt.contact, tt.radicado, tt.proof)
+			if tt.found {
+				if err != nil || got.ID != c.ID {
+					t.Fatalf("LookupVerified = %+v, %v; want the case", got, err)
+				}
+				return
+			}
+			if !conversation.IsNotFound(err) {
+				t.Fatalf("LookupVerified = %+v, %v; want not found", got, err)
+			}
+		})
+	}
+	if _, err := cases.Lookup(ctx, tenant.ID, contact, "no hay número"); conversation.ErrorCode(err) != conversation.EINVALID {
+		t.Fatalf("Lookup without a number = %v; want invalid", err)
+	}
+}

@@ -251,11 +251,26 @@ func TestComplaintIsFiled(t *testing.T) {
 	if got := textOf(w.reply()); !strings.HasPrefix(got, "Tu caso "+radicado+" (queja) está radicado. Recibirás respuesta a más tardar el ") {
 		t.Fatalf("status reply %q", got)
 	}
+	// Another visitor with the number is asked to prove the case is
+	// theirs, and learns nothing without the email given when filing.
 	other := openWidget(t, s.url, "demo-web", "")
-	other.send(map[string]any{"type": "message", "id": "o1", "text": "¿cómo va mi radicado " + radicado + "?"})
-	other.next("ack")
-	if got := textOf(other.reply()); !strings.Contains(got, "No encuentro el radicado "+radicado) {
+	ask := func(id, text string) string {
+		other.send(map[string]any{"type": "message", "id": id, "text": text})
+		other.next("ack")
+		return textOf(other.reply())
+	}
+	if got := ask("o1", "¿cómo va mi radicado "+radicado+"?"); !strings.Contains(got, "correo o el número de documento") {
 		t.Fatalf("another visitor got %q", got)
+	}
+	if got := ask("o2", "luis@example.com"); !strings.Contains(got, "No encuentro el radicado "+radicado+" con esos datos") {
+		t.Fatalf("another visitor with a wrong email got %q", got)
+	}
+	// The same customer, writing from another browser, proves it.
+	if got := ask("o3", "¿cómo va mi radicado "+radicado+"?"); !strings.Contains(got, "correo o el número de documento") {
+		t.Fatalf("asking again got %q", got)
+	}
+	if got := ask("o4", "Ana.Perez@example.com"); !strings.HasPrefix(got, "Tu caso "+radicado+" (queja) está radicado.") {
+		t.Fatalf("the customer from another browser got %q", got)
 	}
 
 	// An agent finds it through the API and answers it.

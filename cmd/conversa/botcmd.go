@@ -85,15 +85,16 @@ func botActions(cases *handoff.Cases) map[string]bot.Action {
 }
 
 // caseStatusAction looks up the case whose number is in the slot radicado,
-// if it is the contact's, and fills case_status, case_type and case_due in
-// the conversation's language. A number that is not found, or another
-// contact's, fails alike.
+// if it is the contact's or the slot case_identity holds the email or
+// document given when it was filed, and fills case_status, case_type and
+// case_due in the conversation's language. A number that is not found, or
+// another's case without the proof, fails alike.
 func caseStatusAction(cases *handoff.Cases) bot.Action {
 	return bot.ActionFunc(func(ctx context.Context, c bot.ActionContext) (bot.ActionResult, error) {
 		if cases == nil {
 			return bot.ActionResult{}, errors.New("no case store here")
 		}
-		k, err := cases.Lookup(ctx, c.Tenant.ID, c.Contact.ID, c.Slots["radicado"])
+		k, err := cases.LookupVerified(ctx, c.Tenant.ID, c.Contact.ID, c.Slots["radicado"], c.Slots["case_identity"])
 		if err != nil {
 			return bot.ActionResult{}, err
 		}
