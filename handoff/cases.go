@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,8 +30,24 @@ type CasesConfig struct {
 	// without them nothing is escalated.
 	Jobs    Jobs
 	Tenants Tenants
-	Logger  *slog.Logger
+	// UrgentTypes are the case types that are urgent by nature; default
+	// denuncia. A case is also urgent when filed with priority "urgent"
+	// (by an agent, or by triage when it finds a legal or churn risk), or
+	// for a contact whose attribute vip is "true" (read through Contacts,
+	// when set).
+	UrgentTypes []CaseType
+	Contacts    Contacts
+	Logger      *slog.Logger
 }
+
+// Contacts reads contacts. conversation.Store implements it.
+type Contacts interface {
+	Contact(ctx context.Context, tenantID, id int64) (conversation.Contact, error)
+}
+
+// PriorityUrgent is the priority of an urgent case: its escalation starts
+// at the first level of the chain the moment it is filed.
+const PriorityUrgent = "urgent"
 
 // Cases files support cases and moves them through their statuses, with
 // their terms in the tenant's business days and every change recorded in
@@ -51,7 +68,33 @@ func NewCases(store CaseStore, cfg CasesConfig) *Cases {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.UrgentTypes == nil {
+		cfg.UrgentTypes = []CaseType{Denuncia}
+	}
 	return &Cases{store: store, cfg: cfg}
+}
+
+// urgency says why a filing is urgent, "" when it is not.
+func (s *Cases) urgency(ctx context.Context, tenantID int64, f Filing) (string, error) {
+	switch {
+	case f.Priority == PriorityUrgent:
+		return "filed as urgent", nil
+	case slices.Contains(s.cfg.UrgentTypes, f.Type):
+		return "a " + string(f.Type) + " is urgent", nil
+	case s.cfg.Contacts == nil:
+		return "", nil
+	}
+	contact, err := s.cfg.Contacts.Contact(ctx, tenantID, f.ContactID)
+	if conversation.IsNotFound(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read the contact of a filing: %w", err)
+	}
+	if strings.EqualFold(contact.Attributes["vip"], "true") {
+		return "a VIP contact", nil
+	}
+	return "", nil
 }
 
 // Filing is a new case as a customer, an agent, the bot or the API files it.
@@ -107,6 +150,13 @@ func (s *Cases) File(ctx context.Context, tenant conversation.Tenant, f Filing) 
 	if err := f.validate(); err != nil {
 		return Case{}, err
 	}
+	urgent, err := s.urgency(ctx, tenant.ID, f)
+	if err != nil {
+		return Case{}, err
+	}
+	if urgent != "" {
+		f.Priority = PriorityUrgent
+	}
 	now := s.cfg.Now()
 	days := s.term(f.Type)
 	c := Case{
@@ -119,7 +169,22 @@ func (s *Cases) File(ctx context.Context, tenant conversation.Tenant, f Filing) 
 	if err := s.store.CreateCase(ctx, &c, s.cfg.Prefix, ev); err != nil {
 		return Case{}, fmt.Errorf("file case: %w", err)
 	}
-	if err := s.schedule(ctx, tenant, c, 0); err != nil {
+	next := 0
+	if urgent != "" && len(s.levels()) > 0 {
+		// An urgent case starts higher: at the first level of the chain
+		// now, and on to the next at its time.
+		l := s.levels()[0]
+		ev := CaseEvent{Kind: "escalated", Actor: "system", From: c.Status, To: Escalado, CreatedAt: now,
+			Note: fmt.Sprintf("to %s at filing: urgent (%s)", l.To, urgent)}
+		c.Status = Escalado
+		if err := s.store.UpdateCase(ctx, &c, ev); err != nil {
+			s.cfg.Logger.Error("urgent case filed but not escalated", "case", c.Radicado, "tenant", tenant.ID, "err", err)
+			c.Status = Radicado
+		} else {
+			next = 1
+		}
+	}
+	if err := s.schedule(ctx, tenant, c, next); err != nil {
 		// The case is filed; its escalation is not. Say so loudly rather
 		// than fail a filing that happened.
 		s.cfg.Logger.Error("case filed without its escalation", "case", c.Radicado, "tenant", tenant.ID, "err", err)

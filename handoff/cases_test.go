@@ -2,6 +2,7 @@ package handoff_test
 
 import (
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -326,5 +327,72 @@ func TestLookup(t *testing.T) {
 	}
 	if _, err := cases.Lookup(ctx, tenant.ID, contact, "no hay número"); conversation.ErrorCode(err) != conversation.EINVALID {
 		t.Fatalf("Lookup without a number = %v; want invalid", err)
+	}
+}
+
+func TestUrgentCasesStartHigher(t *testing.T) {
+	_, store, tenant, contact, clk := newCases(t)
+	cases := handoff.NewCases(store, handoff.CasesConfig{Now: clk.now, Jobs: store, Tenants: store, Contacts: store})
+	ctx := t.Context()
+	file := func(f handoff.Filing) (handoff.Case, []string, int) {
+		t.Helper()
+		f.ContactID, f.Actor = contact, "bot"
+		if f.Description == "" {
+			f.Description = "Me cobraron dos veces."
+		}
+		c, err := cases.File(ctx, tenant, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hist, err := store.CaseHistory(ctx, tenant.ID, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var notes []string
+		for _, e := range hist {
+			if e.Kind == "escalated" {
+				notes = append(notes, e.Note)
+			}
+		}
+		// The first escalation scheduled: the test clock is weeks behind
+		// the store's, so it is due at once.
+		jobs, err := store.ClaimJobs(ctx, []string{handoff.JobCaseEscalation}, 10, time.Minute)
+		if err != nil || len(jobs) != 1 || jobs[0].Ref != c.ID {
+			t.Fatalf("claimed %+v, %v; want the one escalation of case %d", jobs, err, c.ID)
+		}
+		level, _ := strconv.Atoi(string(jobs[0].Payload))
+		if err := store.CompleteJob(ctx, jobs[0]); err != nil {
+			t.Fatal(err)
+		}
+		return c, notes, level
+	}
+
+	c, notes, level := file(handoff.Filing{Type: handoff.Queja})
+	if c.Status != handoff.Radicado || c.Priority != "" || len(notes) != 0 || level != 0 {
+		t.Fatalf("an ordinary queja: status %s, priority %q, escalations %q, first level %d", c.Status, c.Priority, notes, level)
+	}
+	for name, tt := range map[string]struct {
+		filing handoff.Filing
+		vip    bool
+		why    string
+	}{
+		"a denuncia":          {handoff.Filing{Type: handoff.Denuncia}, false, "a denuncia is urgent"},
+		"filed as urgent":     {handoff.Filing{Type: handoff.Queja, Priority: handoff.PriorityUrgent}, false, "filed as urgent"},
+		"from a VIP customer": {handoff.Filing{Type: handoff.Reclamo}, true, "a VIP contact"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			vip := ""
+			if tt.vip {
+				vip = "true"
+			}
+			if _, err := store.UpdateContact(ctx, tenant.ID, contact, conversation.ContactUpdate{Attributes: map[string]string{"vip": vip}}); err != nil {
+				t.Fatal(err)
+			}
+			c, notes, level := file(tt.filing)
+			if c.Status != handoff.Escalado || c.Priority != handoff.PriorityUrgent || level != 1 ||
+				len(notes) != 1 || notes[0] != "to lead at filing: urgent ("+tt.why+")" {
+				t.Fatalf("status %s, priority %q, escalations %q, first scheduled level %d; want escalado to the lead at filing, then level 1", c.Status, c.Priority, notes, level)
+			}
+		})
 	}
 }

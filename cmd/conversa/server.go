@@ -212,7 +212,7 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 	if err != nil {
 		return nil, err
 	}
-	cases := handoff.NewCases(store, handoff.CasesConfig{Jobs: store, Tenants: store, Logger: logger.With("component", "cases")})
+	cases := handoff.NewCases(store, handoff.CasesConfig{Jobs: store, Tenants: store, Contacts: store, Logger: logger.With("component", "cases")})
 	s.bots = bot.NewEngine(store, store, store, bot.Config{
 		Actions: botActions(cases),
 		Client:  bot.NewActionClient(cfg.AllowPrivateWebhooks),
