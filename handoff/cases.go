@@ -45,6 +45,9 @@ type Contacts interface {
 	Contact(ctx context.Context, tenantID, id int64) (conversation.Contact, error)
 }
 
+// Priorities are the priorities a case may have; "" is normal.
+var Priorities = []string{"", "low", "normal", "high", PriorityUrgent}
+
 // PriorityUrgent is the priority of an urgent case: its escalation starts
 // at the first level of the chain the moment it is filed.
 const PriorityUrgent = "urgent"
@@ -210,6 +213,8 @@ func (f Filing) validate() error {
 		return conversation.FieldError("fields", "more than %d fields", maxFields)
 	case f.Actor == "":
 		return conversation.FieldError("actor", "say who files the case")
+	case !slices.Contains(Priorities, f.Priority):
+		return conversation.FieldError("priority", "must be one of low, normal, high, urgent, or empty")
 	}
 	for k, v := range f.Fields {
 		if k == "" || utf8.RuneCountInString(v) > maxFieldValue {

@@ -76,6 +76,7 @@ type caseRequest struct {
 	Subject        string            `json:"subject"`
 	Description    string            `json:"description"`
 	Fields         map[string]string `json:"fields"`
+	Priority       string            `json:"priority"`
 }
 
 // createCase files a case. The contact, and the conversation when given,
@@ -124,7 +125,7 @@ func (a *API) createCase(w http.ResponseWriter, r *http.Request, t tenant) error
 	}
 	c, err := a.cfg.Cases.File(ctx, tn, handoff.Filing{
 		Type: handoff.CaseType(req.Type), ContactID: req.ContactID, ConversationID: req.ConversationID,
-		Channel: req.Channel, Subject: req.Subject, Description: req.Description, Fields: req.Fields, Actor: actorOf(t),
+		Channel: req.Channel, Subject: req.Subject, Description: req.Description, Fields: req.Fields, Priority: req.Priority, Actor: actorOf(t),
 	})
 	if err != nil {
 		return err
