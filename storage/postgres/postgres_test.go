@@ -11,6 +11,8 @@ import (
 	"conversa/handoff/handofftest"
 	"conversa/internal/testenv"
 	"conversa/storage/postgres"
+	"conversa/templates"
+	"conversa/templates/templatestest"
 )
 
 func open(t *testing.T) *postgres.Store {
@@ -45,6 +47,16 @@ func TestBotStore(t *testing.T) {
 
 func TestCaseStore(t *testing.T) {
 	handofftest.TestCaseStore(t, func(t *testing.T) (conversation.Store, handoff.CaseStore) {
+		s := open(t)
+		if _, err := s.Migrate(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		return s, s
+	})
+}
+
+func TestTemplateStore(t *testing.T) {
+	templatestest.TestStore(t, func(t *testing.T) (conversation.Store, templates.Store) {
 		s := open(t)
 		if _, err := s.Migrate(t.Context()); err != nil {
 			t.Fatal(err)

@@ -11,6 +11,8 @@ import (
 	"conversa/handoff"
 	"conversa/handoff/handofftest"
 	"conversa/storage/sqlite"
+	"conversa/templates"
+	"conversa/templates/templatestest"
 )
 
 func TestStore(t *testing.T) {
@@ -80,5 +82,16 @@ func TestSealedSettings(t *testing.T) {
 		}
 		t.Cleanup(func() { s.Close() })
 		return s
+	})
+}
+
+func TestTemplateStore(t *testing.T) {
+	templatestest.TestStore(t, func(t *testing.T) (conversation.Store, templates.Store) {
+		s, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "conversa.db")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s, s
 	})
 }
