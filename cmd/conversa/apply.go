@@ -7,16 +7,19 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 
 	"go.yaml.in/yaml/v3"
 
 	"conversa/channels"
 	"conversa/conversation"
+	"conversa/templates"
 )
 
 // tenantFile is a tenant described as a file, for "conversa apply". Later
-// issues add its bot, templates, queues and agents.
+// issues add its bot, queues and agents.
 type tenantFile struct {
 	Tenant struct {
 		Slug     string `yaml:"slug"`
@@ -32,6 +35,55 @@ type tenantFile struct {
 		Disabled bool                     `yaml:"disabled"`
 		Settings map[string]string        `yaml:"settings"`
 	} `yaml:"channels"`
+	// Templates are message template files (docs/templates.md), or
+	// folders of them, relative to the tenant file.
+	Templates []string `yaml:"templates"`
+
+	// templates are the files Templates names, as readTemplates read them.
+	templates []templateFile
+}
+
+// templateFile is a template definition read for apply.
+type templateFile struct {
+	name string // as the errors name it
+	src  []byte
+}
+
+// readTemplates reads the template files f names, relative to dir: each
+// path is a YAML file or a folder whose .yaml and .yml files are read in
+// name order.
+func (f *tenantFile) readTemplates(dir string) error {
+	var errs []error
+	for i, p := range f.Templates {
+		path := p
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(dir, p)
+		}
+		files := []string{path}
+		if fi, err := os.Stat(path); err != nil {
+			errs = append(errs, fmt.Errorf("templates[%d]: %w", i, err))
+			continue
+		} else if fi.IsDir() {
+			files = nil
+			for _, pattern := range []string{"*.yaml", "*.yml"} {
+				m, _ := filepath.Glob(filepath.Join(path, pattern))
+				files = append(files, m...)
+			}
+			slices.Sort(files)
+			if len(files) == 0 {
+				errs = append(errs, fmt.Errorf("templates[%d]: %s holds no .yaml files", i, p))
+			}
+		}
+		for _, name := range files {
+			src, err := os.ReadFile(name)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("templates[%d]: %w", i, err))
+				continue
+			}
+			f.templates = append(f.templates, templateFile{name: name, src: src})
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // parseTenantFile reads one YAML document strictly: unknown keys are errors.
@@ -54,10 +106,16 @@ func parseTenantFile(data []byte) (tenantFile, error) {
 
 // plan is what applying a tenant file would change.
 type plan struct {
-	tenant   conversation.Tenant
-	create   bool     // the tenant is new
-	changes  []string // human-readable, in order
-	accounts []accountPlan
+	tenant    conversation.Tenant
+	create    bool     // the tenant is new
+	changes   []string // human-readable, in order
+	accounts  []accountPlan
+	templates []templatePlan // new versions to save
+}
+
+type templatePlan struct {
+	file    templateFile
+	purpose string
 }
 
 type accountPlan struct {
@@ -130,7 +188,48 @@ func planApply(ctx context.Context, store conversation.Store, reg *channels.Regi
 			}
 		}
 	}
+	errs = append(errs, p.planTemplates(ctx, store, f.templates)...)
 	return p, errors.Join(errs...)
+}
+
+// planTemplates checks every template file and plans a new version of
+// each that differs from the tenant's latest.
+func (p *plan) planTemplates(ctx context.Context, store conversation.Store, files []templateFile) []error {
+	if len(files) == 0 {
+		return nil
+	}
+	ts, ok := store.(templates.Store)
+	if !ok {
+		return []error{errors.New("templates: this store keeps no templates")}
+	}
+	var errs []error
+	purposes := map[string]string{}
+	for _, tf := range files {
+		t, err := templates.Parse(tf.name, tf.src)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if other, dup := purposes[t.Purpose]; dup {
+			errs = append(errs, fmt.Errorf("%s: purpose %s is also defined in %s", tf.name, t.Purpose, other))
+			continue
+		}
+		purposes[t.Purpose] = tf.name
+		latest, err := ts.Template(ctx, p.tenant.ID, t.Purpose)
+		switch {
+		case p.create || conversation.IsNotFound(err):
+			p.changes = append(p.changes, fmt.Sprintf("create template %s", t.Purpose))
+		case err != nil:
+			errs = append(errs, err)
+			continue
+		case latest.Checksum == t.Checksum:
+			continue
+		default:
+			p.changes = append(p.changes, fmt.Sprintf("update template %s: version %d -> %d", t.Purpose, latest.Number, latest.Number+1))
+		}
+		p.templates = append(p.templates, templatePlan{file: tf, purpose: t.Purpose})
+	}
+	return errs
 }
 
 // accountDiff describes how b differs from a, hiding secret values.
@@ -194,6 +293,14 @@ func (p *plan) execute(ctx context.Context, store conversation.Store) error {
 		}
 		if err != nil {
 			return fmt.Errorf("%s channel %s: %w", a.Kind, a.Key, err)
+		}
+	}
+	if len(p.templates) > 0 {
+		svc := templates.NewService(store.(templates.Store)) // planTemplates checked it
+		for _, tp := range p.templates {
+			if _, _, _, err := svc.Save(ctx, p.tenant.ID, tp.purpose, tp.file.name, tp.file.src); err != nil {
+				return fmt.Errorf("template %s: %w", tp.purpose, err)
+			}
 		}
 	}
 	return nil

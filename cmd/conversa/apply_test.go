@@ -216,3 +216,63 @@ func TestApplyRejectsMalformedFiles(t *testing.T) {
 		t.Fatalf("tenants after bad files: %v, %v", ts, err)
 	}
 }
+
+func TestApplyTemplates(t *testing.T) {
+	dir := t.TempDir()
+	tplDir := filepath.Join(dir, "templates")
+	if err := os.MkdirAll(tplDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	resolved := `purpose: case_resolved
+variables:
+  name: {sample: "Ana", required: true}
+  radicado: {sample: "PQR-2026-000123", required: true}
+variants:
+  - channel: default
+    language: es
+    text: "Hola {{.name}}, tu caso {{.radicado}} fue resuelto."
+`
+	write := func(name, body string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(tplDir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("case_resolved.yaml", resolved)
+	withTemplates := acmeFile + "templates: [templates]\n"
+
+	out, err := applyFile(t, dir, withTemplates)
+	if err != nil || !strings.Contains(out, "create template case_resolved") {
+		t.Fatalf("apply: %q, %v", out, err)
+	}
+	store := storeAt(t, dir)
+	tn, err := store.TenantBySlug(t.Context(), "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := store.Template(t.Context(), tn.ID, "case_resolved")
+	if err != nil || v.Number != 1 || string(v.Source) != resolved {
+		t.Fatalf("stored template = %+v, %v", v, err)
+	}
+	if out, err := applyFile(t, dir, withTemplates); err != nil || strings.TrimSpace(out) != "no changes" {
+		t.Fatalf("second apply: %q, %v", out, err)
+	}
+	write("case_resolved.yaml", strings.Replace(resolved, "fue resuelto", "quedó resuelto", 1))
+	if out, err := applyFile(t, dir, withTemplates); err != nil || !strings.Contains(out, "update template case_resolved: version 1 -> 2") {
+		t.Fatalf("apply of a changed template: %q, %v", out, err)
+	}
+
+	// A bad template is named with its line, and nothing changes.
+	write("survey.yaml", "purpose: survey\nvariables: {}\nvariants:\n  - channel: sms\n    language: es\n    text: \"¿Cómo nos fue, {{.nombre}}?\"\n")
+	changed := strings.Replace(withTemplates, "name: Acme S.A.S.", "name: Acme Colombia", 1)
+	_, err = applyFile(t, dir, changed)
+	if err == nil || !strings.Contains(err.Error(), "survey.yaml:6") || !strings.Contains(err.Error(), "nombre") {
+		t.Fatalf("apply of a bad template = %v; want its file, line and variable", err)
+	}
+	if tn, _ := store.TenantBySlug(t.Context(), "acme"); tn.Name != "Acme S.A.S." {
+		t.Fatalf("a failed apply changed the tenant: %q", tn.Name)
+	}
+	if _, err := applyFile(t, dir, acmeFile+"templates: [missing]\n"); err == nil || !strings.Contains(err.Error(), "templates[0]") {
+		t.Fatalf("a missing folder = %v", err)
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"syscall"
 	"text/tabwriter"
@@ -359,6 +360,9 @@ func applyCmd(ctx context.Context, args []string, env environment) error {
 	}
 	f, err := parseTenantFile(data)
 	if err != nil {
+		return fmt.Errorf("%s: %w", *file, err)
+	}
+	if err := f.readTemplates(filepath.Dir(*file)); err != nil {
 		return fmt.Errorf("%s: %w", *file, err)
 	}
 	cfg, err := load()

@@ -32,6 +32,7 @@ import (
 	"conversa/storage/postgres"
 	"conversa/storage/sqlite"
 	"conversa/storage/valkey"
+	"conversa/templates"
 )
 
 // sharedState is what a node shares with the others: storage/valkey across
@@ -49,6 +50,7 @@ type durableStore interface {
 	conversation.Store
 	bot.Store
 	handoff.CaseStore
+	templates.Store
 }
 
 var (
