@@ -1,5 +1,5 @@
 // Package api is the REST API of client companies (tenants): channel
-// accounts, contacts, conversations and messages,
+// accounts, contacts and their consent, conversations and messages,
 // sending, state changes, search, inbound messages of the tenant's own
 // channels, a live event stream, the training and activation of the
 // tenant's bot, and support cases (PQRs). Every
@@ -123,6 +123,10 @@ type Service interface {
 	Close(ctx context.Context, tenantID, conversationID int64) (conversation.Conversation, error)
 	Reopen(ctx context.Context, tenantID, conversationID int64) (conversation.Conversation, error)
 	Typing(ctx context.Context, tenantID, conversationID int64, author conversation.Author, on bool) error
+	// RecordConsent validates c and appends it to the consent ledger.
+	// Returns EINVALID naming a bad field, ENOTFOUND unless c.AccountID
+	// belongs to c.TenantID.
+	RecordConsent(ctx context.Context, c conversation.ConsentChange) (conversation.ConsentChange, error)
 }
 
 // Store is what the API reads of the store.
@@ -137,6 +141,9 @@ type Store interface {
 	// UpdateChannelAccount stores the name, settings and disabled flag of
 	// a. Returns ENOTFOUND unless a.ID belongs to a.TenantID.
 	UpdateChannelAccount(ctx context.Context, a conversation.ChannelAccount) (conversation.ChannelAccount, error)
+	// ListConsent returns the tenant's consent changes that match f,
+	// newest first.
+	ListConsent(ctx context.Context, tenantID int64, f conversation.ConsentFilter) ([]conversation.ConsentChange, error)
 	Contact(ctx context.Context, tenantID, id int64) (conversation.Contact, error)
 	ListContacts(ctx context.Context, tenantID int64, f conversation.ContactFilter) ([]conversation.Contact, error)
 	UpdateContact(ctx context.Context, tenantID, id int64, u conversation.ContactUpdate) (conversation.Contact, error)
@@ -199,6 +206,8 @@ var routes = []route{
 	{"GET", "/api/v1/contacts", (*API).listContacts},
 	{"GET", "/api/v1/contacts/{id}", getByID(Store.Contact)},
 	{"PATCH", "/api/v1/contacts/{id}", (*API).updateContact},
+	{"GET", "/api/v1/contacts/{id}/consent", (*API).listConsent},
+	{"POST", "/api/v1/contacts/{id}/consent", (*API).recordConsent},
 	{"GET", "/api/v1/conversations", (*API).listConversations},
 	{"GET", "/api/v1/conversations/{id}", getByID(Store.Conversation)},
 	{"GET", "/api/v1/conversations/{id}/messages", (*API).listMessages},

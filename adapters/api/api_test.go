@@ -399,6 +399,10 @@ func TestTenantIsolation(t *testing.T) {
 	beforeConvs, _ := e.store.ListConversations(ctx, a.ID, conversation.ConversationFilter{})
 	beforeMsgs, _ := e.store.ListMessages(ctx, a.ID, conversation.MessageFilter{})
 	beforeChannels, _ := e.store.ListChannelAccounts(ctx, a.ID)
+	if _, err := e.svc.RecordConsent(ctx, conversation.ConsentChange{TenantID: a.ID, AccountID: a.api.ID, ContactID: contactA,
+		Channel: conversation.ChannelAPI, Address: "ana", OptedOut: true, Source: "test"}); err != nil {
+		t.Fatal(err)
+	}
 
 	for _, tc := range []struct {
 		method, path string
@@ -420,6 +424,8 @@ func TestTenantIsolation(t *testing.T) {
 		{"POST", "/api/v1/inbound", map[string]any{"channel_id": a.api.ID, "from": "eve", "id": "b-x", "text": "hola"}},
 		{"GET", fmt.Sprintf("/api/v1/channels/%d", a.api.ID), nil},
 		{"PATCH", fmt.Sprintf("/api/v1/channels/%d", a.api.ID), map[string]any{"settings": map[string]string{"webhook_url": "https://evil.example.com"}}},
+		{"GET", fmt.Sprintf("/api/v1/contacts/%d/consent", contactA), nil},
+		{"POST", fmt.Sprintf("/api/v1/contacts/%d/consent", contactA), map[string]any{"channel_id": b.api.ID, "opted_out": false}},
 	} {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
 			wantError(t, e.do(t, tc.method, tc.path, b.key, tc.body), http.StatusNotFound, conversation.ENOTFOUND, "")
@@ -434,6 +440,12 @@ func TestTenantIsolation(t *testing.T) {
 			!jsonEqual(t, beforeChannels, afterChannels) {
 			t.Errorf("tenant A's data changed:\ncontact %+v -> %+v\nconversations %+v -> %+v\nmessages %d -> %d\nchannels %+v -> %+v",
 				beforeContact, afterContact, beforeConvs, afterConvs, len(beforeMsgs), len(afterMsgs), beforeChannels, afterChannels)
+		}
+		if out, _ := e.store.OptedOut(ctx, a.ID, a.api.ID, "ana"); !out {
+			t.Error("contact ana of tenant A opted back in")
+		}
+		if cs, _ := e.store.ListConsent(ctx, b.ID, conversation.ConsentFilter{}); len(cs) != 0 {
+			t.Errorf("tenant B has consent changes %+v", cs)
 		}
 		bMsgs, _ := e.store.ListMessages(ctx, b.ID, conversation.MessageFilter{})
 		if len(bMsgs) != 1 {

@@ -291,7 +291,8 @@ func TestChannelsUnavailable(t *testing.T) {
 	}
 }
 
-// TestChannelsOpenAPI checks the real responses of the channel routes, and the requests of a client that follows the description,
+// TestChannelsOpenAPI checks the real responses of the channel and consent
+// routes, and the requests of a client that follows the description,
 // against the description.
 func TestChannelsOpenAPI(t *testing.T) {
 	t.Parallel()
@@ -301,11 +302,13 @@ func TestChannelsOpenAPI(t *testing.T) {
 	tn := e.newTenant(t, "acme", "")
 	nt := none.newTenant(t, "acme", "")
 	k := tn.key
+	contact := e.ingest(t, tn, "ana", "m-1", "hola").Message.ContactID
 	channel := func(key string) map[string]any {
 		return map[string]any{"kind": "api", "key": key, "name": "CRM", "disabled": false,
 			"settings": map[string]string{"webhook_url": "https://crm.example.com/hook", "webhook_secret": "0123456789abcdef"}}
 	}
 	chPath := func(id int64) string { return fmt.Sprintf("/api/v1/channels/%d", id) }
+	consent := fmt.Sprintf("/api/v1/contacts/%d/consent", contact)
 	for _, x := range []exchange{
 		{name: "create", method: "POST", path: "/api/v1/channels", key: k, status: 201, validRequest: true, body: channel("acme-crm")},
 		{name: "create webchat", method: "POST", path: "/api/v1/channels", key: k, status: 201, validRequest: true,
@@ -324,6 +327,14 @@ func TestChannelsOpenAPI(t *testing.T) {
 		{name: "patch missing", method: "PATCH", path: chPath(99999), key: k, status: 404, validRequest: true, body: map[string]any{"name": "x"}},
 		{name: "patch too large", method: "PATCH", path: chPath(tn.api.ID), key: k, status: 413, body: map[string]any{"name": strings.Repeat("x", bodyLimit)}},
 		{name: "patch without validation", method: "PATCH", path: chPath(nt.api.ID), key: nt.key, status: 503, validRequest: true, body: map[string]any{"name": "x"}, env: none},
+
+		{name: "opt out", method: "POST", path: consent, key: k, status: 201, validRequest: true, body: map[string]any{"channel_id": tn.api.ID, "opted_out": true}},
+		{name: "opt out without an address", method: "POST", path: consent, key: k, status: 400, validRequest: true, body: map[string]any{"channel_id": tn.webchat.ID, "opted_out": true}},
+		{name: "opt out of a missing contact", method: "POST", path: "/api/v1/contacts/99999/consent", key: k, status: 404, validRequest: true, body: map[string]any{"channel_id": tn.api.ID, "opted_out": true}},
+		{name: "opt out too large", method: "POST", path: consent, key: k, status: 413, body: map[string]any{"channel_id": tn.api.ID, "opted_out": true, "pad": strings.Repeat(" ", bodyLimit)}},
+		{name: "consent", method: "GET", path: consent + "?limit=1", key: k, status: 200, validRequest: true},
+		{name: "consent bad limit", method: "GET", path: consent + "?limit=201", key: k, status: 400},
+		{name: "consent of a missing contact", method: "GET", path: "/api/v1/contacts/99999/consent", key: k, status: 404, validRequest: true},
 	} {
 		t.Run(x.name, func(t *testing.T) {
 			if x.env == nil {
