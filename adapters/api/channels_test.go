@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"conversa/adapters/api"
 	"conversa/channels"
@@ -342,5 +344,95 @@ func TestChannelsOpenAPI(t *testing.T) {
 			}
 			checkExchange(t, router, x)
 		})
+	}
+}
+
+// TestChannelsEndToEnd connects an api channel through the API and follows
+// what it sends: replies are signed with the stored secret, never shown; a
+// new secret set by PATCH signs the next one; and a contact who opted out
+// through the API gets nothing until they opt back in.
+func TestChannelsEndToEnd(t *testing.T) {
+	t.Parallel()
+	reg := testChannels(t)
+	var secret atomic.Value
+	wh := newWebhook(t, func() string { return secret.Load().(string) })
+	e := newEnv(t, envOptions{sender: reg, cfg: api.Config{Channels: reg}})
+	tn := e.newTenant(t, "acme", "")
+	const (
+		first  = "first-secret-0123456789"
+		second = "second-secret-0123456789"
+	)
+	secrets := secretsOf{first, second}
+	do := func(method, path string, body any, status int) response {
+		t.Helper()
+		r := secrets.check(t, e.do(t, method, path, tn.key, body))
+		if r.status != status {
+			t.Fatalf("%s %s: status %d, want %d: %s", method, path, r.status, status, r.body)
+		}
+		return r
+	}
+
+	secret.Store(first)
+	ch := decode[channelView](t, do("POST", "/api/v1/channels", map[string]any{"kind": "api", "key": "acme-crm",
+		"settings": map[string]string{"webhook_url": wh.srv.URL + "/hooks", "webhook_secret": first}}, http.StatusCreated), http.StatusCreated)
+	in := decode[inboundResponse](t, do("POST", "/api/v1/inbound", map[string]any{"channel_id": ch.ID, "from": "u-1", "id": "in-1", "text": "hola"}, http.StatusCreated), http.StatusCreated)
+	conv, contact := in.Conversation.ID, in.Message.ContactID
+
+	// send posts an agent's text and waits until it is no longer queued.
+	send := func(text string) conversation.Message {
+		t.Helper()
+		m := decode[conversation.Message](t, do("POST", fmt.Sprintf("/api/v1/conversations/%d/messages", conv), map[string]any{"text": text}, http.StatusCreated), http.StatusCreated)
+		deadline := time.Now().Add(waitFor)
+		for m.Status == conversation.StatusQueued {
+			if time.Now().After(deadline) {
+				t.Fatalf("message %q still queued after %v (%d badly signed posts)", text, waitFor, wh.bad.Load())
+			}
+			time.Sleep(20 * time.Millisecond)
+			m = decode[conversation.Message](t, do("GET", fmt.Sprintf("/api/v1/messages/%d", m.ID), nil, http.StatusOK), http.StatusOK)
+		}
+		return m
+	}
+	// received checks that the webhook got text, and nothing else.
+	received := func(text string) {
+		t.Helper()
+		select {
+		case hook := <-wh.received:
+			if len(hook.Message.Parts) != 1 || hook.Message.Parts[0].Text != text || hook.To != "u-1" {
+				t.Fatalf("webhook %+v, want %q to u-1", hook, text)
+			}
+		default:
+			t.Fatalf("the webhook did not get %q", text)
+		}
+		if n := wh.bad.Load(); n != 0 {
+			t.Fatalf("%d posts with a bad signature", n)
+		}
+	}
+
+	if m := send("uno"); m.Status != conversation.StatusDelivered {
+		t.Fatalf("uno: %+v", m)
+	}
+	received("uno")
+
+	secret.Store(second)
+	do("PATCH", fmt.Sprintf("/api/v1/channels/%d", ch.ID), map[string]any{"settings": map[string]string{"webhook_secret": second}}, http.StatusOK)
+	if m := send("dos"); m.Status != conversation.StatusDelivered {
+		t.Fatalf("dos after a new secret: %+v", m)
+	}
+	received("dos")
+
+	consent := fmt.Sprintf("/api/v1/contacts/%d/consent", contact)
+	do("POST", consent, map[string]any{"channel_id": ch.ID, "opted_out": true}, http.StatusCreated)
+	if m := send("tres"); m.Status != conversation.StatusFailed || m.Failure == nil || m.Failure.Code != conversation.FailureOptedOut {
+		t.Fatalf("tres to an opted-out contact: %+v", m)
+	}
+	do("POST", consent, map[string]any{"channel_id": ch.ID, "opted_out": false}, http.StatusCreated)
+	if m := send("cuatro"); m.Status != conversation.StatusDelivered {
+		t.Fatalf("cuatro after opting back in: %+v", m)
+	}
+	received("cuatro")
+	select {
+	case hook := <-wh.received:
+		t.Errorf("an extra webhook post: %+v", hook)
+	default:
 	}
 }
