@@ -1,7 +1,8 @@
-// Package api is the REST API of client companies (tenants): contacts,
-// conversations and messages, sending, state changes, search, inbound
-// messages of the tenant's own channels, a live event stream, the training
-// and activation of the tenant's bot, and support cases (PQRs). Every
+// Package api is the REST API of client companies (tenants): channel
+// accounts, contacts and their consent, conversations and messages,
+// sending, state changes, search, inbound messages of the tenant's own
+// channels, a live event stream, the training and activation of the
+// tenant's bot, and support cases (PQRs). Every
 // request is authenticated by a tenant API key and sees only that tenant's
 // data. The OpenAPI 3 description is served at /api/openapi.json.
 package api
@@ -59,6 +60,10 @@ type Config struct {
 	// or neither). Without them the case routes answer 503.
 	Cases     Cases
 	CaseStore CaseStore
+
+	// Channels validates channel accounts with the channel of their kind.
+	// Without it the routes that create and change accounts answer 503.
+	Channels AccountValidator
 
 	// Media links the files of messages that are in the media store: the
 	// messages the API returns carry a signed, expiring URL for each.
@@ -118,6 +123,10 @@ type Service interface {
 	Close(ctx context.Context, tenantID, conversationID int64) (conversation.Conversation, error)
 	Reopen(ctx context.Context, tenantID, conversationID int64) (conversation.Conversation, error)
 	Typing(ctx context.Context, tenantID, conversationID int64, author conversation.Author, on bool) error
+	// RecordConsent validates c and appends it to the consent ledger.
+	// Returns EINVALID naming a bad field, ENOTFOUND unless c.AccountID
+	// belongs to c.TenantID.
+	RecordConsent(ctx context.Context, c conversation.ConsentChange) (conversation.ConsentChange, error)
 }
 
 // Store is what the API reads of the store.
@@ -126,6 +135,15 @@ type Store interface {
 	Tenant(ctx context.Context, id int64) (conversation.Tenant, error)
 	ChannelAccount(ctx context.Context, tenantID, id int64) (conversation.ChannelAccount, error)
 	ListChannelAccounts(ctx context.Context, tenantID int64) ([]conversation.ChannelAccount, error)
+	// CreateChannelAccount returns ECONFLICT if another account, of any
+	// tenant, has the same kind and key.
+	CreateChannelAccount(ctx context.Context, a conversation.ChannelAccount) (conversation.ChannelAccount, error)
+	// UpdateChannelAccount stores the name, settings and disabled flag of
+	// a. Returns ENOTFOUND unless a.ID belongs to a.TenantID.
+	UpdateChannelAccount(ctx context.Context, a conversation.ChannelAccount) (conversation.ChannelAccount, error)
+	// ListConsent returns the tenant's consent changes that match f,
+	// newest first.
+	ListConsent(ctx context.Context, tenantID int64, f conversation.ConsentFilter) ([]conversation.ConsentChange, error)
 	Contact(ctx context.Context, tenantID, id int64) (conversation.Contact, error)
 	ListContacts(ctx context.Context, tenantID int64, f conversation.ContactFilter) ([]conversation.Contact, error)
 	UpdateContact(ctx context.Context, tenantID, id int64, u conversation.ContactUpdate) (conversation.Contact, error)
@@ -182,9 +200,14 @@ type tenant struct {
 
 var routes = []route{
 	{"GET", "/api/v1/channels", (*API).listChannels},
+	{"POST", "/api/v1/channels", withChannels((*API).createChannel)},
+	{"GET", "/api/v1/channels/{id}", (*API).getChannel},
+	{"PATCH", "/api/v1/channels/{id}", withChannels((*API).updateChannel)},
 	{"GET", "/api/v1/contacts", (*API).listContacts},
 	{"GET", "/api/v1/contacts/{id}", getByID(Store.Contact)},
 	{"PATCH", "/api/v1/contacts/{id}", (*API).updateContact},
+	{"GET", "/api/v1/contacts/{id}/consent", (*API).listConsent},
+	{"POST", "/api/v1/contacts/{id}/consent", (*API).recordConsent},
 	{"GET", "/api/v1/conversations", (*API).listConversations},
 	{"GET", "/api/v1/conversations/{id}", getByID(Store.Conversation)},
 	{"GET", "/api/v1/conversations/{id}/messages", (*API).listMessages},

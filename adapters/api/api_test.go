@@ -377,7 +377,7 @@ func TestRevokedKey(t *testing.T) {
 
 func TestTenantIsolation(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOptions{})
+	e := channelEnv(t)
 	a := e.newTenant(t, "tenant-a", "")
 	b := e.newTenant(t, "tenant-b", "")
 	ctx := t.Context()
@@ -398,6 +398,11 @@ func TestTenantIsolation(t *testing.T) {
 	beforeContact, _ := e.store.Contact(ctx, a.ID, contactA)
 	beforeConvs, _ := e.store.ListConversations(ctx, a.ID, conversation.ConversationFilter{})
 	beforeMsgs, _ := e.store.ListMessages(ctx, a.ID, conversation.MessageFilter{})
+	beforeChannels, _ := e.store.ListChannelAccounts(ctx, a.ID)
+	if _, err := e.svc.RecordConsent(ctx, conversation.ConsentChange{TenantID: a.ID, AccountID: a.api.ID, ContactID: contactA,
+		Channel: conversation.ChannelAPI, Address: "ana", OptedOut: true, Source: "test"}); err != nil {
+		t.Fatal(err)
+	}
 
 	for _, tc := range []struct {
 		method, path string
@@ -417,6 +422,10 @@ func TestTenantIsolation(t *testing.T) {
 		{"GET", fmt.Sprintf("/api/v1/messages/%d", msgA), nil},
 		{"GET", fmt.Sprintf("/api/v1/messages/%d", sentA[0].Message.ID), nil},
 		{"POST", "/api/v1/inbound", map[string]any{"channel_id": a.api.ID, "from": "eve", "id": "b-x", "text": "hola"}},
+		{"GET", fmt.Sprintf("/api/v1/channels/%d", a.api.ID), nil},
+		{"PATCH", fmt.Sprintf("/api/v1/channels/%d", a.api.ID), map[string]any{"settings": map[string]string{"webhook_url": "https://evil.example.com"}}},
+		{"GET", fmt.Sprintf("/api/v1/contacts/%d/consent", contactA), nil},
+		{"POST", fmt.Sprintf("/api/v1/contacts/%d/consent", contactA), map[string]any{"channel_id": b.api.ID, "opted_out": false}},
 	} {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
 			wantError(t, e.do(t, tc.method, tc.path, b.key, tc.body), http.StatusNotFound, conversation.ENOTFOUND, "")
@@ -426,9 +435,17 @@ func TestTenantIsolation(t *testing.T) {
 		afterContact, _ := e.store.Contact(ctx, a.ID, contactA)
 		afterConvs, _ := e.store.ListConversations(ctx, a.ID, conversation.ConversationFilter{})
 		afterMsgs, _ := e.store.ListMessages(ctx, a.ID, conversation.MessageFilter{})
-		if !jsonEqual(t, beforeContact, afterContact) || !jsonEqual(t, beforeConvs, afterConvs) || !jsonEqual(t, beforeMsgs, afterMsgs) {
-			t.Errorf("tenant A's data changed:\ncontact %+v -> %+v\nconversations %+v -> %+v\nmessages %d -> %d",
-				beforeContact, afterContact, beforeConvs, afterConvs, len(beforeMsgs), len(afterMsgs))
+		afterChannels, _ := e.store.ListChannelAccounts(ctx, a.ID)
+		if !jsonEqual(t, beforeContact, afterContact) || !jsonEqual(t, beforeConvs, afterConvs) || !jsonEqual(t, beforeMsgs, afterMsgs) ||
+			!jsonEqual(t, beforeChannels, afterChannels) {
+			t.Errorf("tenant A's data changed:\ncontact %+v -> %+v\nconversations %+v -> %+v\nmessages %d -> %d\nchannels %+v -> %+v",
+				beforeContact, afterContact, beforeConvs, afterConvs, len(beforeMsgs), len(afterMsgs), beforeChannels, afterChannels)
+		}
+		if out, _ := e.store.OptedOut(ctx, a.ID, a.api.ID, "ana"); !out {
+			t.Error("contact ana of tenant A opted back in")
+		}
+		if cs, _ := e.store.ListConsent(ctx, b.ID, conversation.ConsentFilter{}); len(cs) != 0 {
+			t.Errorf("tenant B has consent changes %+v", cs)
 		}
 		bMsgs, _ := e.store.ListMessages(ctx, b.ID, conversation.MessageFilter{})
 		if len(bMsgs) != 1 {
@@ -471,19 +488,21 @@ func TestTenantIsolation(t *testing.T) {
 		if want := []int64{b.api.ID, b.webchat.ID}; !slices.Equal(got, want) {
 			t.Errorf("channel ids %v, want %v", got, want)
 		}
-		if bytes.Contains(r.body, []byte(b.secret)) || bytes.Contains(r.body, []byte("settings")) {
-			t.Errorf("the channel list shows settings: %s", r.body)
+		if bytes.Contains(r.body, []byte(b.secret)) || pg.Data[0].Settings["webhook_secret"] != "(set)" {
+			t.Errorf("the channel list shows the webhook secret: %s", r.body)
 		}
 	})
 }
 
 // channelView is what the API shows of a channel.
 type channelView struct {
-	ID       int64                    `json:"id"`
-	Kind     conversation.ChannelKind `json:"kind"`
-	Key      string                   `json:"key"`
-	Name     string                   `json:"name"`
-	Disabled bool                     `json:"disabled"`
+	ID        int64                    `json:"id"`
+	Kind      conversation.ChannelKind `json:"kind"`
+	Key       string                   `json:"key"`
+	Name      string                   `json:"name"`
+	Settings  map[string]string        `json:"settings"`
+	Disabled  bool                     `json:"disabled"`
+	CreatedAt time.Time                `json:"created_at"`
 }
 
 // jsonEqual compares a and b as JSON, which is how clients see them.

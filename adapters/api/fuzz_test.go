@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"maps"
 	"reflect"
 	"strings"
 	"testing"
@@ -270,4 +271,113 @@ func clonePartsJSON(t *testing.T, parts []conversation.Part) []conversation.Part
 		t.Fatalf("decode parts: %v", err)
 	}
 	return out
+}
+
+var channelSeeds = []string{
+	`{"kind":"api","key":"acme-crm","name":" CRM ","settings":{"webhook_url":"https://crm.example.com/h","webhook_secret":"0123456789abcdef"}}`,
+	`{"kind":"webchat","key":"w","settings":{"title":"Ayuda","color":""},"disabled":true}`,
+	`{"kind":"telegram","key":"acme_bot","settings":{"bot_token":"(set)"}}`,
+	`{"kind":"sms","key":"+573001234567","settings":{"auth_token":"t","":"x"}}`,
+	`{"kind":"fax","key":"k"}`,
+	`{"kind":"api","key":"a key"}`,
+	`{"kind":"api","key":"k","settings":{"x":"a\u0000b"}}`,
+	`{"kind":"api","key":"k","settings":{"x":1}}`,
+	`{"kind":"api","key":"k","tenant_id":2}`,
+	`{"kind":"api","key":"k","settings":null,"name":null}`,
+	`{"kind":"api"}`,
+	`[]`,
+	``,
+}
+
+// FuzzDecodeChannel checks the decoder of new channel accounts: what it
+// accepts is the tenant's, passes the domain's validation, and has no
+// empty setting and no mask for a credential.
+func FuzzDecodeChannel(f *testing.F) {
+	for _, s := range channelSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		a, err := decodeChannel(body, 7)
+		if err != nil {
+			checkDecodeError(t, err)
+			return
+		}
+		checkBody(t, body)
+		if a.TenantID != 7 || a.ID != 0 {
+			t.Fatalf("accepted account of tenant %d with id %d", a.TenantID, a.ID)
+		}
+		again := a
+		if err := again.Validate(); err != nil {
+			t.Fatalf("accepted account fails validation: %v", err)
+		}
+		checkText(t, a.Name)
+		for k, v := range a.Settings {
+			checkText(t, k)
+			checkText(t, v)
+			if v == "" || (conversation.IsSecretSetting(k) && v == secretMask) {
+				t.Fatalf("accepted setting %s=%q", k, v)
+			}
+		}
+	})
+}
+
+var settingsPatchSeeds = []string{
+	`{"webhook_url":"https://x.example.com"}`,
+	`{"webhook_secret":"(set)","webhook_url":"(set)"}`,
+	`{"webhook_secret":""}`,
+	`{"api_key":"(set)"}`,
+	`{"color":"#000000","title":""}`,
+	`{}`,
+}
+
+// FuzzMergeSettings checks the merge of a PATCH's settings: the stored
+// settings are left alone; an empty value removes a setting, the mask of a
+// stored credential keeps it, and any other value replaces; a mask for a
+// credential that is not stored is refused, naming it.
+func FuzzMergeSettings(f *testing.F) {
+	for _, s := range settingsPatchSeeds {
+		f.Add([]byte(s))
+	}
+	stored := map[string]string{"webhook_url": "https://crm.example.com/h", "webhook_secret": "0123456789abcdef", "title": "Ayuda"}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var patch map[string]string
+		if json.Unmarshal(body, &patch) != nil {
+			return
+		}
+		before := maps.Clone(stored)
+		got, err := mergeSettings(stored, patch)
+		if !maps.Equal(stored, before) {
+			t.Fatalf("merge changed the stored settings to %v", stored)
+		}
+		if err != nil {
+			checkDecodeError(t, err)
+			name, _ := strings.CutPrefix(conversation.ErrorField(err), "settings.")
+			if patch[name] != secretMask || !conversation.IsSecretSetting(name) || stored[name] != "" {
+				t.Fatalf("refused %v: %v", patch, err)
+			}
+			return
+		}
+		for name := range maps.Keys(stored) {
+			if _, ok := patch[name]; !ok && got[name] != stored[name] {
+				t.Fatalf("unpatched %s=%q became %q", name, stored[name], got[name])
+			}
+		}
+		for name, v := range patch {
+			switch want, ok := got[name]; {
+			case v == "":
+				if ok {
+					t.Fatalf("%s=%q not removed", name, want)
+				}
+			case v == secretMask && conversation.IsSecretSetting(name):
+				if want != stored[name] {
+					t.Fatalf("masked %s became %q, want the stored %q", name, want, stored[name])
+				}
+			case want != v:
+				t.Fatalf("%s=%q, want %q", name, want, v)
+			}
+		}
+		if len(got) > len(stored)+len(patch) {
+			t.Fatalf("merged %v has settings from nowhere", got)
+		}
+	})
 }

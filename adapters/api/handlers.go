@@ -100,30 +100,6 @@ func readByID[T any](get func(a *API, ctx context.Context, tenantID, id int64) (
 	}
 }
 
-// channelView is what the API shows of a channel account: its settings
-// stay private, since they may hold credentials.
-type channelView struct {
-	ID        int64                    `json:"id"`
-	Kind      conversation.ChannelKind `json:"kind"`
-	Key       string                   `json:"key"`
-	Name      string                   `json:"name"`
-	Disabled  bool                     `json:"disabled"`
-	CreatedAt time.Time                `json:"created_at"`
-}
-
-func (a *API) listChannels(w http.ResponseWriter, r *http.Request, t tenant) error {
-	accts, err := a.store.ListChannelAccounts(r.Context(), t.ID)
-	if err != nil {
-		return err
-	}
-	views := make([]channelView, len(accts))
-	for i, c := range accts {
-		views[i] = channelView{ID: c.ID, Kind: c.Kind, Key: c.Key, Name: c.Name, Disabled: c.Disabled, CreatedAt: c.CreatedAt}
-	}
-	writeJSON(w, http.StatusOK, page[channelView]{Data: views})
-	return nil
-}
-
 func (a *API) listContacts(w http.ResponseWriter, r *http.Request, t tenant) error {
 	limit, err := limitOf(r)
 	if err != nil {
