@@ -8,27 +8,34 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"conversa/conversation"
 )
 
 // fetchMedia replaces, in parts, each file at Twilio's URL by the file
 // kept in the media store, or by a note that says why it was not kept
-// (too large, of a forbidden type, or not downloadable). An error means
-// the media store failed.
+// (too large, of a forbidden type, or not downloadable). Files download at
+// once, each within Config.MediaTimeout. An error means the media store
+// failed.
 func (t *Twilio) fetchMedia(ctx context.Context, acct conversation.ChannelAccount, set settings, parts []conversation.Part) error {
+	errs := make([]error, len(parts))
+	var wg sync.WaitGroup
 	for i := range parts {
 		m := parts[i].Media
 		if m == nil || m.URL == "" {
 			continue
 		}
-		kept, err := t.download(ctx, acct.TenantID, set, *m)
-		if err != nil {
-			return err
-		}
-		parts[i].Media = &kept
+		wg.Go(func() {
+			kept, err := t.download(ctx, acct.TenantID, set, *m)
+			if err == nil {
+				parts[i].Media = &kept
+			}
+			errs[i] = err
+		})
 	}
-	return nil
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // download copies the file at m.URL into the media store.

@@ -59,7 +59,8 @@ type Config struct {
 	// RequestTimeout bounds one call to the REST API (default 10 s,
 	// twilio-go's own).
 	RequestTimeout time.Duration
-	// MediaTimeout bounds the download of one inbound file (default 30 s).
+	// MediaTimeout bounds the download of one inbound file (default 10 s:
+	// files download at once, and Twilio waits 15 s for the webhook).
 	MediaTimeout time.Duration
 	// Media says which inbound files are kept.
 	Media channels.MediaPolicy
@@ -94,7 +95,7 @@ func (c *Config) Validate() error {
 		c.RequestTimeout = 10 * time.Second
 	}
 	if c.MediaTimeout <= 0 {
-		c.MediaTimeout = 30 * time.Second
+		c.MediaTimeout = 10 * time.Second
 	}
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = 64 << 10

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/twilio/twilio-go/client"
 
@@ -136,7 +137,10 @@ func (t *Twilio) handleMessage(w http.ResponseWriter, r *http.Request) {
 		t.refuse(w, r, http.StatusBadRequest, "malformed message", "account", acct.ID, "err", err)
 		return
 	}
-	ctx := r.Context()
+	// Once the request is authentic, finish even if Twilio stops waiting
+	// (after 15 s it gives up, and does not retry).
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), t.cfg.MediaTimeout+30*time.Second)
+	defer cancel()
 	seen := strconv.FormatInt(acct.ID, 10) + ":" + in.ProviderID
 	if t.recent.has(seen) {
 		// A replay: the store drops it; its files need not be fetched.
