@@ -103,6 +103,19 @@ func TestBotNeverAnswersSMSKeywords(t *testing.T) {
 	if n := outbound(res.Conversation.ID); n != 0 {
 		t.Fatalf("the bot answered a keyword: %d outbound messages", n)
 	}
+	// The route job recorded the STOP, once, whatever the channel did.
+	if out, err := e.svc.OptedOut(ctx, e.tenant.ID, sms.ID, "+573001112233"); err != nil || !out {
+		t.Fatalf("OptedOut after STOP = %v, %v", out, err)
+	}
+	if cs, err := e.store.ListConsent(ctx, e.tenant.ID, conversation.ConsentFilter{ContactID: res.Message.ContactID}); err != nil ||
+		len(cs) != 1 || cs[0].Source != "keyword:STOP" || cs[0].ProviderID != "SM1" {
+		t.Fatalf("consent ledger = %+v, %v; want the one STOP", cs, err)
+	}
+	in("SM4", "Start")
+	eventually(t, "the START recorded", func() bool {
+		out, err := e.svc.OptedOut(ctx, e.tenant.ID, sms.ID, "+573001112233")
+		return err == nil && !out
+	})
 	// Anything else is the bot's, even with a keyword in it.
 	in("SM3", "hola, no quiero que me escriban: stop")
 	eventually(t, "the bot's answer", func() bool { return outbound(res.Conversation.ID) > 0 })

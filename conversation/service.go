@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -327,6 +328,28 @@ func (s *Service) UpdateStatus(ctx context.Context, u StatusUpdate) (Message, er
 	return m, nil
 }
 
+// recordKeyword records the consent change an SMS STOP or START asks for,
+// once per message.
+func (s *Service) recordKeyword(ctx context.Context, msg Message, kw Keyword) error {
+	if kw != KeywordStop && kw != KeywordStart {
+		return nil
+	}
+	contact, err := s.store.Contact(ctx, msg.TenantID, msg.ContactID)
+	if err != nil {
+		return permanentIfNotFound(err)
+	}
+	to, ok := contact.IdentityOn(msg.Channel)
+	if !ok {
+		return &JobError{Err: fmt.Errorf("contact %d has no %s address", contact.ID, msg.Channel), Permanent: true}
+	}
+	word := strings.ToUpper(strings.TrimRight(strings.TrimSpace(msg.Parts[0].Text), ".!¡?¿ "))
+	_, err = s.store.RecordConsent(ctx, ConsentChange{
+		TenantID: msg.TenantID, AccountID: msg.ChannelAccountID, ContactID: contact.ID, Channel: msg.Channel,
+		Address: to.Address, OptedOut: kw == KeywordStop, Source: "keyword:" + word, ProviderID: msg.ProviderID,
+	})
+	return err
+}
+
 // RecordConsent validates c and appends it to the consent ledger.
 func (s *Service) RecordConsent(ctx context.Context, c ConsentChange) (ConsentChange, error) {
 	if err := c.Validate(); err != nil {
@@ -353,11 +376,14 @@ func (s *Service) RouteJob(ctx context.Context, j Job) error {
 	if err != nil {
 		return permanentIfNotFound(err)
 	}
+	if kw, ok := InboundKeyword(msg); ok {
+		// Carriers forbid an answer but for HELP's, which the channel
+		// sends. STOP and START are recorded here, by a job that is retried
+		// until it is done, so none is lost.
+		return s.recordKeyword(ctx, msg, kw)
+	}
 	if s.bot == nil || conv.State != StateBot || msg.Direction != DirectionIn {
 		return nil
-	}
-	if _, ok := InboundKeyword(msg); ok {
-		return nil // the channel has acted on it; carriers forbid an answer
 	}
 	if msg.Meta[MetaNoReply] != "" {
 		return nil // automated mail: an answer could start a loop
@@ -465,7 +491,7 @@ func (s *Service) DeliverJob(ctx context.Context, j Job) error {
 	if err != nil {
 		return fmt.Errorf("read consent: %w", err)
 	}
-	if out {
+	if out && msg.Meta[MetaKeywordReply] == "" {
 		return s.deliveryFailed(ctx, msg, j, &DeliveryError{Code: FailureOptedOut,
 			Message: "the recipient opted out of messages from this sender", Permanent: true})
 	}

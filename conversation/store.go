@@ -118,8 +118,10 @@ type Store interface {
 	LastInbound(ctx context.Context, tenantID, contactID, accountID int64) (time.Time, error)
 
 	// RecordConsent appends c to the consent ledger and returns it with its
-	// ID, and At set to now if it was zero. Returns ENOTFOUND unless
-	// c.AccountID belongs to c.TenantID.
+	// ID, and At set to now if it was zero. A change with the ProviderID of
+	// one recorded before on the account is that one: it is returned, and
+	// nothing is added. Returns ENOTFOUND unless c.AccountID belongs to
+	// c.TenantID.
 	RecordConsent(ctx context.Context, c ConsentChange) (ConsentChange, error)
 	// OptedOut reports whether the latest consent change of the tenant for
 	// the address on the account is an opt-out.

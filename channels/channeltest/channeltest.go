@@ -71,6 +71,9 @@ func delivery(h Harness, parts ...conversation.Part) conversation.Delivery {
 		Account: h.Account,
 		Contact: h.Contact,
 		To:      h.To,
+		// The contact has just written, as DeliverJob would tell a
+		// WhatsApp channel.
+		LastInbound: time.Now(),
 	}
 }
 

@@ -32,28 +32,6 @@ func TestMain(m *testing.M) {
 }
 
 // unavailable skips t for lack of a service, or fails it under CI=true.
-func unavailable(t testing.TB, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("CI=true and a required service is missing: "+format, args...)
-	}
-	t.Skipf("service missing: "+format, args...)
-}
-
-// twilioSpec returns the path of Twilio's OpenAPI description of the REST
-// API v2010 (TEST_TWILIO_OAI, default the shared copy on these machines).
-func twilioSpec(t testing.TB) string {
-	t.Helper()
-	p := os.Getenv("TEST_TWILIO_OAI")
-	if p == "" {
-		p = "/work/shared/data/twilio-oai/twilio_api_v2010.json"
-	}
-	if _, err := os.Stat(p); err != nil {
-		unavailable(t, "Twilio's OpenAPI description: %v", err)
-	}
-	return p
-}
-
 // prism is one Prism mock of Twilio's API for the whole test binary,
 // started by the first test that needs it and stopped by TestMain.
 var prism prismServer
@@ -72,7 +50,7 @@ type prismServer struct {
 func (p *prismServer) URL(t testing.TB) string {
 	t.Helper()
 	peers := testenv.Peers(t)
-	spec := twilioSpec(t)
+	spec := testenv.TwilioOAI(t)
 	p.once.Do(func() { p.url, p.err = p.start(peers, spec) })
 	if p.err != nil {
 		t.Fatalf("start Prism: %v\n%s", p.err, p.out.String())

@@ -69,7 +69,14 @@ func (t *Twilio) send(ctx context.Context, d conversation.Delivery) (conversatio
 	p.SetStatusCallback(cb)
 
 	template := kind == conversation.ChannelWhatsApp && !withinWindow(d.LastInbound)
-	if template {
+	if template && d.Message.Meta[conversation.MetaContentSID] != "" {
+		// The message names its own approved template (a notification
+		// rendered from one).
+		p.SetContentSid(d.Message.Meta[conversation.MetaContentSID])
+		if v := d.Message.Meta[conversation.MetaContentVariables]; v != "" {
+			p.SetContentVariables(v)
+		}
+	} else if template {
 		if set.templateSID == "" {
 			last := "has never written"
 			if !d.LastInbound.IsZero() {
@@ -83,7 +90,7 @@ func (t *Twilio) send(ctx context.Context, d conversation.Delivery) (conversatio
 		if set.templateVars != "" {
 			p.SetContentVariables(set.templateVars)
 		}
-	} else if err := content(p, kind, d.Message.Parts); err != nil {
+	} else if err := t.content(p, kind, d.Message.TenantID, d.Message.Parts); err != nil {
 		return conversation.Receipt{}, err
 	}
 
@@ -121,18 +128,26 @@ func withinWindow(last time.Time) bool {
 }
 
 // content sets the Body and MediaUrl of p from parts. Twilio's Messages
-// API carries text and files by URL; buttons, locations and contact cards
-// become text.
-func content(p *openapi.CreateMessageParams, kind conversation.ChannelKind, parts []conversation.Part) error {
+// API carries text and files by URL (a file of the media store by a
+// signed link that expires after a day); buttons, locations and contact
+// cards become text.
+func (t *Twilio) content(p *openapi.CreateMessageParams, kind conversation.ChannelKind, tenantID int64, parts []conversation.Part) error {
 	var texts, media []string
 	for _, part := range parts {
 		switch part.Type {
 		case conversation.PartMedia:
-			if part.Media == nil || part.Media.URL == "" {
-				return &conversation.DeliveryError{Code: FailureUnsupported, Permanent: true,
-					Message: "Twilio fetches files by public URL; files from the media store have none yet, so send the file by URL"}
+			u := ""
+			if part.Media != nil {
+				u = part.Media.URL
+				if u == "" && part.Media.Key != "" && t.cfg.Links != nil {
+					u = t.cfg.Links.URL(tenantID, *part.Media, 24*time.Hour)
+				}
 			}
-			media = append(media, part.Media.URL)
+			if u == "" {
+				return &conversation.DeliveryError{Code: FailureUnsupported, Permanent: true,
+					Message: "Twilio fetches files by public URL, and this file has none"}
+			}
+			media = append(media, u)
 			if part.Text != "" {
 				texts = append(texts, part.Text)
 			}

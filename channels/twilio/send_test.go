@@ -3,11 +3,14 @@ package twilio
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"conversa/channels"
 	"conversa/conversation"
 )
 
@@ -186,7 +189,7 @@ func TestSendContent(t *testing.T) {
 		part []conversation.Part
 		want string
 	}{
-		{"a file of the media store", conversation.ChannelSMS, []conversation.Part{stored}, "public URL"},
+		{"a file of the media store, with no links", conversation.ChannelSMS, []conversation.Part{stored}, "public URL"},
 		{"two files on WhatsApp", conversation.ChannelWhatsApp, []conversation.Part{photo, pdf}, "at most one file"},
 		{"too long", conversation.ChannelSMS, []conversation.Part{conversation.TextPart(strings.Repeat("á", 1601))}, "1600"},
 	}
@@ -206,5 +209,45 @@ func TestSendContent(t *testing.T) {
 				t.Fatal("Twilio was called")
 			}
 		})
+	}
+}
+
+// TestSendStoredFile: a file of the media store (an agent's attachment)
+// goes to Twilio as a signed link that Twilio can fetch, and serves the
+// file's bytes.
+func TestSendStoredFile(t *testing.T) {
+	links := &channels.MediaLinks{Secret: []byte("0123456789abcdef0123456789abcdef")}
+	e := newEnv(t, envOptions{cfg: Config{Links: links}, sms: map[string]string{SettingMessagesPerSecond: "1000"}})
+	links.Store = e.media
+	files := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mux := http.NewServeMux()
+		links.Routes(mux)
+		mux.ServeHTTP(w, r)
+	}))
+	defer files.Close()
+	links.BaseURL = files.URL
+
+	m, err := e.media.Put(t.Context(), e.tenant.ID, conversation.Media{ContentType: "application/pdf", Filename: "factura.pdf"}, strings.NewReader("%PDF-1.7"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := delivery(e.sms, conversation.Part{Type: conversation.PartMedia, Text: "Su factura", Media: &m})
+	d.Message.TenantID = e.tenant.ID
+	if _, err := e.tw.SMS().Send(t.Context(), d); err != nil {
+		t.Fatal(err)
+	}
+	f := e.twilio.sentForms()[len(e.twilio.sentForms())-1]
+	u := f.Get("MediaUrl")
+	if !strings.HasPrefix(u, files.URL+channels.MediaPath) || f.Get("Body") != "Su factura" {
+		t.Fatalf("Twilio got %v; want a link to the stored file", f)
+	}
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(b) != "%PDF-1.7" {
+		t.Fatalf("the link served %d %q", resp.StatusCode, b)
 	}
 }

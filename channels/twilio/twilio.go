@@ -64,6 +64,9 @@ type Config struct {
 	MediaTimeout time.Duration
 	// Media says which inbound files are kept.
 	Media channels.MediaPolicy
+	// Links makes the public links Twilio fetches files of the media store
+	// by (channels.MediaLinks); without it such files cannot be sent.
+	Links MediaLinker
 	// MaxBodyBytes bounds a webhook's body (default 64 KiB).
 	MaxBodyBytes int64
 	// RetryAfter is the wait asked of the delivery queue after Twilio
@@ -114,6 +117,11 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// MediaLinker makes expiring public links to files of the media store.
+type MediaLinker interface {
+	URL(tenantID int64, m conversation.Media, ttl time.Duration) string
+}
+
 // Service is what the channels need of the conversation service.
 type Service interface {
 	// Account finds the account a message arrived at: ENOTFOUND if none,
@@ -145,11 +153,25 @@ type Twilio struct {
 // New returns the Twilio channels. svc stores what arrives; media keeps the
 // files customers send.
 func New(cfg Config, svc Service, media conversation.MediaStore) (*Twilio, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
 	if svc == nil || media == nil {
 		return nil, errors.New("twilio: a conversation service and a media store are required")
+	}
+	return newTwilio(cfg, svc, media)
+}
+
+// NewValidator returns Twilio channels fit only to validate accounts
+// (conversa apply): they neither send nor take webhooks.
+func NewValidator() *Twilio {
+	t, err := newTwilio(Config{PublicURL: "https://validator.invalid"}, nil, nil)
+	if err != nil {
+		panic(err) // the config is constant
+	}
+	return t
+}
+
+func newTwilio(cfg Config, svc Service, media conversation.MediaStore) (*Twilio, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	base, _ := url.Parse(cfg.APIBaseURL)
 	t := &Twilio{

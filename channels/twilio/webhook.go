@@ -200,6 +200,8 @@ func (t *Twilio) keyword(ctx context.Context, acct conversation.ChannelAccount, 
 			TenantID: acct.TenantID, ConversationID: res.Message.ConversationID,
 			Author: conversation.Author{Kind: conversation.AuthorBot}, AccountID: acct.ID,
 			Parts: []conversation.Part{conversation.TextPart(set.helpText)}, IdempotencyKey: "help:" + in.ProviderID,
+			// Carriers require the answer to HELP even after a STOP.
+			Meta: map[string]string{conversation.MetaKeywordReply: "HELP"},
 		})
 		return err
 	}

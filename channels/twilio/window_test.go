@@ -72,6 +72,24 @@ func TestWhatsAppWindow(t *testing.T) {
 		}
 	})
 
+	t.Run("outside with the message's own template", func(t *testing.T) {
+		e := newEnv(t, envOptions{whatsapp: map[string]string{SettingTemplateContentSID: templateSID}})
+		own := "HX" + strings.Repeat("ab", 16)
+		d := conversation.Delivery{
+			Message: conversation.Message{ID: 9, Parts: []conversation.Part{conversation.TextPart("Su caso fue resuelto")},
+				Meta: map[string]string{conversation.MetaContentSID: own, conversation.MetaContentVariables: `{"1":"Ana"}`}},
+			Account: e.wa, To: conversation.Identity{Channel: conversation.ChannelWhatsApp, Address: customer},
+			LastInbound: time.Now().Add(-48 * time.Hour),
+		}
+		if _, err := e.tw.WhatsApp().Send(t.Context(), d); err != nil {
+			t.Fatal(err)
+		}
+		f := e.twilio.sentForms()[0]
+		if f.Get("ContentSid") != own || f.Get("ContentVariables") != `{"1":"Ana"}` || f.Has("Body") {
+			t.Fatalf("Twilio got %v; want the message's template", f)
+		}
+	})
+
 	t.Run("never wrote", func(t *testing.T) {
 		e := newEnv(t, envOptions{})
 		_, err := e.tw.WhatsApp().Send(t.Context(), conversation.Delivery{

@@ -24,6 +24,7 @@ import (
 	"conversa/bot"
 	"conversa/channels"
 	"conversa/channels/apichannel"
+	"conversa/channels/twilio"
 	"conversa/channels/webchat"
 	"conversa/conversation"
 	"conversa/handoff"
@@ -246,7 +247,7 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 	if err != nil {
 		return nil, err
 	}
-	if registry, err = buildChannels(cfg, logger, secret, s.svc, store, s.shared, s.registry); err != nil {
+	if registry, err = buildChannels(cfg, logger, secret, s.svc, store, s.shared, s.registry, s.media); err != nil {
 		return nil, err
 	}
 	s.channels = registry
@@ -264,12 +265,16 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 }
 
 // buildChannels returns the registry of the channels this server runs.
-func buildChannels(cfg Config, logger *slog.Logger, secret []byte, svc *conversation.Service, store conversation.Store, shared sharedState, reg prometheus.Registerer) (*channels.Registry, error) {
+func buildChannels(cfg Config, logger *slog.Logger, secret []byte, svc *conversation.Service, store conversation.Store, shared sharedState, reg prometheus.Registerer, media *channels.MediaLinks) (*channels.Registry, error) {
 	wc, err := webchat.New(webchat.Config{Secret: secret, NewVisitorsPerMinute: cfg.WebchatVisitorsPerMinute, Logger: logger, Registerer: reg}, svc, store, shared, shared)
 	if err != nil {
 		return nil, err
 	}
-	return channels.NewRegistry(wc, apichannel.New(apichannel.Config{AllowPrivate: cfg.AllowPrivateWebhooks}))
+	tw, err := twilio.New(twilio.Config{PublicURL: cfg.PublicURL, APIBaseURL: cfg.TwilioAPIURL, Links: media, Logger: logger}, svc, media.Store)
+	if err != nil {
+		return nil, err
+	}
+	return channels.NewRegistry(wc, apichannel.New(apichannel.Config{AllowPrivate: cfg.AllowPrivateWebhooks}), tw.SMS(), tw.WhatsApp())
 }
 
 // validationRegistry returns the channels of buildChannels fit only to
@@ -279,7 +284,8 @@ func validationRegistry(cfg Config) (*channels.Registry, error) {
 	if err != nil {
 		return nil, err
 	}
-	return channels.NewRegistry(wc, apichannel.New(apichannel.Config{AllowPrivate: cfg.AllowPrivateWebhooks}))
+	tw := twilio.NewValidator()
+	return channels.NewRegistry(wc, apichannel.New(apichannel.Config{AllowPrivate: cfg.AllowPrivateWebhooks}), tw.SMS(), tw.WhatsApp())
 }
 
 type senderFunc func(ctx context.Context, d conversation.Delivery) (conversation.Receipt, error)

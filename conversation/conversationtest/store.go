@@ -1236,6 +1236,13 @@ func testConsent(t *testing.T, s conversation.Store) {
 	if out, err := s.OptedOut(ctx, a.tenant.ID, a.sms.ID, ana); err != nil || !out {
 		t.Fatalf("OptedOut after STOP = %v, %v; want true", out, err)
 	}
+	// The same message recorded again (a retried job) is the first change.
+	again, err := s.RecordConsent(ctx, conversation.ConsentChange{TenantID: a.tenant.ID, AccountID: a.sms.ID, ContactID: in.Message.ContactID,
+		Channel: conversation.ChannelSMS, Address: ana, OptedOut: true, Source: "keyword:STOP", ProviderID: "SM1"})
+	must(t, err)
+	if again.ID != stop.ID || !again.At.Equal(stop.At) {
+		t.Fatalf("recording SM1 again = %+v; want the first change %+v", again, stop)
+	}
 	// Per recipient, per sender, per tenant.
 	for _, q := range []struct {
 		tenant, account int64

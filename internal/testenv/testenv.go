@@ -133,6 +133,21 @@ func Peers(t testing.TB) string {
 	return dir
 }
 
+// TwilioOAI returns the path of Twilio's OpenAPI description of its REST
+// API v2010 (TEST_TWILIO_OAI, which scripts/services finds among the
+// shared data sets beside the repository).
+func TwilioOAI(t testing.TB) string {
+	t.Helper()
+	p := os.Getenv("TEST_TWILIO_OAI")
+	if p == "" {
+		unavailable(t, "Twilio's OpenAPI description: TEST_TWILIO_OAI unset")
+	}
+	if _, err := os.Stat(p); err != nil {
+		unavailable(t, "Twilio's OpenAPI description: %v", err)
+	}
+	return p
+}
+
 func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)

@@ -30,11 +30,36 @@ func (s *Store) RecordConsent(ctx context.Context, c conversation.ConsentChange)
 	err := s.pool.QueryRow(ctx, `INSERT INTO consent_changes
 		(tenant_id, account_id, contact_id, channel, address, opted_out, source, provider_id, at)
 		SELECT tenant_id, id, $3, $4, $5, $6, $7, $8, $9 FROM channel_accounts WHERE id = $1 AND tenant_id = $2
+		ON CONFLICT (account_id, provider_id) WHERE provider_id <> '' DO NOTHING
 		RETURNING id`,
 		c.AccountID, c.TenantID, c.ContactID, c.Channel, c.Address, c.OptedOut, c.Source, c.ProviderID, c.At).Scan(&c.ID)
+	if errors.Is(err, pgx.ErrNoRows) && c.ProviderID != "" {
+		// Recorded before, or the account is not the tenant's.
+		rows, qerr := s.pool.Query(ctx, `SELECT `+consentColumns+` FROM consent_changes
+			WHERE account_id = $1 AND provider_id = $2 AND tenant_id = $3`, c.AccountID, c.ProviderID, c.TenantID)
+		if qerr != nil {
+			return c, qerr
+		}
+		first, qerr := pgx.CollectExactlyOneRow(rows, scanConsent)
+		if qerr == nil {
+			return first, nil
+		}
+		if !errors.Is(qerr, pgx.ErrNoRows) {
+			return c, qerr
+		}
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return c, conversation.Errorf(conversation.ENOTFOUND, "channel account not found")
 	}
+	return c, err
+}
+
+const consentColumns = `id, tenant_id, account_id, contact_id, channel, address, opted_out, source, provider_id, at`
+
+func scanConsent(row pgx.CollectableRow) (conversation.ConsentChange, error) {
+	var c conversation.ConsentChange
+	err := row.Scan(&c.ID, &c.TenantID, &c.AccountID, &c.ContactID, &c.Channel, &c.Address, &c.OptedOut, &c.Source, &c.ProviderID, &c.At)
+	c.At = c.At.UTC()
 	return c, err
 }
 
@@ -70,15 +95,10 @@ func (s *Store) ListConsent(ctx context.Context, tenantID int64, f conversation.
 		add("id <", f.BeforeID)
 	}
 	args = append(args, conversation.ClampLimit(f.Limit))
-	rows, err := s.pool.Query(ctx, `SELECT id, tenant_id, account_id, contact_id, channel, address, opted_out, source, provider_id, at
+	rows, err := s.pool.Query(ctx, `SELECT `+consentColumns+`
 		FROM consent_changes WHERE `+strings.Join(where, " AND ")+` ORDER BY id DESC LIMIT $`+strconv.Itoa(len(args)), args...)
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (conversation.ConsentChange, error) {
-		var c conversation.ConsentChange
-		err := row.Scan(&c.ID, &c.TenantID, &c.AccountID, &c.ContactID, &c.Channel, &c.Address, &c.OptedOut, &c.Source, &c.ProviderID, &c.At)
-		c.At = c.At.UTC()
-		return c, err
-	})
+	return pgx.CollectRows(rows, scanConsent)
 }

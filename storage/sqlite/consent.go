@@ -28,16 +28,41 @@ func (s *Store) RecordConsent(ctx context.Context, c conversation.ConsentChange)
 		c.At = now()
 	}
 	c.At = c.At.UTC().Truncate(time.Microsecond)
+	var first *conversation.ConsentChange
 	err := s.write(ctx, func(tx *wtx) error {
+		if c.ProviderID != "" {
+			earlier, err := scanConsent(tx.QueryRowContext(ctx, `SELECT `+consentColumns+` FROM consent_changes
+				WHERE account_id = ? AND provider_id = ? AND tenant_id = ?`, c.AccountID, c.ProviderID, c.TenantID))
+			if err == nil {
+				first = &earlier
+				return nil
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+		}
 		return tx.QueryRowContext(ctx, `INSERT INTO consent_changes
 			(tenant_id, account_id, contact_id, channel, address, opted_out, source, provider_id, at)
 			SELECT tenant_id, id, ?, ?, ?, ?, ?, ?, ? FROM channel_accounts WHERE id = ? AND tenant_id = ?
 			RETURNING id`,
 			c.ContactID, c.Channel, c.Address, c.OptedOut, c.Source, c.ProviderID, micros(c.At), c.AccountID, c.TenantID).Scan(&c.ID)
 	})
-	if errors.Is(err, sql.ErrNoRows) {
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
 		return c, conversation.Errorf(conversation.ENOTFOUND, "channel account not found")
+	case err == nil && first != nil:
+		return *first, nil
 	}
+	return c, err
+}
+
+const consentColumns = `id, tenant_id, account_id, contact_id, channel, address, opted_out, source, provider_id, at`
+
+func scanConsent(row scanner) (conversation.ConsentChange, error) {
+	var c conversation.ConsentChange
+	var at int64
+	err := row.Scan(&c.ID, &c.TenantID, &c.AccountID, &c.ContactID, &c.Channel, &c.Address, &c.OptedOut, &c.Source, &c.ProviderID, &at)
+	c.At = fromMicros(at)
 	return c, err
 }
 
@@ -69,7 +94,7 @@ func (s *Store) ListConsent(ctx context.Context, tenantID int64, f conversation.
 		where, args = append(where, "id < ?"), append(args, f.BeforeID)
 	}
 	args = append(args, conversation.ClampLimit(f.Limit))
-	rows, err := s.r.QueryContext(ctx, `SELECT id, tenant_id, account_id, contact_id, channel, address, opted_out, source, provider_id, at
+	rows, err := s.r.QueryContext(ctx, `SELECT `+consentColumns+`
 		FROM consent_changes WHERE `+strings.Join(where, " AND ")+` ORDER BY id DESC LIMIT ?`, args...)
 	if err != nil {
 		return nil, err
@@ -77,12 +102,10 @@ func (s *Store) ListConsent(ctx context.Context, tenantID int64, f conversation.
 	defer rows.Close()
 	var out []conversation.ConsentChange
 	for rows.Next() {
-		var c conversation.ConsentChange
-		var at int64
-		if err := rows.Scan(&c.ID, &c.TenantID, &c.AccountID, &c.ContactID, &c.Channel, &c.Address, &c.OptedOut, &c.Source, &c.ProviderID, &at); err != nil {
+		c, err := scanConsent(rows)
+		if err != nil {
 			return nil, err
 		}
-		c.At = fromMicros(at)
 		out = append(out, c)
 	}
 	return out, rows.Err()

@@ -18,6 +18,9 @@ CREATE TABLE consent_changes (
 );
 CREATE INDEX consent_changes_recipient ON consent_changes (account_id, address, id);
 CREATE INDEX consent_changes_contact ON consent_changes (tenant_id, contact_id, id);
+-- A message asks for one change: recording it again (a retried job, a
+-- replayed webhook) finds the first.
+CREATE UNIQUE INDEX consent_changes_message ON consent_changes (account_id, provider_id) WHERE provider_id <> '';
 
 -- What a channel keeps of a message beyond its parts, as a JSON object of
 -- strings: an email's subject and Message-ID chain, say. NULL for none.
