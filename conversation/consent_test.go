@@ -43,6 +43,15 @@ func TestOptedOutRecipientGetsNothing(t *testing.T) {
 	if n := len(e.hook.received()); n != 0 {
 		t.Fatalf("%d webhooks reached an opted-out recipient", n)
 	}
+	// The answer to a HELP keyword is the one message carriers require even
+	// then.
+	help, err := e.svc.Send(ctx, conversation.Outbound{TenantID: e.tenant.ID, ConversationID: conv.ID,
+		Author: conversation.Author{Kind: conversation.AuthorBot}, Parts: []conversation.Part{conversation.TextPart("Ayuda: responde START para volver a recibir mensajes.")},
+		Meta: map[string]string{conversation.MetaKeywordReply: "HELP"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the HELP answer delivered", func() bool { return e.message(t, help[0].Message.ID).Status == conversation.StatusDelivered })
 
 	if _, err := e.svc.RecordConsent(ctx, conversation.ConsentChange{TenantID: e.tenant.ID, AccountID: e.api.ID, ContactID: conv.ContactID,
 		Channel: conversation.ChannelAPI, Address: "user-1", OptedOut: false, Source: "api"}); err != nil {
