@@ -62,7 +62,7 @@ func (t *Twilio) send(ctx context.Context, d conversation.Delivery) (conversatio
 	} else {
 		p.SetFrom(prefix + d.Account.Key)
 	}
-	cb := t.cfg.PublicURL + StatusPath
+	cb := t.publicURL() + StatusPath
 	if d.Message.ID > 0 {
 		cb += "?" + StatusParam + "=" + strconv.FormatInt(d.Message.ID, 10)
 	}

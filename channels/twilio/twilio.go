@@ -25,6 +25,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"conversa/channels"
@@ -148,6 +149,19 @@ type Twilio struct {
 
 	routesMu sync.Mutex
 	routed   map[*http.ServeMux]bool
+
+	// public is the public URL in use: Config.PublicURL, or the one
+	// SetPublicURL set.
+	public atomic.Pointer[string]
+}
+
+func (t *Twilio) publicURL() string { return *t.public.Load() }
+
+// SetPublicURL replaces Config.PublicURL, for a server that learns its
+// address only when it binds its port.
+func (t *Twilio) SetPublicURL(u string) {
+	u = strings.TrimRight(u, "/")
+	t.public.Store(&u)
 }
 
 // New returns the Twilio channels. svc stores what arrives; media keeps the
@@ -184,6 +198,7 @@ func newTwilio(cfg Config, svc Service, media conversation.MediaStore) (*Twilio,
 		recent:  recentSet{max: 4096, m: map[string]bool{}},
 		routed:  map[*http.ServeMux]bool{},
 	}
+	t.SetPublicURL(cfg.PublicURL)
 	return t, nil
 }
 

@@ -101,8 +101,8 @@ func (t *Twilio) authentic(w http.ResponseWriter, r *http.Request, form url.Valu
 		params[k] = vs[0]
 	}
 	v := client.NewRequestValidator(set.authToken)
-	if sig == "" || !v.Validate(t.cfg.PublicURL+r.URL.RequestURI(), params, sig) {
-		t.refuse(w, r, http.StatusForbidden, "missing or wrong X-Twilio-Signature", "account", acct.ID, "url", t.cfg.PublicURL+r.URL.RequestURI())
+	if sig == "" || !v.Validate(t.publicURL()+r.URL.RequestURI(), params, sig) {
+		t.refuse(w, r, http.StatusForbidden, "missing or wrong X-Twilio-Signature", "account", acct.ID, "url", t.publicURL()+r.URL.RequestURI())
 		return false
 	}
 	if form.Get("AccountSid") != set.accountSID {

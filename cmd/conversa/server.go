@@ -74,9 +74,11 @@ type Server struct {
 	worker   *conversation.Worker
 	channels *channels.Registry
 	media    *channels.MediaLinks
-	api      *api.API
-	registry *prometheus.Registry
-	handler  http.Handler
+	// publicURLs tell channels the public URL once the port is bound.
+	publicURLs []func(string)
+	api        *api.API
+	registry   *prometheus.Registry
+	handler    http.Handler
 
 	listener net.Listener
 }
@@ -247,7 +249,7 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 	if err != nil {
 		return nil, err
 	}
-	if registry, err = buildChannels(cfg, logger, secret, s.svc, store, s.shared, s.registry, s.media); err != nil {
+	if registry, s.publicURLs, err = buildChannels(cfg, logger, secret, s.svc, store, s.shared, s.registry, s.media); err != nil {
 		return nil, err
 	}
 	s.channels = registry
@@ -264,17 +266,19 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 	return s, nil
 }
 
-// buildChannels returns the registry of the channels this server runs.
-func buildChannels(cfg Config, logger *slog.Logger, secret []byte, svc *conversation.Service, store conversation.Store, shared sharedState, reg prometheus.Registerer, media *channels.MediaLinks) (*channels.Registry, error) {
+// buildChannels returns the registry of the channels this server runs, and
+// what must learn the public URL when the server binds its port.
+func buildChannels(cfg Config, logger *slog.Logger, secret []byte, svc *conversation.Service, store conversation.Store, shared sharedState, reg prometheus.Registerer, media *channels.MediaLinks) (*channels.Registry, []func(string), error) {
 	wc, err := webchat.New(webchat.Config{Secret: secret, NewVisitorsPerMinute: cfg.WebchatVisitorsPerMinute, Logger: logger, Registerer: reg}, svc, store, shared, shared)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	tw, err := twilio.New(twilio.Config{PublicURL: cfg.PublicURL, APIBaseURL: cfg.TwilioAPIURL, Links: media, Logger: logger}, svc, media.Store)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return channels.NewRegistry(wc, apichannel.New(apichannel.Config{AllowPrivate: cfg.AllowPrivateWebhooks}), tw.SMS(), tw.WhatsApp())
+	r, err := channels.NewRegistry(wc, apichannel.New(apichannel.Config{AllowPrivate: cfg.AllowPrivateWebhooks}), tw.SMS(), tw.WhatsApp())
+	return r, []func(string){tw.SetPublicURL}, err
 }
 
 // validationRegistry returns the channels of buildChannels fit only to
@@ -321,6 +325,9 @@ func (s *Server) Listen() error {
 		_, port, _ := net.SplitHostPort(l.Addr().String())
 		s.cfg.PublicURL = "http://" + net.JoinHostPort(host, port)
 		s.media.BaseURL = s.cfg.PublicURL
+		for _, set := range s.publicURLs {
+			set(s.cfg.PublicURL)
+		}
 	}
 	return nil
 }
