@@ -44,6 +44,7 @@ type batchStats struct {
 const (
 	nameBaseline = "baseline (PostgreSQL INSERT)"
 	namePG       = "conversa (PostgreSQL)"
+	nameTwilio   = "conversa, Twilio webhooks (PostgreSQL)"
 	nameSQLite   = "conversa (embedded SQLite)"
 )
 
@@ -86,7 +87,11 @@ func (b *benchmark) run(ctx context.Context, db *bench.TempDB) (err error) {
 	}
 	defer func() { err = errors.Join(err, node.Stop()) }()
 	fmt.Printf("conversa: %s (pid %d), %s\n", node.URL, node.Pid(), "serve --workers 0")
+	tw := twilioTarget(node, cfg.concurrency)
 	if err := b.seed(ctx, conv); err != nil {
+		return err
+	}
+	if err := b.seed(ctx, tw); err != nil {
 		return err
 	}
 	for r := 1; r <= cfg.rounds; r++ {
@@ -96,8 +101,11 @@ func (b *benchmark) run(ctx context.Context, db *bench.TempDB) (err error) {
 		if err := b.measure(ctx, r, conv, pg); err != nil {
 			return err
 		}
+		if err := b.measure(ctx, r, tw, pg); err != nil {
+			return err
+		}
 	}
-	if err := b.checkPostgres(ctx, pg, base, conv); err != nil {
+	if err := b.checkPostgres(ctx, pg, base, conv, tw); err != nil {
 		return err
 	}
 	if err := node.Stop(); err != nil {
@@ -168,7 +176,7 @@ func (b *benchmark) seed(ctx context.Context, t *target) error {
 func (b *benchmark) measure(ctx context.Context, round int, t *target, pg *pgx.Conn) error {
 	fmt.Printf("round %d: %s ...\n", round, t.name)
 	var first int64
-	product := pg != nil && t.name == namePG
+	product := pg != nil && (t.name == namePG || t.name == nameTwilio)
 	if product {
 		if err := pg.QueryRow(ctx, "SELECT coalesce(max(id), 0) FROM messages").Scan(&first); err != nil {
 			return err
@@ -218,7 +226,7 @@ func (b *benchmark) measure(ctx context.Context, round int, t *target, pg *pgx.C
 }
 
 // checkPostgres checks that every acknowledged message is stored.
-func (b *benchmark) checkPostgres(ctx context.Context, pg *pgx.Conn, base, conv *target) error {
+func (b *benchmark) checkPostgres(ctx context.Context, pg *pgx.Conn, base, conv, tw *target) error {
 	var baseRows, msgs, jobs int64
 	if err := pg.QueryRow(ctx, "SELECT count(*) FROM baseline_messages").Scan(&baseRows); err != nil {
 		return err
@@ -227,7 +235,7 @@ func (b *benchmark) checkPostgres(ctx context.Context, pg *pgx.Conn, base, conv 
 		return err
 	}
 	b.check(nameBaseline, baseRows, base.acked.Load())
-	b.check(namePG, msgs, conv.acked.Load())
+	b.check(namePG+" and "+nameTwilio, msgs, conv.acked.Load()+tw.acked.Load())
 	b.note("%s: %d route jobs queued for %d messages (no workers ran)", namePG, jobs, msgs)
 	return nil
 }
@@ -346,6 +354,22 @@ func (b *benchmark) verdicts() {
 	fmt.Printf("target \"at least as fast as the baseline\": %s (%d of %d rounds, mean ratio %.2f)\n",
 		metOr(mean >= 1), met, b.cfg.rounds, mean)
 	fmt.Printf("target \"ack p99 under 100 ms\" (PostgreSQL): %s (worst round %s)\n", metOr(worstP99 < 100*time.Millisecond), bench.Ms(worstP99))
+
+	// Twilio's webhooks, against the core ingest path of the same node.
+	var twRatio float64
+	var twP99 time.Duration
+	for round := 1; round <= b.cfg.rounds; round++ {
+		conv, tw := byRound[round][namePG], byRound[round][nameTwilio]
+		ratio := rate(tw) / rate(conv)
+		twRatio += ratio
+		p99 := bench.Summarize(tw.stats.latencies).P99
+		twP99 = max(twP99, p99)
+		fmt.Printf("round %d: Twilio webhooks %.0f msg/s = %.2f x the core ingest path %.0f msg/s; ack p99 %s\n",
+			round, rate(tw), ratio, rate(conv), bench.Ms(p99))
+	}
+	twRatio /= float64(b.cfg.rounds)
+	fmt.Printf("target \"Twilio webhooks at least 0.8 of the core ingest rate\": %s (mean ratio %.2f)\n", metOr(twRatio >= 0.8), twRatio)
+	fmt.Printf("target \"Twilio webhook ack p99 under 100 ms\": %s (worst round %s)\n", metOr(twP99 < 100*time.Millisecond), bench.Ms(twP99))
 	var sqliteP99 time.Duration
 	for _, r := range b.results {
 		if r.target.name == nameSQLite {

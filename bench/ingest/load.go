@@ -20,12 +20,14 @@ import (
 const messageText = "Hola, quisiera saber el estado de mi pedido 48213, por favor."
 
 // target is an HTTP endpoint that takes inbound messages in the body format
-// of POST /api/v1/inbound.
+// of POST /api/v1/inbound, or, with twilio set, Twilio's webhook of an
+// incoming SMS.
 type target struct {
 	name      string
 	url       string // the inbound endpoint
 	apiKey    string // sent as a Bearer token when set
 	channelID int64
+	twilio    *twilioSender
 	// pid is the process that serves the target, whose CPU time is
 	// measured; 0 when it is this process.
 	pid    int
@@ -66,11 +68,17 @@ func body(channelID int64, from int, id int64) []byte {
 // post sends one message and reads the whole answer. It returns the status
 // and, for an answer that is not 2xx, the start of its body.
 func (t *target) post(ctx context.Context, from int, id int64) (int, string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(body(t.channelID, from, id)))
+	var req *http.Request
+	var err error
+	if t.twilio != nil {
+		req, err = t.twilio.request(ctx, t.url, from, id)
+	} else {
+		req, err = http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(body(t.channelID, from, id)))
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if err != nil {
 		return 0, "", err
 	}
-	req.Header.Set("Content-Type", "application/json")
 	if t.apiKey != "" {
 		req.Header.Set("Authorization", "Bearer "+t.apiKey)
 	}

@@ -2,12 +2,18 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"conversa/bench"
@@ -29,7 +35,58 @@ channels:
     settings:
       webhook_url: https://example.com/hook
       webhook_secret: bench-webhook-secret-0123456789
+  - kind: sms
+    key: "` + twilioNumber + `"
+    name: Bench SMS
+    settings:
+      account_sid: ` + twilioAccount + `
+      auth_token: ` + twilioToken + `
 `
+
+// The Twilio account of the SMS channel: the webhooks are signed with its
+// token, as Twilio signs them.
+const (
+	twilioNumber  = "+15005550006"
+	twilioAccount = "AC0123456789abcdef0123456789abcdef"
+	twilioToken   = "bench0123456789abcdef0123456789a"
+)
+
+// twilioSender makes the webhook requests Twilio makes for incoming SMS.
+type twilioSender struct{}
+
+// request returns the signed webhook of the SMS contact from sends, with
+// the unique MessageSid of id: the form Twilio posts, fields in its order,
+// and X-Twilio-Signature, the HMAC-SHA1 of the URL and the sorted fields
+// with the account's auth token.
+func (twilioSender) request(ctx context.Context, u string, from int, id int64) (*http.Request, error) {
+	sid := fmt.Sprintf("SM%032x", id)
+	phone := fmt.Sprintf("+57300%07d", from)
+	form := url.Values{
+		"ToCountry": {"US"}, "ToState": {"CA"}, "SmsMessageSid": {sid}, "NumMedia": {"0"}, "ToCity": {""},
+		"FromZip": {""}, "SmsSid": {sid}, "FromState": {""}, "SmsStatus": {"received"}, "FromCity": {""},
+		"Body": {messageText}, "FromCountry": {"CO"}, "To": {twilioNumber}, "ToZip": {""}, "NumSegments": {"1"},
+		"MessageSid": {sid}, "AccountSid": {twilioAccount}, "From": {phone}, "ApiVersion": {"2010-04-01"},
+	}
+	keys := slices.Sorted(maps.Keys(form))
+	mac := hmac.New(sha1.New, []byte(twilioToken))
+	mac.Write([]byte(u))
+	for _, k := range keys {
+		mac.Write([]byte(k))
+		mac.Write([]byte(form.Get(k)))
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Twilio-Signature", base64.StdEncoding.EncodeToString(mac.Sum(nil)))
+	return req, nil
+}
+
+// twilioTarget is the Twilio webhook of a started node.
+func twilioTarget(node *bench.Node, concurrency int) *target {
+	return &target{name: nameTwilio, url: node.URL + "/channels/twilio/messages", pid: node.Pid(), client: newClient(concurrency), twilio: &twilioSender{}}
+}
 
 // serveArgs returns the command line of every measured node, with the
 // store's flags: loopback on a free port, no job workers (only the ingest
