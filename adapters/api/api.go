@@ -2,7 +2,7 @@
 // accounts, contacts and their consent, conversations and messages,
 // sending, state changes, search, inbound messages of the tenant's own
 // channels, a live event stream, the training and activation of the
-// tenant's bot, and support cases (PQRs). Every
+// tenant's bot, support cases (PQRs), and message templates. Every
 // request is authenticated by a tenant API key and sees only that tenant's
 // data. The OpenAPI 3 description is served at /api/openapi.json.
 package api
@@ -61,6 +61,12 @@ type Config struct {
 	Cases     Cases
 	CaseStore CaseStore
 
+	// Templates saves and reads message templates, and TemplateStore
+	// lists and deletes them (both or neither). Without them the template
+	// routes answer 503.
+	Templates     Templates
+	TemplateStore TemplateStore
+
 	// Channels validates channel accounts with the channel of their kind.
 	// Without it the routes that create and change accounts answer 503.
 	Channels AccountValidator
@@ -108,6 +114,9 @@ func (c *Config) Validate() error {
 	}
 	if (c.Cases == nil) != (c.CaseStore == nil) {
 		return errors.New("api: set both Cases and CaseStore, or neither")
+	}
+	if (c.Templates == nil) != (c.TemplateStore == nil) {
+		return errors.New("api: set both Templates and TemplateStore, or neither")
 	}
 	return nil
 }
@@ -237,6 +246,13 @@ var routes = []route{
 	{"GET", "/api/v1/cases/{id}/history", withCases((*API).caseHistory)},
 	{"POST", "/api/v1/cases/{id}/transition", withCases((*API).transitionCase)},
 	{"POST", "/api/v1/cases/{id}/extend", withCases((*API).extendCase)},
+	{"GET", "/api/v1/templates", withTemplates((*API).listTemplates)},
+	{"GET", "/api/v1/templates/{purpose}", withTemplates((*API).getTemplate)},
+	{"PUT", "/api/v1/templates/{purpose}", withTemplates((*API).saveTemplate)},
+	{"DELETE", "/api/v1/templates/{purpose}", withTemplates((*API).deleteTemplate)},
+	{"GET", "/api/v1/templates/{purpose}/versions", withTemplates((*API).listTemplateVersions)},
+	{"GET", "/api/v1/templates/{purpose}/versions/{number}", withTemplates((*API).getTemplateVersion)},
+	{"POST", "/api/v1/templates/{purpose}/preview", withTemplates((*API).previewTemplate)},
 }
 
 // Routes registers the API's handlers on mux.
@@ -326,7 +342,7 @@ type errorDetail struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Field   string `json:"field,omitempty"`
-	// Problems are those of a bad bot definition.
+	// Problems are those of a bad bot or template definition.
 	Problems []problem `json:"problems,omitempty"`
 }
 
@@ -342,7 +358,17 @@ var statusOf = map[string]int{
 	conversation.EINTERNAL:     http.StatusInternalServerError,
 }
 
-// writeError answers with err's code as status and its safe message.
+// statusError answers err with status instead of its code's.
+type statusError struct {
+	status int
+	err    error
+}
+
+func (e *statusError) Error() string { return e.err.Error() }
+func (e *statusError) Unwrap() error { return e.err }
+
+// writeError answers with err's code as status (or a statusError's) and its
+// safe message.
 // Internal errors are logged with their detail; clients see only "internal
 // error". Rejected input is logged too, at info level.
 func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
@@ -350,6 +376,9 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, ok := statusOf[code]
 	if !ok {
 		status = http.StatusInternalServerError
+	}
+	if se, ok := errors.AsType[*statusError](err); ok && code != conversation.EINTERNAL {
+		status = se.status
 	}
 	if status >= 500 {
 		a.logger.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)

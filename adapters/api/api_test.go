@@ -25,6 +25,7 @@ import (
 	"conversa/conversation"
 	"conversa/storage/memory"
 	"conversa/storage/sqlite"
+	"conversa/templates"
 )
 
 // bodyLimit is the MaxBodyBytes of every test API.
@@ -58,6 +59,8 @@ type envOptions struct {
 	// noDedup leaves out the de-duplication fast path, so that duplicates
 	// are found by the store.
 	noDedup bool
+	// templates gives the API the template service on the test's store.
+	templates bool
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -108,6 +111,9 @@ func newEnv(t *testing.T, o envOptions) *env {
 
 	if o.cfg.MaxBodyBytes == 0 {
 		o.cfg.MaxBodyBytes = bodyLimit
+	}
+	if o.templates {
+		o.cfg.Templates, o.cfg.TemplateStore = templates.NewService(store), store
 	}
 	a, err := api.New(o.cfg, svc, store, shared, shared)
 	if err != nil {

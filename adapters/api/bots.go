@@ -15,6 +15,7 @@ import (
 	"conversa/bot"
 	"conversa/bot/nlu"
 	"conversa/conversation"
+	"conversa/templates"
 )
 
 // Bots is what the API needs of the dialogue engine to train and activate a
@@ -294,10 +295,12 @@ func trainingError(err error) error {
 	return err
 }
 
-// problem is one problem of a bot definition, in an error response.
+// problem is one problem of a bot or template definition, in an error
+// response.
 type problem struct {
 	File    string `json:"file,omitempty"`
 	Line    int    `json:"line,omitempty"`
+	Column  int    `json:"column,omitempty"`
 	Field   string `json:"field,omitempty"`
 	Message string `json:"message"`
 }
@@ -308,15 +311,21 @@ func problemsOf(err error) []problem {
 	if conversation.ErrorCode(err) != conversation.EINVALID {
 		return nil
 	}
-	de, ok := errors.AsType[bot.DefinitionErrors](err)
-	if !ok {
-		return nil
+	if de, ok := errors.AsType[bot.DefinitionErrors](err); ok {
+		out := make([]problem, 0, len(de))
+		for _, p := range de {
+			out = append(out, problem{File: p.File, Line: p.Line, Field: p.Field, Message: p.Msg})
+		}
+		return out
 	}
-	out := make([]problem, 0, len(de))
-	for _, p := range de {
-		out = append(out, problem{File: p.File, Line: p.Line, Field: p.Field, Message: p.Msg})
+	if ps, ok := errors.AsType[templates.Problems](err); ok {
+		out := make([]problem, 0, len(ps))
+		for _, p := range ps {
+			out = append(out, problem{File: p.File, Line: p.Line, Column: p.Column, Field: p.Field, Message: p.Msg})
+		}
+		return out
 	}
-	return out
+	return nil
 }
 
 func (a *API) listBotVersions(w http.ResponseWriter, r *http.Request, t tenant) error {

@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -10,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 
 	"conversa/adapters/api"
@@ -577,37 +575,5 @@ func TestBotOpenAPI(t *testing.T) {
 // response against the description.
 func checkRaw(t *testing.T, router routers.Router, e *env, path, key, yaml string, status int) {
 	t.Helper()
-	newReq := func() *http.Request {
-		req, err := http.NewRequestWithContext(t.Context(), "POST", e.srv.URL+path, strings.NewReader(yaml))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Content-Type", "application/yaml")
-		req.Header.Set("Authorization", "Bearer "+key)
-		return req
-	}
-	req := newReq()
-	route, params, err := router.FindRoute(req)
-	if err != nil {
-		t.Fatalf("the description has no route for POST %s: %v", path, err)
-	}
-	if err := openapi3filter.ValidateRequest(t.Context(), &openapi3filter.RequestValidationInput{
-		Request: req, PathParams: params, Route: route,
-		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, MultiError: true},
-	}); err != nil {
-		t.Errorf("the request does not match the description: %v", err)
-	}
-	resp, err := e.srv.Client().Do(newReq())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != status {
-		t.Fatalf("status %d, want %d: %s", resp.StatusCode, status, body)
-	}
-	validateResponse(t, router, newReq(), resp.StatusCode, resp.Header, body, false)
+	checkRawBody(t, router, e, "POST", path, key, "application/yaml", yaml, status)
 }

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"conversa/conversation"
+	"conversa/templates"
 )
 
 // The request decoders read untrusted bodies. Their properties: they never
@@ -378,6 +379,112 @@ func FuzzMergeSettings(f *testing.F) {
 		}
 		if len(got) > len(stored)+len(patch) {
 			t.Fatalf("merged %v has settings from nowhere", got)
+		}
+	})
+}
+
+var templateSourceSeeds = []struct {
+	body, contentType string
+}{
+	{"purpose: survey\nvariants:\n  - {channel: sms, language: es, text: hola}\n", "application/yaml"},
+	{"purpose: survey\n", "text/yaml; charset=utf-8"},
+	{"purpose: survey\n", "text/plain"},
+	{"", "application/x-yaml"},
+	{"caf\xe9", "application/yaml"},
+	{`{"source":"purpose: survey\n"}`, "application/json"},
+	{`{"source":"purpose: survey\n"}`, ""},
+	{`{"source":""}`, "application/json; charset=utf-8"},
+	{`{"source":null}`, "application/json"},
+	{`{"source":1}`, "application/json"},
+	{`{"src":"x"}`, "application/json"},
+	{`{"source":"x"} {}`, "application/json"},
+	{`{"source":"\ud800"}`, "application/json"},
+	{`[]`, "application/json"},
+	{`{"source":"x"}`, "application/x-www-form-urlencoded"},
+	{`{"source":"x"}`, "yaml;;"},
+	{strings.Repeat("#", 300<<10), "application/yaml"},
+}
+
+// FuzzDecodeTemplateSource checks the decoder of PUT /templates/{purpose}:
+// a raw body is the file as is; a JSON body must be an object with the
+// file as source; an accepted file is at most templates.MaxSourceSize
+// bytes; and templates.Parse, which judges the file, never panics on it.
+func FuzzDecodeTemplateSource(f *testing.F) {
+	for _, s := range templateSourceSeeds {
+		f.Add([]byte(s.body), s.contentType)
+	}
+	f.Fuzz(func(t *testing.T, body []byte, contentType string) {
+		isJSON, err := templateBodyIsJSON(contentType)
+		if err != nil {
+			checkDecodeError(t, err)
+			return
+		}
+		src, err := decodeTemplateSource(body, isJSON)
+		if err != nil {
+			checkDecodeError(t, err)
+			if conversation.ErrorCode(err) == conversation.ETOOLARGE && conversation.ErrorField(err) != "source" {
+				t.Fatalf("too large without naming source: %v", err)
+			}
+			return
+		}
+		if len(src) > templates.MaxSourceSize {
+			t.Fatalf("accepted a file of %d bytes", len(src))
+		}
+		if isJSON {
+			checkBody(t, body)
+			var req struct{ Source string }
+			if err := json.Unmarshal(body, &req); err != nil || req.Source != string(src) {
+				t.Fatalf("accepted %q as the file %q", body, src)
+			}
+		} else if string(src) != string(body) {
+			t.Fatalf("the raw body %q became %q", body, src)
+		}
+		if _, err := templates.Parse("t.yaml", src); err != nil && conversation.ErrorCode(err) != conversation.EINVALID {
+			t.Fatalf("parse: %v", err)
+		}
+	})
+}
+
+var previewSeeds = []string{
+	`{"channel":"sms"}`,
+	`{"channel":"whatsapp","language":"es-CO","data":{"name":"Ana","radicado":"PQR-1"}}`,
+	`{"channel":"email","language":"en_us","data":{"answer":"<b>x</b>"}}`,
+	`{"channel":"default"}`,
+	`{"channel":"fax"}`,
+	`{"channel":""}`,
+	`{"language":"es"}`,
+	`{"channel":"sms","language":"español"}`,
+	`{"channel":"sms","data":{"a":1}}`,
+	`{"channel":"sms","data":{"a":"\u0000\ud800"}}`,
+	`{"channel":"sms","fallback":"en"}`,
+	`{"channel":"sms"}]`,
+	`null`,
+	``,
+}
+
+// FuzzDecodePreview checks the decoder of preview requests: what it accepts
+// is for a channel, in a readable language or none, with its data as sent.
+func FuzzDecodePreview(f *testing.F) {
+	for _, s := range previewSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		req, err := decodePreview(body)
+		if err != nil {
+			checkDecodeError(t, err)
+			return
+		}
+		checkBody(t, body)
+		if !req.Channel.Valid() || req.Fallback != "" {
+			t.Fatalf("accepted %+v", req)
+		}
+		if req.Language != "" && templates.CanonicalLanguage(req.Language) == "" {
+			t.Fatalf("accepted language %q", req.Language)
+		}
+		for k, v := range req.Data {
+			if !utf8.ValidString(k) || !utf8.ValidString(v) {
+				t.Fatalf("accepted data %q=%q", k, v)
+			}
 		}
 	})
 }

@@ -150,6 +150,22 @@ func TestServeDemo(t *testing.T) {
 	if code, _, _ := get(t, s.url+"/"); code != 200 {
 		t.Fatalf("index: %d", code)
 	}
+	// The template routes reach the template service on the node's store.
+	tpl := "purpose: survey\nvariables:\n  name: {sample: Ana}\nvariants:\n  - {channel: default, language: es, text: \"Hola {{.name}}\"}\n"
+	req, _ := http.NewRequest("PUT", s.url+"/api/v1/templates/survey", strings.NewReader(tpl))
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/yaml")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("save a template: status %d", resp.StatusCode)
+	}
+	if code, _, body := get(t, s.url+"/api/v1/templates/survey", "Authorization", "Bearer "+key); code != 200 || !strings.Contains(body, `"version":1`) {
+		t.Fatalf("read the template: %d %s", code, body)
+	}
 	if err := s.stop(); err != nil {
 		t.Fatalf("serve returned %v after a clean stop", err)
 	}

@@ -257,7 +257,7 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 	s.worker.Handle(conversation.JobDeliver, s.svc.DeliverJob)
 	s.worker.Handle(handoff.JobCaseEscalation, cases.EscalateJob)
 
-	s.api, err = api.New(api.Config{RequestsPerMinute: cfg.APIRequestsPerMinute, Logger: logger, Bots: s.bots, BotStore: store, Cases: cases, CaseStore: store, Media: s.media, Channels: s.channels}, s.svc, store, s.shared, s.shared)
+	s.api, err = api.New(api.Config{RequestsPerMinute: cfg.APIRequestsPerMinute, Logger: logger, Bots: s.bots, BotStore: store, Cases: cases, CaseStore: store, Templates: templates.NewService(store), TemplateStore: store, Media: s.media, Channels: s.channels}, s.svc, store, s.shared, s.shared)
 	if err != nil {
 		return nil, err
 	}
