@@ -302,7 +302,13 @@ func (c *Channel) smtpClient(s settings) (*gomail.Client, error) {
 		opts = append(opts, gomail.WithTLSPolicy(gomail.NoTLS))
 	}
 	if s.smtpUser != "" {
-		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover), gomail.WithUsername(s.smtpUser), gomail.WithPassword(s.smtpPassword))
+		// Over TLS the strongest mechanism the server offers; without TLS
+		// (loopback only) PLAIN, which discovery refuses to pick.
+		mech := gomail.SMTPAuthAutoDiscover
+		if s.smtpTLS == TLSNone {
+			mech = gomail.SMTPAuthPlain
+		}
+		opts = append(opts, gomail.WithSMTPAuth(mech), gomail.WithUsername(s.smtpUser), gomail.WithPassword(s.smtpPassword))
 	}
 	return gomail.NewClient(s.smtpHost, opts...)
 }
