@@ -103,7 +103,9 @@ func newEnv(t *testing.T, o envOptions) *env {
 	}
 	var registry *channels.Registry
 	deps := conversation.Deps{Store: e.store, Bus: shared, Dedup: shared, JobsAdded: worker.Wake, Logger: logger,
-		Sender: senderFunc(func(ctx context.Context, d conversation.Delivery) (conversation.Receipt, error) { return registry.Send(ctx, d) })}
+		Sender: senderFunc(func(ctx context.Context, d conversation.Delivery) (conversation.Receipt, error) {
+			return registry.Send(ctx, d)
+		})}
 	if !o.noBot {
 		deps.Bot = bot.NewEngine(e.store, e.store, e.store, bot.Config{})
 	}
