@@ -313,7 +313,9 @@ func (c *Channel) smtpClient(s settings) (*gomail.Client, error) {
 	return gomail.NewClient(s.smtpHost, opts...)
 }
 
-var smtpReplyRE = regexp.MustCompile(`\b([45][0-9][0-9])[ -]([245]\.[0-9]{1,3}\.[0-9]{1,3} )?[^,]*`)
+// smtpReplyRE finds the server's reply in go-mail's error text, which
+// quotes it: 550 "5.1.1 <x@y>: Recipient address rejected".
+var smtpReplyRE = regexp.MustCompile(`\b([45][0-9][0-9]) "?([^"]*)"?`)
 
 // smtpError turns a go-mail error into the channel's terms: a server's
 // 5xx reply is permanent, with the reply as the message; 4xx and network
@@ -324,9 +326,9 @@ func smtpError(err error) error {
 		return fmt.Errorf("send email: %w", err)
 	}
 	code := se.ErrorCode()
-	reply := smtpReplyRE.FindString(se.Error())
-	if reply == "" {
-		reply = oneLine(se.Error(), 500)
+	reply := oneLine(se.Error(), 500)
+	if m := smtpReplyRE.FindStringSubmatch(se.Error()); m != nil {
+		reply = m[1] + " " + m[2]
 	}
 	reply = oneLine(reply, 500)
 	switch {
