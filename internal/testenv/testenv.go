@@ -1,13 +1,16 @@
 // Package testenv finds the real services that tests run against:
-// PostgreSQL, a Valkey-compatible server and headless Chromium. scripts/test
+// PostgreSQL, a Valkey-compatible server, headless Chromium, and Dovecot +
+// Postfix for mail. scripts/test
 // starts whatever is missing and exports their addresses. A test that needs
 // a service nobody started is skipped, except with CI=true, where it fails.
 package testenv
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net"
 	"net/url"
 	"os"
@@ -133,6 +136,7 @@ func Peers(t testing.TB) string {
 	return dir
 }
 
+<<<<<<< HEAD
 // TwilioOAI returns the path of Twilio's OpenAPI description of its REST
 // API v2010 (TEST_TWILIO_OAI, which scripts/services finds among the
 // shared data sets beside the repository).
@@ -146,6 +150,104 @@ func TwilioOAI(t testing.TB) string {
 		unavailable(t, "Twilio's OpenAPI description: %v", err)
 	}
 	return p
+=======
+// MailServer is the test mail system of scripts/services: Dovecot serving
+// IMAP and Postfix serving SMTP, both without TLS on loopback. Postfix
+// delivers mail for Domain to Dovecot, bounces mail for other domains with
+// a real delivery status notification, and refuses at RCPT the recipients
+// whose local part starts with "rejected".
+type MailServer struct {
+	IMAPAddr string // host:port of IMAP
+	SMTPAddr string // host:port of SMTP; accepts mail from loopback with or without auth
+	Domain   string
+	users    string
+}
+
+// Mail returns the test mail system (TEST_IMAP_ADDR, TEST_SMTP_ADDR,
+// TEST_MAIL_DOMAIN, TEST_MAIL_USERS).
+func Mail(t testing.TB) *MailServer {
+	t.Helper()
+	m := &MailServer{IMAPAddr: os.Getenv("TEST_IMAP_ADDR"), SMTPAddr: os.Getenv("TEST_SMTP_ADDR"),
+		Domain: os.Getenv("TEST_MAIL_DOMAIN"), users: os.Getenv("TEST_MAIL_USERS")}
+	if m.IMAPAddr == "" || m.SMTPAddr == "" || m.Domain == "" || m.users == "" {
+		unavailable(t, "mail: TEST_IMAP_ADDR, TEST_SMTP_ADDR, TEST_MAIL_DOMAIN or TEST_MAIL_USERS unset")
+	}
+	for _, addr := range []string{m.IMAPAddr, m.SMTPAddr} {
+		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+		if err != nil {
+			unavailable(t, "mail server at %s: %v", addr, err)
+		}
+		c.Close()
+	}
+	return m
+}
+
+// AddUser creates a mailbox of its own for t, local + "-" + random digits
+// at Domain, with a random password, and returns once Dovecot accepts the
+// login. Local parts starting with "rejected" name addresses Postfix
+// refuses.
+func (m *MailServer) AddUser(t testing.TB, local string) (address, password string) {
+	t.Helper()
+	address = strings.ToLower(local) + "-" + randomHex(4) + "@" + m.Domain
+	password = randomHex(12)
+	f, err := os.OpenFile(m.users, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatalf("mail users file: %v", err)
+	}
+	// One write of one line: appends of concurrent tests do not mix.
+	_, err = f.WriteString(address + ":{PLAIN}" + password + "::::::\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatalf("add mail user: %v", err)
+	}
+	// Dovecot re-reads the file when it changes, within about a second.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		err := imapLogin(m.IMAPAddr, address, password)
+		if err == nil {
+			return address, password
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("mail user %s cannot log in: %v", address, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// imapLogin logs in to the IMAP server at addr and logs out.
+func imapLogin(addr, user, password string) error {
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	r := bufio.NewReader(c)
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(line, "* OK") {
+		return fmt.Errorf("greeting %q", line)
+	}
+	if _, err := fmt.Fprintf(c, "a LOGIN %q %q\r\nb LOGOUT\r\n", user, password); err != nil {
+		return err
+	}
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return err
+		}
+		switch {
+		case strings.HasPrefix(line, "a OK"):
+			return nil
+		case strings.HasPrefix(line, "a "):
+			return fmt.Errorf("login: %s", strings.TrimSpace(line))
+		}
+	}
+>>>>>>> email
 }
 
 func randomHex(n int) string {
