@@ -24,6 +24,7 @@ import (
 	"conversa/bot"
 	"conversa/channels"
 	"conversa/channels/apichannel"
+	"conversa/channels/email"
 	"conversa/channels/twilio"
 	"conversa/channels/webchat"
 	"conversa/conversation"
@@ -277,7 +278,12 @@ func buildChannels(cfg Config, logger *slog.Logger, secret []byte, svc *conversa
 	if err != nil {
 		return nil, nil, err
 	}
-	r, err := channels.NewRegistry(wc, apichannel.New(apichannel.Config{AllowPrivate: cfg.AllowPrivateWebhooks}), tw.SMS(), tw.WhatsApp())
+	mail, err := email.New(email.Config{TokenKey: secret, Logger: logger},
+		email.Deps{Service: svc, Store: store, Media: media.Store, Limiter: shared, Locker: shared})
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := channels.NewRegistry(wc, apichannel.New(apichannel.Config{AllowPrivate: cfg.AllowPrivateWebhooks}), tw.SMS(), tw.WhatsApp(), mail)
 	return r, []func(string){tw.SetPublicURL}, err
 }
 
@@ -289,7 +295,11 @@ func validationRegistry(cfg Config) (*channels.Registry, error) {
 		return nil, err
 	}
 	tw := twilio.NewValidator()
-	return channels.NewRegistry(wc, apichannel.New(apichannel.Config{AllowPrivate: cfg.AllowPrivateWebhooks}), tw.SMS(), tw.WhatsApp())
+	mail, err := email.New(email.Config{TokenKey: make([]byte, 32)}, email.Deps{})
+	if err != nil {
+		return nil, err
+	}
+	return channels.NewRegistry(wc, apichannel.New(apichannel.Config{AllowPrivate: cfg.AllowPrivateWebhooks}), tw.SMS(), tw.WhatsApp(), mail)
 }
 
 type senderFunc func(ctx context.Context, d conversation.Delivery) (conversation.Receipt, error)

@@ -136,7 +136,6 @@ func Peers(t testing.TB) string {
 	return dir
 }
 
-<<<<<<< HEAD
 // TwilioOAI returns the path of Twilio's OpenAPI description of its REST
 // API v2010 (TEST_TWILIO_OAI, which scripts/services finds among the
 // shared data sets beside the repository).
@@ -150,7 +149,8 @@ func TwilioOAI(t testing.TB) string {
 		unavailable(t, "Twilio's OpenAPI description: %v", err)
 	}
 	return p
-=======
+}
+
 // MailServer is the test mail system of scripts/services: Dovecot serving
 // IMAP and Postfix serving SMTP, both without TLS on loopback. Postfix
 // delivers mail for Domain to Dovecot, bounces mail for other domains with
@@ -247,7 +247,6 @@ func imapLogin(addr, user, password string) error {
 			return fmt.Errorf("login: %s", strings.TrimSpace(line))
 		}
 	}
->>>>>>> email
 }
 
 func randomHex(n int) string {
