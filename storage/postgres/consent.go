@@ -28,10 +28,10 @@ func (s *Store) RecordConsent(ctx context.Context, c conversation.ConsentChange)
 	}
 	c.At = c.At.UTC().Truncate(time.Microsecond)
 	err := s.pool.QueryRow(ctx, `INSERT INTO consent_changes
-		(tenant_id, account_id, contact_id, channel, address, opted_out, source, provider_id, at)
-		SELECT tenant_id, id, $3, $4, $5, $6, $7, $8, $9 FROM channel_accounts WHERE id = $1 AND tenant_id = $2
+		(tenant_id, account_id, contact_id, channel, address, opted_out, source, provider_id, at, purpose)
+		SELECT tenant_id, id, $3, $4, $5, $6, $7, $8, $9, $10 FROM channel_accounts WHERE id = $1 AND tenant_id = $2
 		RETURNING id`,
-		c.AccountID, c.TenantID, c.ContactID, c.Channel, c.Address, c.OptedOut, c.Source, c.ProviderID, c.At).Scan(&c.ID)
+		c.AccountID, c.TenantID, c.ContactID, c.Channel, c.Address, c.OptedOut, c.Source, c.ProviderID, c.At, c.Purpose).Scan(&c.ID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return c, conversation.Errorf(conversation.ENOTFOUND, "channel account not found")
 	}
@@ -40,10 +40,15 @@ func (s *Store) RecordConsent(ctx context.Context, c conversation.ConsentChange)
 
 // OptedOut implements conversation.Store.
 func (s *Store) OptedOut(ctx context.Context, tenantID, accountID int64, address string) (bool, error) {
+	return s.OptedOutOf(ctx, tenantID, accountID, address, "")
+}
+
+// OptedOutOf implements conversation.Store.
+func (s *Store) OptedOutOf(ctx context.Context, tenantID, accountID int64, address, purpose string) (bool, error) {
 	var out bool
 	err := s.pool.QueryRow(ctx, `SELECT opted_out FROM consent_changes
-		WHERE account_id = $1 AND address = $2 AND tenant_id = $3 ORDER BY id DESC LIMIT 1`,
-		accountID, address, tenantID).Scan(&out)
+		WHERE account_id = $1 AND address = $2 AND purpose = $3 AND tenant_id = $4 ORDER BY id DESC LIMIT 1`,
+		accountID, address, purpose, tenantID).Scan(&out)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, nil
 	}
@@ -70,14 +75,14 @@ func (s *Store) ListConsent(ctx context.Context, tenantID int64, f conversation.
 		add("id <", f.BeforeID)
 	}
 	args = append(args, conversation.ClampLimit(f.Limit))
-	rows, err := s.pool.Query(ctx, `SELECT id, tenant_id, account_id, contact_id, channel, address, opted_out, source, provider_id, at
+	rows, err := s.pool.Query(ctx, `SELECT id, tenant_id, account_id, contact_id, channel, address, opted_out, source, provider_id, at, purpose
 		FROM consent_changes WHERE `+strings.Join(where, " AND ")+` ORDER BY id DESC LIMIT $`+strconv.Itoa(len(args)), args...)
 	if err != nil {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (conversation.ConsentChange, error) {
 		var c conversation.ConsentChange
-		err := row.Scan(&c.ID, &c.TenantID, &c.AccountID, &c.ContactID, &c.Channel, &c.Address, &c.OptedOut, &c.Source, &c.ProviderID, &c.At)
+		err := row.Scan(&c.ID, &c.TenantID, &c.AccountID, &c.ContactID, &c.Channel, &c.Address, &c.OptedOut, &c.Source, &c.ProviderID, &c.At, &c.Purpose)
 		c.At = c.At.UTC()
 		return c, err
 	})

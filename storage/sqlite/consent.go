@@ -30,10 +30,10 @@ func (s *Store) RecordConsent(ctx context.Context, c conversation.ConsentChange)
 	c.At = c.At.UTC().Truncate(time.Microsecond)
 	err := s.write(ctx, func(tx *wtx) error {
 		return tx.QueryRowContext(ctx, `INSERT INTO consent_changes
-			(tenant_id, account_id, contact_id, channel, address, opted_out, source, provider_id, at)
-			SELECT tenant_id, id, ?, ?, ?, ?, ?, ?, ? FROM channel_accounts WHERE id = ? AND tenant_id = ?
+			(tenant_id, account_id, contact_id, channel, address, opted_out, source, provider_id, at, purpose)
+			SELECT tenant_id, id, ?, ?, ?, ?, ?, ?, ?, ? FROM channel_accounts WHERE id = ? AND tenant_id = ?
 			RETURNING id`,
-			c.ContactID, c.Channel, c.Address, c.OptedOut, c.Source, c.ProviderID, micros(c.At), c.AccountID, c.TenantID).Scan(&c.ID)
+			c.ContactID, c.Channel, c.Address, c.OptedOut, c.Source, c.ProviderID, micros(c.At), c.Purpose, c.AccountID, c.TenantID).Scan(&c.ID)
 	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, conversation.Errorf(conversation.ENOTFOUND, "channel account not found")
@@ -43,10 +43,15 @@ func (s *Store) RecordConsent(ctx context.Context, c conversation.ConsentChange)
 
 // OptedOut implements conversation.Store.
 func (s *Store) OptedOut(ctx context.Context, tenantID, accountID int64, address string) (bool, error) {
+	return s.OptedOutOf(ctx, tenantID, accountID, address, "")
+}
+
+// OptedOutOf implements conversation.Store.
+func (s *Store) OptedOutOf(ctx context.Context, tenantID, accountID int64, address, purpose string) (bool, error) {
 	var out bool
 	err := s.r.QueryRowContext(ctx, `SELECT opted_out FROM consent_changes
-		WHERE account_id = ? AND address = ? AND tenant_id = ? ORDER BY id DESC LIMIT 1`,
-		accountID, address, tenantID).Scan(&out)
+		WHERE account_id = ? AND address = ? AND purpose = ? AND tenant_id = ? ORDER BY id DESC LIMIT 1`,
+		accountID, address, purpose, tenantID).Scan(&out)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -69,7 +74,7 @@ func (s *Store) ListConsent(ctx context.Context, tenantID int64, f conversation.
 		where, args = append(where, "id < ?"), append(args, f.BeforeID)
 	}
 	args = append(args, conversation.ClampLimit(f.Limit))
-	rows, err := s.r.QueryContext(ctx, `SELECT id, tenant_id, account_id, contact_id, channel, address, opted_out, source, provider_id, at
+	rows, err := s.r.QueryContext(ctx, `SELECT id, tenant_id, account_id, contact_id, channel, address, opted_out, source, provider_id, at, purpose
 		FROM consent_changes WHERE `+strings.Join(where, " AND ")+` ORDER BY id DESC LIMIT ?`, args...)
 	if err != nil {
 		return nil, err
@@ -79,7 +84,7 @@ func (s *Store) ListConsent(ctx context.Context, tenantID int64, f conversation.
 	for rows.Next() {
 		var c conversation.ConsentChange
 		var at int64
-		if err := rows.Scan(&c.ID, &c.TenantID, &c.AccountID, &c.ContactID, &c.Channel, &c.Address, &c.OptedOut, &c.Source, &c.ProviderID, &at); err != nil {
+		if err := rows.Scan(&c.ID, &c.TenantID, &c.AccountID, &c.ContactID, &c.Channel, &c.Address, &c.OptedOut, &c.Source, &c.ProviderID, &at, &c.Purpose); err != nil {
 			return nil, err
 		}
 		c.At = fromMicros(at)
