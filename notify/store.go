@@ -140,7 +140,7 @@ type Store interface {
 	// belongs to n.TenantID.
 	FinishNotification(ctx context.Context, n Notification) (Notification, error)
 	// CountSent returns how many of the contact's notifications of the
-	// purpose were sent at or after since.
+	// purpose were sent after since.
 	CountSent(ctx context.Context, tenantID, contactID int64, purpose string, since time.Time) (int, error)
 
 	// Policy returns the tenant's stored policy. Returns ENOTFOUND when it

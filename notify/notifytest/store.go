@@ -301,7 +301,7 @@ func testCountSent(t *testing.T, cs conversation.Store, s notify.Store) {
 	for _, tt := range []struct {
 		since time.Time
 		want  int
-	}{{t0.Add(-7 * 24 * time.Hour), 1}, {t0.Add(-9 * 24 * time.Hour), 2}, {t0, 1}, {t0.Add(time.Microsecond), 0}} {
+	}{{t0.Add(-7 * 24 * time.Hour), 1}, {t0.Add(-9 * 24 * time.Hour), 2}, {t0.Add(-time.Microsecond), 1}, {t0, 0}} {
 		n, err := s.CountSent(ctx, f.tenant.ID, f.contact, "survey", tt.since)
 		must(t, err)
 		if n != tt.want {

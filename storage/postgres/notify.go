@@ -193,7 +193,7 @@ func (s *Store) FinishNotification(ctx context.Context, n notify.Notification) (
 func (s *Store) CountSent(ctx context.Context, tenantID, contactID int64, purpose string, since time.Time) (int, error) {
 	var n int
 	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM notifications
-		WHERE tenant_id = $1 AND contact_id = $2 AND purpose = $3 AND status = 'sent' AND sent_at >= $4`,
+		WHERE tenant_id = $1 AND contact_id = $2 AND purpose = $3 AND status = 'sent' AND sent_at > $4`,
 		tenantID, contactID, purpose, micro(since)).Scan(&n)
 	return n, err
 }

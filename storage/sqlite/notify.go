@@ -196,7 +196,7 @@ func (s *Store) FinishNotification(ctx context.Context, n notify.Notification) (
 func (s *Store) CountSent(ctx context.Context, tenantID, contactID int64, purpose string, since time.Time) (int, error) {
 	var n int
 	err := s.rd.QueryRowContext(ctx, `SELECT count(*) FROM notifications
-		WHERE tenant_id = ? AND contact_id = ? AND purpose = ? AND status = 'sent' AND sent_at >= ?`,
+		WHERE tenant_id = ? AND contact_id = ? AND purpose = ? AND status = 'sent' AND sent_at > ?`,
 		tenantID, contactID, purpose, micros(since)).Scan(&n)
 	return n, err
 }
