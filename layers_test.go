@@ -26,7 +26,7 @@ func layer(pkg string) int {
 		return -1
 	case first == "channels" && (rest == "" || strings.HasSuffix(rest, "test")):
 		return 2 // the contract and its suite
-	case first == "bot" || first == "handoff":
+	case first == "bot" || first == "handoff" || first == "notify":
 		return 2
 	case first == "channels" || first == "adapters" || first == "storage":
 		return 3
@@ -82,7 +82,7 @@ func TestImportDirection(t *testing.T) {
 func component(pkg string) string {
 	p := strings.TrimPrefix(strings.TrimPrefix(pkg, module), "/")
 	first, _, _ := strings.Cut(p, "/")
-	if first == "bot" || first == "handoff" {
+	if first == "bot" || first == "handoff" || first == "notify" {
 		return first
 	}
 	return ""
@@ -96,6 +96,8 @@ func TestLayers(t *testing.T) {
 		"conversa/channels/channeltest":          2,
 		"conversa/bot":                           2,
 		"conversa/bot/nlu":                       2,
+		"conversa/notify":                        2,
+		"conversa/notify/notifytest":             2,
 		"conversa/examples":                      1,
 		"conversa/channels/webchat":              3,
 		"conversa/adapters/api":                  3,

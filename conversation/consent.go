@@ -19,6 +19,11 @@ type ConsentChange struct {
 	// channel.
 	Address  string `json:"address"`
 	OptedOut bool   `json:"opted_out"`
+	// Purpose narrows the change to the notifications of one purpose (a
+	// template's purpose, such as "survey"); "" is every message from the
+	// account. An opt-out of every message also covers each purpose: a
+	// purpose's opt-in does not undo it.
+	Purpose string `json:"purpose,omitempty"`
 	// Source says how the change came: "keyword:STOP", "api", ...
 	Source string `json:"source"`
 	// ProviderID is the provider's id of the message that asked for the
@@ -42,6 +47,8 @@ func (c ConsentChange) Validate() error {
 		return FieldError("source", "must be 1 to 100 characters")
 	case len(c.ProviderID) > 200:
 		return FieldError("provider_id", "must be at most 200 characters")
+	case c.Purpose != "" && !ValidPurpose(c.Purpose):
+		return FieldError("purpose", "%q is not a purpose: lower-case letters, digits and _, starting with a letter, at most 64", c.Purpose)
 	}
 	return nil
 }

@@ -84,6 +84,14 @@ type Store interface {
 
 	// Conversation returns ENOTFOUND unless id belongs to tenantID.
 	Conversation(ctx context.Context, tenantID, id int64) (Conversation, error)
+	// OpenConversation returns the contact's open conversation, or opens
+	// one in StateBot on the account (its Channel and ChannelAccountID) for
+	// a message the tenant starts, such as a notification; created says
+	// which. A contact keeps at most one open conversation also when
+	// several callers, or an ingest, open one at once: all get the same.
+	// Returns ENOTFOUND unless the contact and the account belong to
+	// tenantID.
+	OpenConversation(ctx context.Context, tenantID, contactID, accountID int64) (c Conversation, created bool, err error)
 	// ListConversations returns the tenant's conversations, most recently
 	// active first.
 	ListConversations(ctx context.Context, tenantID int64, f ConversationFilter) ([]Conversation, error)
@@ -124,8 +132,15 @@ type Store interface {
 	// c.TenantID.
 	RecordConsent(ctx context.Context, c ConsentChange) (ConsentChange, error)
 	// OptedOut reports whether the latest consent change of the tenant for
-	// the address on the account is an opt-out.
+	// the address on the account that covers every purpose (Purpose "") is
+	// an opt-out. Changes about one purpose do not count.
 	OptedOut(ctx context.Context, tenantID, accountID int64, address string) (bool, error)
+	// OptedOutOf reports whether the latest consent change of the tenant
+	// for the address on the account and exactly that purpose is an
+	// opt-out; purpose "" is OptedOut. A recipient opted out of every
+	// purpose is opted out of each: callers that send for a purpose check
+	// both.
+	OptedOutOf(ctx context.Context, tenantID, accountID int64, address, purpose string) (bool, error)
 	// ListConsent returns the tenant's consent changes that match f, newest
 	// first.
 	ListConsent(ctx context.Context, tenantID int64, f ConsentFilter) ([]ConsentChange, error)

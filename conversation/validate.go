@@ -220,11 +220,6 @@ func (o *Outbound) Validate() error {
 const (
 	// MetaSubject is the subject of an email.
 	MetaSubject = "subject"
-	// MetaContentSID names the approved WhatsApp template (Twilio's
-	// ContentSid) a message is sent as outside the 24-hour window, with
-	// MetaContentVariables, a JSON object of its variables ({"1": "Ana"}).
-	MetaContentSID       = "content_sid"
-	MetaContentVariables = "content_variables"
 	// MetaKeywordReply marks a channel's answer to an SMS carrier keyword
 	// (HELP), which carriers require even for a number that opted out;
 	// its value is the keyword. Only channels set it.

@@ -2,6 +2,7 @@ package twilio
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -74,7 +75,11 @@ func (t *Twilio) send(ctx context.Context, d conversation.Delivery) (conversatio
 		// rendered from one).
 		p.SetContentSid(d.Message.Meta[conversation.MetaContentSID])
 		if v := d.Message.Meta[conversation.MetaContentVariables]; v != "" {
-			p.SetContentVariables(v)
+			vars, err := contentVariables(v)
+			if err != nil {
+				return conversation.Receipt{}, &conversation.DeliveryError{Code: FailureUnsupported, Permanent: true, Message: err.Error()}
+			}
+			p.SetContentVariables(vars)
 		}
 	} else if template {
 		if set.templateSID == "" {
@@ -292,4 +297,20 @@ func (t *Twilio) rewrite() *url.URL {
 		return nil
 	}
 	return t.apiBase
+}
+
+// contentVariables turns the values of a template's {{1}}, {{2}}, ... as
+// the notification service gives them, a JSON array of strings, into the
+// JSON object Twilio takes ({"1": "Ana", "2": ...}).
+func contentVariables(array string) (string, error) {
+	var vals []string
+	if err := json.Unmarshal([]byte(array), &vals); err != nil {
+		return "", fmt.Errorf("the message's content variables are not a JSON array of strings: %v", err)
+	}
+	obj := make(map[string]string, len(vals))
+	for i, v := range vals {
+		obj[strconv.Itoa(i+1)] = v
+	}
+	b, err := json.Marshal(obj)
+	return string(b), err
 }

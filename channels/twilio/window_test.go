@@ -77,7 +77,7 @@ func TestWhatsAppWindow(t *testing.T) {
 		own := "HX" + strings.Repeat("ab", 16)
 		d := conversation.Delivery{
 			Message: conversation.Message{ID: 9, Parts: []conversation.Part{conversation.TextPart("Su caso fue resuelto")},
-				Meta: map[string]string{conversation.MetaContentSID: own, conversation.MetaContentVariables: `{"1":"Ana"}`}},
+				Meta: map[string]string{conversation.MetaContentSID: own, conversation.MetaContentVariables: `["Ana","PQR-2026-000001"]`}},
 			Account: e.wa, To: conversation.Identity{Channel: conversation.ChannelWhatsApp, Address: customer},
 			LastInbound: time.Now().Add(-48 * time.Hour),
 		}
@@ -85,7 +85,7 @@ func TestWhatsAppWindow(t *testing.T) {
 			t.Fatal(err)
 		}
 		f := e.twilio.sentForms()[0]
-		if f.Get("ContentSid") != own || f.Get("ContentVariables") != `{"1":"Ana"}` || f.Has("Body") {
+		if f.Get("ContentSid") != own || f.Get("ContentVariables") != `{"1":"Ana","2":"PQR-2026-000001"}` || f.Has("Body") {
 			t.Fatalf("Twilio got %v; want the message's template", f)
 		}
 	})

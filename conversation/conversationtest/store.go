@@ -47,6 +47,9 @@ func TestStore(t *testing.T, newStore func(t *testing.T) conversation.Store) {
 		{"TenantIsolation", testTenantIsolation},
 		{"Settings", testSettings},
 		{"Consent", testConsent},
+		{"ConsentPurpose", testConsentPurpose},
+		{"OpenConversation", testOpenConversation},
+		{"OpenConversationConcurrent", testOpenConversationConcurrent},
 		{"LastInbound", testLastInbound},
 		{"MessageMeta", testMessageMeta},
 	}
@@ -1342,5 +1345,138 @@ func testMessageMeta(t *testing.T, s conversation.Store) {
 	must(t, err)
 	if len(ms) != 4 || ms[3].ID != out[0].Message.ID || ms[3].Meta[conversation.MetaSubject] != "Re: Factura de octubre" || ms[0].Meta["message_id"] != "abc@mail.example" {
 		t.Fatalf("listed messages' meta: %+v", ms)
+	}
+}
+
+func testConsentPurpose(t *testing.T, s conversation.Store) {
+	ctx := t.Context()
+	f := newFixture(t, s, "consent-purpose")
+	const ana = "+573001112233"
+	in := ingest1(t, s, f.inbound(f.sms, ana, "SM1", "hola"))
+	record := func(purpose string, out bool) conversation.ConsentChange {
+		t.Helper()
+		c, err := s.RecordConsent(ctx, conversation.ConsentChange{TenantID: f.tenant.ID, AccountID: f.sms.ID, ContactID: in.Message.ContactID,
+			Channel: conversation.ChannelSMS, Address: ana, OptedOut: out, Source: "bot", Purpose: purpose})
+		must(t, err)
+		return c
+	}
+	check := func(when string, all, survey, reminder bool) {
+		t.Helper()
+		for _, q := range []struct {
+			purpose string
+			want    bool
+		}{{"", all}, {"survey", survey}, {"reminder", reminder}} {
+			got, err := s.OptedOutOf(ctx, f.tenant.ID, f.sms.ID, ana, q.purpose)
+			must(t, err)
+			if got != q.want {
+				t.Errorf("%s: OptedOutOf(%q) = %v, want %v", when, q.purpose, got, q.want)
+			}
+		}
+		if got, err := s.OptedOut(ctx, f.tenant.ID, f.sms.ID, ana); err != nil || got != all {
+			t.Errorf("%s: OptedOut = %v, %v; want %v (the all-purpose entries only)", when, got, err, all)
+		}
+	}
+	check("before any change", false, false, false)
+	record("survey", true)
+	check("after a survey opt-out", false, true, false)
+	record("", true)
+	check("after STOP", true, true, false)
+	record("", false)
+	check("after START", false, true, false)
+	c := record("survey", false)
+	check("after a survey opt-in", false, false, false)
+
+	got, err := s.ListConsent(ctx, f.tenant.ID, conversation.ConsentFilter{Address: ana, Limit: 1})
+	must(t, err)
+	if len(got) != 1 || got[0].ID != c.ID || got[0].Purpose != "survey" {
+		t.Fatalf("ListConsent = %+v; want the survey opt-in with its purpose", got)
+	}
+}
+
+func testOpenConversation(t *testing.T, s conversation.Store) {
+	ctx := t.Context()
+	a, b := newFixture(t, s, "open-a"), newFixture(t, s, "open-b")
+	in := ingest1(t, s, a.inbound(a.webchat, "visitor-1", "w1", "hola"))
+	contact := in.Message.ContactID
+
+	// The open conversation is the one, whatever account is asked for.
+	c, created, err := s.OpenConversation(ctx, a.tenant.ID, contact, a.sms.ID)
+	must(t, err)
+	if created || c.ID != in.Conversation.ID || c.Channel != conversation.ChannelWebchat {
+		t.Fatalf("with an open conversation: %+v, created %v; want conversation %d", c, created, in.Conversation.ID)
+	}
+	_, err = s.TransitionConversation(ctx, a.tenant.ID, c.ID, conversation.Transition{From: conversation.StateBot, To: conversation.StateClosed})
+	must(t, err)
+
+	// Closed: a new one, on the account asked for, owned by the bot.
+	c2, created, err := s.OpenConversation(ctx, a.tenant.ID, contact, a.sms.ID)
+	must(t, err)
+	if !created || c2.ID == c.ID || c2.State != conversation.StateBot || c2.Channel != conversation.ChannelSMS ||
+		c2.ChannelAccountID != a.sms.ID || c2.ContactID != contact || c2.TenantID != a.tenant.ID || c2.OpenedAt.IsZero() {
+		t.Fatalf("after close: %+v, created %v", c2, created)
+	}
+	again, created, err := s.OpenConversation(ctx, a.tenant.ID, contact, a.webchat.ID)
+	must(t, err)
+	if created || again.ID != c2.ID {
+		t.Fatalf("again: %+v, created %v; want %d", again, created, c2.ID)
+	}
+	// An ingest finds it too.
+	if res := ingest1(t, s, a.inbound(a.webchat, "visitor-1", "w2", "otra")); res.Conversation.ID != c2.ID || res.NewConversation {
+		t.Fatalf("ingest after OpenConversation went to %d (new %v), want %d", res.Conversation.ID, res.NewConversation, c2.ID)
+	}
+
+	// Another tenant's contact or account is not found.
+	_, _, err = s.OpenConversation(ctx, b.tenant.ID, contact, b.sms.ID)
+	wantCode(t, err, conversation.ENOTFOUND)
+	_, _, err = s.OpenConversation(ctx, a.tenant.ID, contact, b.sms.ID)
+	wantCode(t, err, conversation.ENOTFOUND)
+	_, _, err = s.OpenConversation(ctx, a.tenant.ID, contact+1000, a.sms.ID)
+	wantCode(t, err, conversation.ENOTFOUND)
+}
+
+func testOpenConversationConcurrent(t *testing.T, s conversation.Store) {
+	ctx := t.Context()
+	f := newFixture(t, s, "open-race")
+	in := ingest1(t, s, f.inbound(f.sms, "+573001112233", "SM1", "hola"))
+	_, err := s.TransitionConversation(ctx, f.tenant.ID, in.Conversation.ID, conversation.Transition{From: conversation.StateBot, To: conversation.StateClosed})
+	must(t, err)
+
+	const n = 8
+	var wg sync.WaitGroup
+	ids := make([]int64, n)
+	created := make([]bool, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			var c conversation.Conversation
+			c, created[i], errs[i] = s.OpenConversation(ctx, f.tenant.ID, in.Message.ContactID, f.sms.ID)
+			ids[i] = c.ID
+		})
+	}
+	// An ingest from the contact races with them.
+	res, ierr := s.Ingest(ctx, []conversation.IngestRequest{f.inbound(f.sms, "+573001112233", "SM2", "sigo aquí")})
+	wg.Wait()
+	must(t, ierr)
+	must(t, res[0].Err)
+	made := 0
+	for i := range n {
+		must(t, errs[i])
+		if ids[i] != res[0].Conversation.ID {
+			t.Fatalf("conversations %v and the ingest's %d: want one", ids, res[0].Conversation.ID)
+		}
+		if created[i] {
+			made++
+		}
+	}
+	if res[0].NewConversation {
+		made++
+	}
+	if made != 1 {
+		t.Fatalf("%d conversations opened, want 1", made)
+	}
+	open, err := s.ListConversations(ctx, f.tenant.ID, conversation.ConversationFilter{ContactID: in.Message.ContactID, State: conversation.StateBot})
+	must(t, err)
+	if len(open) != 1 {
+		t.Fatalf("%d open conversations, want 1", len(open))
 	}
 }

@@ -28,11 +28,11 @@ func (s *Store) RecordConsent(ctx context.Context, c conversation.ConsentChange)
 	}
 	c.At = c.At.UTC().Truncate(time.Microsecond)
 	err := s.pool.QueryRow(ctx, `INSERT INTO consent_changes
-		(tenant_id, account_id, contact_id, channel, address, opted_out, source, provider_id, at)
-		SELECT tenant_id, id, $3, $4, $5, $6, $7, $8, $9 FROM channel_accounts WHERE id = $1 AND tenant_id = $2
+		(tenant_id, account_id, contact_id, channel, address, opted_out, source, provider_id, at, purpose)
+		SELECT tenant_id, id, $3, $4, $5, $6, $7, $8, $9, $10 FROM channel_accounts WHERE id = $1 AND tenant_id = $2
 		ON CONFLICT (account_id, provider_id) WHERE provider_id <> '' DO NOTHING
 		RETURNING id`,
-		c.AccountID, c.TenantID, c.ContactID, c.Channel, c.Address, c.OptedOut, c.Source, c.ProviderID, c.At).Scan(&c.ID)
+		c.AccountID, c.TenantID, c.ContactID, c.Channel, c.Address, c.OptedOut, c.Source, c.ProviderID, c.At, c.Purpose).Scan(&c.ID)
 	if errors.Is(err, pgx.ErrNoRows) && c.ProviderID != "" {
 		// Recorded before, or the account is not the tenant's.
 		rows, qerr := s.pool.Query(ctx, `SELECT `+consentColumns+` FROM consent_changes
@@ -54,21 +54,26 @@ func (s *Store) RecordConsent(ctx context.Context, c conversation.ConsentChange)
 	return c, err
 }
 
-const consentColumns = `id, tenant_id, account_id, contact_id, channel, address, opted_out, source, provider_id, at`
+const consentColumns = `id, tenant_id, account_id, contact_id, channel, address, opted_out, source, provider_id, at, purpose`
 
 func scanConsent(row pgx.CollectableRow) (conversation.ConsentChange, error) {
 	var c conversation.ConsentChange
-	err := row.Scan(&c.ID, &c.TenantID, &c.AccountID, &c.ContactID, &c.Channel, &c.Address, &c.OptedOut, &c.Source, &c.ProviderID, &c.At)
+	err := row.Scan(&c.ID, &c.TenantID, &c.AccountID, &c.ContactID, &c.Channel, &c.Address, &c.OptedOut, &c.Source, &c.ProviderID, &c.At, &c.Purpose)
 	c.At = c.At.UTC()
 	return c, err
 }
 
 // OptedOut implements conversation.Store.
 func (s *Store) OptedOut(ctx context.Context, tenantID, accountID int64, address string) (bool, error) {
+	return s.OptedOutOf(ctx, tenantID, accountID, address, "")
+}
+
+// OptedOutOf implements conversation.Store.
+func (s *Store) OptedOutOf(ctx context.Context, tenantID, accountID int64, address, purpose string) (bool, error) {
 	var out bool
 	err := s.pool.QueryRow(ctx, `SELECT opted_out FROM consent_changes
-		WHERE account_id = $1 AND address = $2 AND tenant_id = $3 ORDER BY id DESC LIMIT 1`,
-		accountID, address, tenantID).Scan(&out)
+		WHERE account_id = $1 AND address = $2 AND purpose = $3 AND tenant_id = $4 ORDER BY id DESC LIMIT 1`,
+		accountID, address, purpose, tenantID).Scan(&out)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, nil
 	}

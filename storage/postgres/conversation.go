@@ -225,3 +225,48 @@ func (w *where) arg(a any) string {
 }
 
 func (w *where) String() string { return strings.Join(w.conds, " AND ") }
+
+// OpenConversation implements conversation.Store. The insert skips a
+// conflict with the open-conversation index, and the lookup after it sees
+// the winner's row (each statement takes a new snapshot); a conversation
+// closed in between makes it try again.
+func (s *Store) OpenConversation(ctx context.Context, tenantID, contactID, accountID int64) (conversation.Conversation, bool, error) {
+	for range 5 {
+		c, err := scanConversation(s.pool.QueryRow(ctx, `SELECT `+conversationColumns+` FROM conversations
+			WHERE tenant_id = $1 AND contact_id = $2 AND state <> 'closed'
+				AND EXISTS (SELECT 1 FROM channel_accounts WHERE id = $3 AND tenant_id = $1)`, tenantID, contactID, accountID))
+		if err == nil {
+			return c, false, nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return c, false, err
+		}
+		ts := now()
+		c, err = scanConversation(s.pool.QueryRow(ctx, `INSERT INTO conversations (tenant_id, contact_id, state, channel, channel_account_id,
+				last_message_at, opened_at, updated_at)
+			SELECT $1, c.id, 'bot', a.kind, a.id, $4, $4, $4 FROM contacts c, channel_accounts a
+			WHERE c.id = $2 AND c.tenant_id = $1 AND a.id = $3 AND a.tenant_id = $1
+			ON CONFLICT (tenant_id, contact_id) WHERE state <> 'closed' DO NOTHING
+			RETURNING `+conversationColumns, tenantID, contactID, accountID, ts))
+		if err == nil {
+			return c, true, nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return c, false, err
+		}
+		var contact, account bool
+		if err := s.pool.QueryRow(ctx, `SELECT
+				EXISTS (SELECT 1 FROM contacts WHERE id = $2 AND tenant_id = $1),
+				EXISTS (SELECT 1 FROM channel_accounts WHERE id = $3 AND tenant_id = $1)`,
+			tenantID, contactID, accountID).Scan(&contact, &account); err != nil {
+			return c, false, err
+		}
+		switch {
+		case !contact:
+			return c, false, conversation.Errorf(conversation.ENOTFOUND, "contact not found")
+		case !account:
+			return c, false, conversation.Errorf(conversation.ENOTFOUND, "channel account not found")
+		}
+	}
+	return conversation.Conversation{}, false, conversation.Errorf(conversation.ECONFLICT, "the contact's conversation kept changing; try again")
+}

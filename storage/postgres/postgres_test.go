@@ -10,6 +10,8 @@ import (
 	"conversa/handoff"
 	"conversa/handoff/handofftest"
 	"conversa/internal/testenv"
+	"conversa/notify"
+	"conversa/notify/notifytest"
 	"conversa/storage/postgres"
 	"conversa/templates"
 	"conversa/templates/templatestest"
@@ -105,5 +107,15 @@ func TestSealedSettings(t *testing.T) {
 			migrated = true
 		}
 		return s
+	})
+}
+
+func TestNotifyStore(t *testing.T) {
+	notifytest.TestStore(t, func(t *testing.T) (conversation.Store, notify.Store) {
+		s := open(t)
+		if _, err := s.Migrate(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		return s, s
 	})
 }

@@ -42,10 +42,10 @@ func (s *Store) RecordConsent(ctx context.Context, c conversation.ConsentChange)
 			}
 		}
 		return tx.QueryRowContext(ctx, `INSERT INTO consent_changes
-			(tenant_id, account_id, contact_id, channel, address, opted_out, source, provider_id, at)
-			SELECT tenant_id, id, ?, ?, ?, ?, ?, ?, ? FROM channel_accounts WHERE id = ? AND tenant_id = ?
+			(tenant_id, account_id, contact_id, channel, address, opted_out, source, provider_id, at, purpose)
+			SELECT tenant_id, id, ?, ?, ?, ?, ?, ?, ?, ? FROM channel_accounts WHERE id = ? AND tenant_id = ?
 			RETURNING id`,
-			c.ContactID, c.Channel, c.Address, c.OptedOut, c.Source, c.ProviderID, micros(c.At), c.AccountID, c.TenantID).Scan(&c.ID)
+			c.ContactID, c.Channel, c.Address, c.OptedOut, c.Source, c.ProviderID, micros(c.At), c.Purpose, c.AccountID, c.TenantID).Scan(&c.ID)
 	})
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
@@ -56,22 +56,27 @@ func (s *Store) RecordConsent(ctx context.Context, c conversation.ConsentChange)
 	return c, err
 }
 
-const consentColumns = `id, tenant_id, account_id, contact_id, channel, address, opted_out, source, provider_id, at`
+const consentColumns = `id, tenant_id, account_id, contact_id, channel, address, opted_out, source, provider_id, at, purpose`
 
 func scanConsent(row scanner) (conversation.ConsentChange, error) {
 	var c conversation.ConsentChange
 	var at int64
-	err := row.Scan(&c.ID, &c.TenantID, &c.AccountID, &c.ContactID, &c.Channel, &c.Address, &c.OptedOut, &c.Source, &c.ProviderID, &at)
+	err := row.Scan(&c.ID, &c.TenantID, &c.AccountID, &c.ContactID, &c.Channel, &c.Address, &c.OptedOut, &c.Source, &c.ProviderID, &at, &c.Purpose)
 	c.At = fromMicros(at)
 	return c, err
 }
 
 // OptedOut implements conversation.Store.
 func (s *Store) OptedOut(ctx context.Context, tenantID, accountID int64, address string) (bool, error) {
+	return s.OptedOutOf(ctx, tenantID, accountID, address, "")
+}
+
+// OptedOutOf implements conversation.Store.
+func (s *Store) OptedOutOf(ctx context.Context, tenantID, accountID int64, address, purpose string) (bool, error) {
 	var out bool
 	err := s.r.QueryRowContext(ctx, `SELECT opted_out FROM consent_changes
-		WHERE account_id = ? AND address = ? AND tenant_id = ? ORDER BY id DESC LIMIT 1`,
-		accountID, address, tenantID).Scan(&out)
+		WHERE account_id = ? AND address = ? AND purpose = ? AND tenant_id = ? ORDER BY id DESC LIMIT 1`,
+		accountID, address, purpose, tenantID).Scan(&out)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"maps"
 	"strings"
 
@@ -207,4 +208,35 @@ func (s *Store) TransitionConversation(ctx context.Context, tenantID, id int64, 
 		return err
 	})
 	return c, err
+}
+
+// OpenConversation implements conversation.Store. Writes are serialized,
+// so the lookup and the insert see no other opening in between.
+func (s *Store) OpenConversation(ctx context.Context, tenantID, contactID, accountID int64) (conversation.Conversation, bool, error) {
+	var c conversation.Conversation
+	created := false
+	err := s.write(ctx, func(tx *wtx) error {
+		var kind conversation.ChannelKind
+		if err := tx.QueryRowContext(ctx, `SELECT kind FROM channel_accounts WHERE id = ? AND tenant_id = ?`, accountID, tenantID).Scan(&kind); err != nil {
+			return notFound(err, "channel account")
+		}
+		var one int
+		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM contacts WHERE id = ? AND tenant_id = ?`, contactID, tenantID).Scan(&one); err != nil {
+			return notFound(err, "contact")
+		}
+		var err error
+		c, err = scanConversation(tx.QueryRowContext(ctx, `SELECT `+conversationColumns+` FROM conversations
+			WHERE tenant_id = ? AND contact_id = ? AND state <> 'closed'`, tenantID, contactID))
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		ts := micros(now())
+		c, err = scanConversation(tx.QueryRowContext(ctx, `INSERT INTO conversations (tenant_id, contact_id, state, channel, channel_account_id,
+				last_message_at, opened_at, updated_at)
+			VALUES (?, ?, 'bot', ?, ?, ?, ?, ?) RETURNING `+conversationColumns,
+			tenantID, contactID, kind, accountID, ts, ts, ts))
+		created = err == nil
+		return err
+	})
+	return c, created, err
 }

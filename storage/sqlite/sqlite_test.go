@@ -10,6 +10,8 @@ import (
 	"conversa/conversation/conversationtest"
 	"conversa/handoff"
 	"conversa/handoff/handofftest"
+	"conversa/notify"
+	"conversa/notify/notifytest"
 	"conversa/storage/sqlite"
 	"conversa/templates"
 	"conversa/templates/templatestest"
@@ -87,6 +89,17 @@ func TestSealedSettings(t *testing.T) {
 
 func TestTemplateStore(t *testing.T) {
 	templatestest.TestStore(t, func(t *testing.T) (conversation.Store, templates.Store) {
+		s, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "conversa.db")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s, s
+	})
+}
+
+func TestNotifyStore(t *testing.T) {
+	notifytest.TestStore(t, func(t *testing.T) (conversation.Store, notify.Store) {
 		s, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "conversa.db")})
 		if err != nil {
 			t.Fatal(err)
