@@ -29,6 +29,7 @@ import (
 	"conversa/channels/webchat"
 	"conversa/conversation"
 	"conversa/handoff"
+	"conversa/notify"
 	"conversa/storage/media"
 	"conversa/storage/memory"
 	"conversa/storage/postgres"
@@ -53,6 +54,7 @@ type durableStore interface {
 	bot.Store
 	handoff.CaseStore
 	templates.Store
+	notify.Store
 }
 
 var (
@@ -70,11 +72,13 @@ type Server struct {
 	runValkey func(context.Context) error // nil without Valkey
 	closers   []func()
 
-	svc      *conversation.Service
-	bots     *bot.Engine
-	worker   *conversation.Worker
-	channels *channels.Registry
-	media    *channels.MediaLinks
+	svc       *conversation.Service
+	bots      *bot.Engine
+	worker    *conversation.Worker
+	channels  *channels.Registry
+	media     *channels.MediaLinks
+	templates *templates.Service
+	notifier  *notify.Service
 	// publicURLs tell channels the public URL once the port is bound.
 	publicURLs []func(string)
 	api        *api.API
@@ -213,7 +217,7 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 	}
 	s.media = &channels.MediaLinks{Secret: secret, BaseURL: cfg.PublicURL, Store: files, Logger: logger}
 
-	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), newJobsCollector(store, conversation.JobRoute, conversation.JobDeliver, handoff.JobCaseEscalation))
+	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), newJobsCollector(store, conversation.JobRoute, conversation.JobDeliver, handoff.JobCaseEscalation, notify.JobNotify))
 	s.worker, err = conversation.NewWorker(store, conversation.WorkerConfig{Concurrency: max(cfg.Workers, 1), DrainTimeout: cfg.ShutdownTimeout / 2}, logger)
 	if err != nil {
 		return nil, err
@@ -257,8 +261,14 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 	s.worker.Handle(conversation.JobRoute, s.svc.RouteJob)
 	s.worker.Handle(conversation.JobDeliver, s.svc.DeliverJob)
 	s.worker.Handle(handoff.JobCaseEscalation, cases.EscalateJob)
+	s.templates = templates.NewService(store)
+	if s.notifier, err = notify.New(store, notify.Deps{Conversations: store, Sender: s.svc, Templates: s.templates},
+		notify.Config{Logger: logger.With("component", "notify"), JobsAdded: s.worker.Wake}); err != nil {
+		return nil, err
+	}
+	s.worker.Handle(notify.JobNotify, s.notifier.NotifyJob)
 
-	s.api, err = api.New(api.Config{RequestsPerMinute: cfg.APIRequestsPerMinute, Logger: logger, Bots: s.bots, BotStore: store, Cases: cases, CaseStore: store, Templates: templates.NewService(store), TemplateStore: store, Media: s.media, Channels: s.channels}, s.svc, store, s.shared, s.shared)
+	s.api, err = api.New(api.Config{RequestsPerMinute: cfg.APIRequestsPerMinute, Logger: logger, Bots: s.bots, BotStore: store, Cases: cases, CaseStore: store, Templates: s.templates, TemplateStore: store, Media: s.media, Channels: s.channels}, s.svc, store, s.shared, s.shared)
 	if err != nil {
 		return nil, err
 	}
