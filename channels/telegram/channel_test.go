@@ -155,4 +155,3 @@ func TestValidateAccountKey(t *testing.T) {
 		t.Fatalf("default mode: %v, %q", err, a.Settings[SettingMode])
 	}
 }
-
