@@ -275,6 +275,9 @@ func splitText(s string, max int) []string {
 	for {
 		u := utf16.Encode([]rune(s))
 		if len(u) <= max {
+			if strings.TrimSpace(s) == "" {
+				return out
+			}
 			return append(out, s)
 		}
 		head := string(utf16.Decode(u[:max]))
