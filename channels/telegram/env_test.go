@@ -50,17 +50,19 @@ type envOptions struct {
 // delivering through the channels registry, the channel's routes on an
 // httptest server, and the fake Bot API.
 type env struct {
-	t      *testing.T
-	store  *sqlite.Store
-	media  *media.Dir
-	svc    *conversation.Service
-	ch     *Channel
-	api    *fakeAPI
-	srv    *httptest.Server
-	logs   *syncBuffer
-	tenant conversation.Tenant
-	acct   conversation.ChannelAccount
-	nextID atomic.Int64
+	t     *testing.T
+	store *sqlite.Store
+	media *media.Dir
+	// mediaDir is the media store's directory.
+	mediaDir string
+	svc      *conversation.Service
+	ch       *Channel
+	api      *fakeAPI
+	srv      *httptest.Server
+	logs     *syncBuffer
+	tenant   conversation.Tenant
+	acct     conversation.ChannelAccount
+	nextID   atomic.Int64
 }
 
 func newEnv(t *testing.T, opts envOptions) *env {
@@ -69,7 +71,8 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, err := media.Open(t.TempDir())
+	mediaDir := t.TempDir()
+	files, err := media.Open(mediaDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +95,7 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, store: store, media: files, svc: svc, logs: logs}
+	e := &env{t: t, store: store, media: files, mediaDir: mediaDir, svc: svc, logs: logs}
 	e.nextID.Store(1000)
 	mux := http.NewServeMux()
 	e.srv = httptest.NewServer(mux)

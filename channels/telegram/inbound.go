@@ -175,7 +175,8 @@ func (c *Channel) keepFile(ctx context.Context, acct conversation.ChannelAccount
 	if err != nil {
 		return conversation.Media{}, err
 	}
-	if m.Size > maxDownload && c.cfg.Media.Allowed(m.ContentType) {
+	// Past the policy's limit, Keep says so; past the Bot API's, we do.
+	if m.Size > maxDownload && c.cfg.Media.MaxBytes > maxDownload && c.cfg.Media.Allowed(m.ContentType) {
 		return notKept(m, fmt.Sprintf("file not kept: larger than the %d MB Telegram lets bots download", maxDownload>>20)), nil
 	}
 	pause := 200 * time.Millisecond
