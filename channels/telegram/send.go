@@ -207,16 +207,28 @@ func (c *Channel) calls(chatID int64, d conversation.Delivery) ([]call, error) {
 	return out, nil
 }
 
+// inlineKeyboard is the Bot API's InlineKeyboardMarkup with callback
+// buttons only. go-telegram's own type (v1.19.0) also sends an empty
+// copy_text on every button, which makes a button of two kinds.
+type inlineKeyboard struct {
+	InlineKeyboard [][]inlineButton `json:"inline_keyboard"`
+}
+
+type inlineButton struct {
+	Text         string `json:"text"`
+	CallbackData string `json:"callback_data"`
+}
+
 // keyboard is an inline keyboard of one button per row, whose
 // callback_data is the button's id.
-func keyboard(bs []conversation.Button) (*models.InlineKeyboardMarkup, error) {
-	kb := &models.InlineKeyboardMarkup{}
+func keyboard(bs []conversation.Button) (*inlineKeyboard, error) {
+	kb := &inlineKeyboard{}
 	for _, b := range bs {
 		if b.ID == "" || len(b.ID) > maxCallbackData {
 			return nil, &conversation.DeliveryError{Code: "button_id",
 				Message: fmt.Sprintf("button %q: Telegram takes button ids of 1 to %d bytes", b.Title, maxCallbackData), Permanent: true}
 		}
-		kb.InlineKeyboard = append(kb.InlineKeyboard, []models.InlineKeyboardButton{{Text: b.Title, CallbackData: b.ID}})
+		kb.InlineKeyboard = append(kb.InlineKeyboard, []inlineButton{{Text: b.Title, CallbackData: b.ID}})
 	}
 	return kb, nil
 }
