@@ -43,6 +43,7 @@ type fakeAPI struct {
 	t     *testing.T
 	srv   *httptest.Server
 	calls chan apiCall
+	done  chan struct{}
 
 	mu     sync.Mutex
 	nextID int
@@ -67,6 +68,9 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 	f := &fakeAPI{t: t, calls: make(chan apiCall, 1000), files: map[string][]byte{}, arrived: make(chan struct{}), nextID: 100}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
+	// Runs before Close: hanging answers end with the test.
+	f.done = make(chan struct{})
+	t.Cleanup(func() { close(f.done) })
 	return f
 }
 
@@ -128,7 +132,10 @@ func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := apiCall{Token: token, Method: method, Fields: map[string]string{}, Files: map[string][]byte{}, At: time.Now()}
-	if err := readCall(r, &c); err != nil {
+	err := readCall(r, &c)
+	// Read to the end, so that the server notices a client that leaves.
+	io.Copy(io.Discard, r.Body)
+	if err != nil {
 		writeJSON(w, 400, map[string]any{"ok": false, "error_code": 400, "description": "Bad Request: " + err.Error()})
 		return
 	}
@@ -143,7 +150,10 @@ func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
 	if fail != nil {
 		if e := fail(c); e != nil {
 			if e.Hang {
-				<-r.Context().Done()
+				select {
+				case <-r.Context().Done():
+				case <-f.done:
+				}
 				return
 			}
 			body := map[string]any{"ok": false, "error_code": e.Code, "description": e.Description}
@@ -226,6 +236,8 @@ func (f *fakeAPI) getUpdates(w http.ResponseWriter, r *http.Request, c apiCall) 
 			ok200(w, []any{})
 			return
 		case <-r.Context().Done():
+			return
+		case <-f.done:
 			return
 		}
 	}

@@ -237,23 +237,23 @@ func TestSend429(t *testing.T) {
 }
 
 func TestSendPaced(t *testing.T) {
-	e := newEnv(t, envOptions{cfg: Config{ChatInterval: 300 * time.Millisecond}})
+	const interval = 300 * time.Millisecond
+	e := newEnv(t, envOptions{cfg: Config{ChatInterval: interval}})
+	start := time.Now()
 	for i := range 3 {
 		if _, err := e.ch.Send(t.Context(), e.delivery(conversation.TextPart(fmt.Sprint("mensaje ", i)))); err != nil {
 			t.Fatal(err)
 		}
 	}
-	var at []time.Time
-	for range 3 {
+	// Each turn is booked at least an interval after the one before, so
+	// the i-th message cannot reach Telegram before start + i intervals.
+	for i := range 3 {
 		c, err := e.api.next(timeout(t), "sendMessage")
 		if err != nil {
 			t.Fatal(err)
 		}
-		at = append(at, c.At)
-	}
-	for i := 1; i < len(at); i++ {
-		if gap := at[i].Sub(at[i-1]); gap < 290*time.Millisecond {
-			t.Fatalf("messages %d and %d to one chat %v apart", i-1, i, gap)
+		if earliest := start.Add(time.Duration(i) * interval); c.At.Before(earliest) {
+			t.Fatalf("message %d arrived %v after the first send, before its turn at %v", i, c.At.Sub(start), earliest.Sub(start))
 		}
 	}
 }
