@@ -202,11 +202,21 @@ var (
 
 // New returns the channel.
 func New(cfg Config, deps Deps) (*Channel, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
 	if deps.Service == nil || deps.Media == nil {
 		return nil, errors.New("telegram channel needs the conversation service and a media store")
+	}
+	return newChannel(cfg, deps)
+}
+
+// NewAdmin returns a channel fit only to validate accounts and register
+// their webhooks (conversa apply): it takes no updates and sends nothing.
+func NewAdmin(cfg Config) (*Channel, error) {
+	return newChannel(cfg, Deps{})
+}
+
+func newChannel(cfg Config, deps Deps) (*Channel, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	return &Channel{
 		cfg:    cfg,

@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"conversa/channels"
+	"conversa/channels/telegram"
 	"conversa/conversation"
 	"conversa/templates"
 )
@@ -304,4 +305,28 @@ func (p *plan) execute(ctx context.Context, store conversation.Store) error {
 		}
 	}
 	return nil
+}
+
+// registerWebhooks points the Telegram bots of the accounts the plan
+// created or changed, in webhook mode, at this server. The accounts are
+// stored either way; a bot Telegram refuses is reported.
+func (p *plan) registerWebhooks(ctx context.Context, reg *channels.Registry, out io.Writer) error {
+	ch, ok := reg.Channel(conversation.ChannelTelegram)
+	tg, isTelegram := ch.(*telegram.Channel)
+	if !ok || !isTelegram {
+		return nil
+	}
+	var errs []error
+	for _, ap := range p.accounts {
+		a := ap.account
+		if a.Kind != conversation.ChannelTelegram || a.Disabled || a.Settings[telegram.SettingMode] == telegram.ModePolling || !(ap.create || ap.update) {
+			continue
+		}
+		if err := tg.SetWebhook(ctx, a); err != nil {
+			errs = append(errs, fmt.Errorf("telegram channel %s is stored, but its webhook is not set: %w", a.Key, err))
+			continue
+		}
+		fmt.Fprintf(out, "set the webhook of telegram bot %s to %s\n", a.Key, tg.WebhookURL(a))
+	}
+	return errors.Join(errs...)
 }

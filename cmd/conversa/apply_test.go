@@ -2,9 +2,13 @@ package main
 
 import (
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"conversa/conversation"
@@ -274,5 +278,64 @@ variants:
 	}
 	if _, err := applyFile(t, dir, acmeFile+"templates: [missing]\n"); err == nil || !strings.Contains(err.Error(), "templates[0]") {
 		t.Fatalf("a missing folder = %v", err)
+	}
+}
+
+// TestApplySetsTelegramWebhook: applying a Telegram account in webhook mode
+// tells Telegram where to post updates, with the secret token; one in
+// polling mode is left alone.
+func TestApplySetsTelegramWebhook(t *testing.T) {
+	type call struct{ path, url, secret string }
+	var mu sync.Mutex
+	var calls []call
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.ParseMultipartForm(1 << 20)
+		mu.Lock()
+		calls = append(calls, call{r.URL.Path, r.FormValue("url"), r.FormValue("secret_token")})
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"ok":true,"result":true}`)
+	}))
+	defer api.Close()
+	dir := t.TempDir()
+	const token = "123456789:AAbbCCddEEffGGhhIIjjKKllMMnnOOppQQr"
+	file := acmeFile + `  - kind: telegram
+    key: acme_support_bot
+    settings:
+      bot_token: "` + token + `"
+      mode: webhook
+      webhook_secret: a-long-random-secret
+  - kind: telegram
+    key: acme_polling_bot
+    settings:
+      bot_token: "987654321:AAbbCCddEEffGGhhIIjjKKllMMnnOOppQQr"
+      mode: polling
+`
+	f := filepath.Join(dir, "tenant.yaml")
+	if err := os.WriteFile(f, []byte(file), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := runProgram(t, map[string]string{"CONVERSA_DATA_DIR": dir, "CONVERSA_PUBLIC_URL": "https://chat.acme.example",
+		"CONVERSA_TELEGRAM_API_URL": api.URL}, "apply", "-f", f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "https://chat.acme.example/channels/telegram/acme_support_bot"
+	if !strings.Contains(out, "set the webhook of telegram bot acme_support_bot to "+want) {
+		t.Fatalf("apply printed:\n%s", out)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var set []call
+	for _, c := range calls {
+		if strings.HasSuffix(c.path, "/setWebhook") {
+			set = append(set, c)
+		}
+	}
+	if len(set) != 1 || set[0].path != "/bot"+token+"/setWebhook" || set[0].url != want || set[0].secret != "a-long-random-secret" {
+		t.Fatalf("Telegram got %+v; want one setWebhook of the webhook bot", calls)
+	}
+	if strings.Contains(out, token) {
+		t.Fatal("apply printed the bot token")
 	}
 }

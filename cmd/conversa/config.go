@@ -41,6 +41,7 @@ type Config struct {
 	WebchatVisitorsPerMinute int           `setting:"webchat_visitors_per_minute" usage:"new web-chat visitors one client address may start per minute"`
 	AllowPrivateWebhooks     bool          `setting:"allow_private_webhooks" usage:"let api-channel webhooks reach private and loopback addresses"`
 	ShutdownTimeout          time.Duration `setting:"shutdown_timeout" usage:"how long a stopping server waits for requests and deliveries in flight"`
+	TelegramAPIURL           string        `setting:"telegram_api_url" usage:"base URL of Telegram's Bot API (default Telegram's own; for a local Bot API server)"`
 	TwilioAPIURL             string        `setting:"twilio_api_url" usage:"base URL of Twilio's REST API (default Twilio's own; for a local mock)"`
 	DebugAddr                string        `setting:"debug_addr" usage:"address of a separate listener for Go's pprof profiles (default: none); keep it private"`
 

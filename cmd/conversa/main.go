@@ -389,7 +389,10 @@ func applyCmd(ctx context.Context, args []string, env environment) error {
 			fmt.Fprintln(env.stdout, "(dry run: nothing was changed)")
 			return nil
 		}
-		return p.execute(ctx, store)
+		if err := p.execute(ctx, store); err != nil {
+			return err
+		}
+		return p.registerWebhooks(ctx, reg, env.stdout)
 	})
 }
 

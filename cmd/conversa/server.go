@@ -25,6 +25,7 @@ import (
 	"conversa/channels"
 	"conversa/channels/apichannel"
 	"conversa/channels/email"
+	"conversa/channels/telegram"
 	"conversa/channels/twilio"
 	"conversa/channels/webchat"
 	"conversa/conversation"
@@ -293,7 +294,12 @@ func buildChannels(cfg Config, logger *slog.Logger, secret []byte, svc *conversa
 	if err != nil {
 		return nil, nil, err
 	}
-	r, err := channels.NewRegistry(wc, apichannel.New(apichannel.Config{AllowPrivate: cfg.AllowPrivateWebhooks}), tw.SMS(), tw.WhatsApp(), mail)
+	tg, err := telegram.New(telegram.Config{PublicURL: cfg.PublicURL, APIURL: cfg.TelegramAPIURL, Logger: logger},
+		telegram.Deps{Service: svc, Accounts: store, Media: media.Store, Locker: shared})
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := channels.NewRegistry(wc, apichannel.New(apichannel.Config{AllowPrivate: cfg.AllowPrivateWebhooks}), tw.SMS(), tw.WhatsApp(), mail, tg)
 	return r, []func(string){tw.SetPublicURL}, err
 }
 
@@ -309,7 +315,11 @@ func validationRegistry(cfg Config) (*channels.Registry, error) {
 	if err != nil {
 		return nil, err
 	}
-	return channels.NewRegistry(wc, apichannel.New(apichannel.Config{AllowPrivate: cfg.AllowPrivateWebhooks}), tw.SMS(), tw.WhatsApp(), mail)
+	tg, err := telegram.NewAdmin(telegram.Config{PublicURL: cfg.PublicURL, APIURL: cfg.TelegramAPIURL})
+	if err != nil {
+		return nil, err
+	}
+	return channels.NewRegistry(wc, apichannel.New(apichannel.Config{AllowPrivate: cfg.AllowPrivateWebhooks}), tw.SMS(), tw.WhatsApp(), mail, tg)
 }
 
 type senderFunc func(ctx context.Context, d conversation.Delivery) (conversation.Receipt, error)
