@@ -35,7 +35,11 @@ type Model struct {
 	cal       calibration
 	threshold float64
 	net       *network // nil for none
-	pool      *sync.Pool
+	// unknown is taken off the score of every intent times the share of
+	// the text's words that the model does not know (0 for none): text
+	// about something else tends to have words no example has.
+	unknown float64
+	pool    *sync.Pool
 }
 
 // Prediction is what Classify makes of a text.
@@ -114,6 +118,12 @@ func (m *Model) scores(s *scratch, norm []byte) []float64 {
 	sc := m.scoreVector(s)
 	if m.net != nil {
 		m.net.addTo(s, sc)
+	}
+	if m.unknown > 0 && s.words > 0 {
+		p := m.unknown * float64(s.unknown) / float64(s.words)
+		for c := range sc {
+			sc[c] -= p
+		}
 	}
 	return sc
 }
