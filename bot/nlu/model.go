@@ -10,9 +10,10 @@
 // per intent (one-vs-rest, trained by dual coordinate descent) scores
 // them; with thousands of examples, a small neural network (one hidden
 // layer, trained by Adam with dropout) adds its log-probabilities to the
-// scores; a softmax with a scale fitted on held-out predictions turns the
-// scores into probabilities; a threshold on the best probability decides
-// what is out of scope. Training is deterministic: the same examples,
+// scores, and the share of the text's words the model does not know is
+// taken off them; a softmax with a scale fitted on held-out predictions
+// turns the scores into probabilities; a threshold on the best probability
+// decides what is out of scope. Training is deterministic: the same examples,
 // options and seed give byte-identical models, whatever the number of
 // goroutines used.
 package nlu
