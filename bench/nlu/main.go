@@ -47,6 +47,9 @@ type config struct {
 	nlpjsTimeout time.Duration
 	seed         int64
 	workers      int
+	val          bool // also report the figures on val + oos_val
+	test         bool // report the figures on test + oos_test
+	small        bool // also train on 10 examples per intent
 }
 
 func main() {
@@ -56,6 +59,9 @@ func main() {
 	flag.DurationVar(&cfg.nlpjsTimeout, "nlpjs-timeout", 30*time.Minute, "time limit of each NLP.js run, npm ci included")
 	flag.Int64Var(&cfg.seed, "seed", 1, "training seed")
 	flag.IntVar(&cfg.workers, "workers", 0, "goroutines that train (default GOMAXPROCS)")
+	flag.BoolVar(&cfg.val, "val", false, "also report the figures on val + oos_val (for choosing hyperparameters)")
+	flag.BoolVar(&cfg.test, "test", true, "report the figures on test + oos_test (false: val only, with -val)")
+	flag.BoolVar(&cfg.small, "small", true, "also train on the first 10 examples per intent")
 	flag.Parse()
 	flag.Visit(func(f *flag.Flag) { cfg.nlpjsSet = cfg.nlpjsSet || f.Name == "nlpjs" })
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -151,7 +157,15 @@ type result struct {
 	threshold       float64
 	p50, p99        time.Duration
 	modelBytes      int
+	raw             float64       // in-scope accuracy without a threshold; ours only
 	own             *ownThreshold // ours only
+	val             *figures      // on val + oos_val, with -val; ours only
+}
+
+// figures are our classifier's on val + oos_val, at the threshold chosen
+// on them.
+type figures struct {
+	raw, accuracy, oosRecall, rejected, threshold float64
 }
 
 // ownThreshold is how Train's own threshold does on the test queries.
@@ -186,6 +200,9 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		name      string
 		perIntent int
 	}{{"Full (100 per intent)", 0}, {"10 per intent", 10}}
+	if !cfg.small {
+		variants = variants[:1]
+	}
 	var rows [][]result
 	failed := false
 	for _, v := range variants {
@@ -199,7 +216,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 			return fmt.Errorf("%s: %w", v.name, err)
 		}
 		row := []result{ours}
-		if cfg.nlpjs {
+		if cfg.nlpjs && cfg.test {
 			fmt.Fprintf(os.Stderr, "nlu: %s: running NLP.js\n", v.name)
 			r := runNLPjs(ctx, root, cfg, v.perIntent)
 			failed = failed || r.err != nil
@@ -208,6 +225,21 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		rows = append(rows, row)
 	}
 
+	if cfg.val {
+		fmt.Fprintln(out, "On val + oos_val, at the threshold chosen on them (accuracy without a threshold: raw):")
+		fmt.Fprintln(out, "\n| training set | train (wall) | train (CPU) | raw accuracy | in-scope accuracy | OOS recall | in-scope rejected | threshold | p99 | model |")
+		fmt.Fprintln(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+		for i, row := range rows {
+			r, v := row[0], row[0].val
+			fmt.Fprintf(out, "| %s | %s | %s | %.2f%% | %.2f%% | %.1f%% | %.2f%% | %.3f | %s | %s |\n",
+				variants[i].name, seconds(r.trainWall), seconds(r.trainCPU), 100*v.raw, 100*v.accuracy, 100*v.oosRecall,
+				100*v.rejected, v.threshold, bench.Ms(r.p99), bench.MiB(int64(r.modelBytes)))
+		}
+		fmt.Fprintln(out)
+	}
+	if !cfg.test {
+		return nil
+	}
 	fmt.Fprintln(out, "| training set | system | train (wall) | train (CPU) | in-scope accuracy | OOS recall | in-scope rejected | threshold | p50 | p99 | model |")
 	fmt.Fprintln(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for i, row := range rows {
@@ -242,6 +274,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	}
 
 	full := rows[0][0]
+	fmt.Fprintf(out, "\nIn-scope test accuracy without a threshold (Full): %.2f%%\n", 100*full.raw)
 	fmt.Fprintln(out, "\nTargets (Full):")
 	target := func(name string, ok bool, got string) {
 		verdict := "met"
@@ -284,39 +317,70 @@ func evaluate(ctx context.Context, d *dataset, train []nlu.Example, cfg config) 
 	for _, it := range d.Val[:min(200, len(d.Val))] { // warm-up
 		tuned.Classify(it[0])
 	}
-	var lat []time.Duration
-	var conf []float64 // of the test queries, then the OOS test queries
-	var top []string   // best intent of each test query
-	for _, it := range d.Test {
-		t0 := time.Now()
-		p := tuned.Classify(it[0])
-		lat = append(lat, time.Since(t0))
-		conf = append(conf, p.Confidence)
-		top = append(top, p.Ranking[0].Intent)
+	if cfg.val {
+		v := &figures{threshold: r.threshold}
+		conf, top, _ := classify(tuned, d.Val, d.OOSVal)
+		v.raw = rawAccuracy(d.Val, top)
+		v.accuracy, v.oosRecall, v.rejected = score(d.Val, d.OOSVal, conf, top, r.threshold)
+		r.val = v
 	}
-	for _, it := range d.OOSTest {
-		t0 := time.Now()
-		p := tuned.Classify(it[0])
-		lat = append(lat, time.Since(t0))
-		conf = append(conf, p.Confidence)
+	if !cfg.test {
+		_, _, lat := classify(tuned, d.Val, d.OOSVal)
+		s := bench.Summarize(lat)
+		r.p50, r.p99 = s.P50, s.P99
+		return r, nil
 	}
+	conf, top, lat := classify(tuned, d.Test, d.OOSTest)
 	s := bench.Summarize(lat)
 	r.p50, r.p99 = s.P50, s.P99
-	r.accuracy, r.oosRecall, r.rejected = score(d, conf, top, r.threshold)
+	r.accuracy, r.oosRecall, r.rejected = score(d.Test, d.OOSTest, conf, top, r.threshold)
+	r.raw = rawAccuracy(d.Test, top)
 
 	own := &ownThreshold{threshold: m.Threshold()}
-	own.accuracy, own.oosRecall, own.rejected = score(d, conf, top, m.Threshold())
+	own.accuracy, own.oosRecall, own.rejected = score(d.Test, d.OOSTest, conf, top, m.Threshold())
 	r.own = own
 	return r, nil
 }
 
+// classify returns the confidences of the in-scope then the out-of-scope
+// queries, the best intent of each in-scope query, and the latency of
+// each Classify call.
+func classify(m *nlu.Model, in, oos [][2]string) (conf []float64, top []string, lat []time.Duration) {
+	for _, it := range in {
+		t0 := time.Now()
+		p := m.Classify(it[0])
+		lat = append(lat, time.Since(t0))
+		conf = append(conf, p.Confidence)
+		top = append(top, p.Ranking[0].Intent)
+	}
+	for _, it := range oos {
+		t0 := time.Now()
+		p := m.Classify(it[0])
+		lat = append(lat, time.Since(t0))
+		conf = append(conf, p.Confidence)
+	}
+	return conf, top, lat
+}
+
+// rawAccuracy is the share of the in-scope queries whose best intent is
+// right, whatever its confidence.
+func rawAccuracy(in [][2]string, top []string) float64 {
+	right := 0
+	for i, it := range in {
+		if top[i] == it[1] {
+			right++
+		}
+	}
+	return float64(right) / float64(len(in))
+}
+
 // score returns in-scope accuracy, OOS recall and the share of in-scope
-// queries rejected at threshold t, from the confidences of the test
-// queries then the OOS test queries, and the best intents of the test
-// queries.
-func score(d *dataset, conf []float64, top []string, t float64) (acc, recall, rejected float64) {
+// queries rejected at threshold t, from the confidences of the in-scope
+// queries then the out-of-scope queries, and the best intents of the
+// in-scope queries.
+func score(in, oosItems [][2]string, conf []float64, top []string, t float64) (acc, recall, rejected float64) {
 	right, rej, oos := 0, 0, 0
-	for i, it := range d.Test {
+	for i, it := range in {
 		switch {
 		case conf[i] < t:
 			rej++
@@ -324,13 +388,13 @@ func score(d *dataset, conf []float64, top []string, t float64) (acc, recall, re
 			right++
 		}
 	}
-	for i := range d.OOSTest {
-		if conf[len(d.Test)+i] < t {
+	for i := range oosItems {
+		if conf[len(in)+i] < t {
 			oos++
 		}
 	}
-	n := float64(len(d.Test))
-	return float64(right) / n, float64(oos) / float64(len(d.OOSTest)), float64(rej) / n
+	n := float64(len(in))
+	return float64(right) / n, float64(oos) / float64(len(oosItems)), float64(rej) / n
 }
 
 // nlpjsResult is the line clinc.js prints.

@@ -12,7 +12,7 @@ import (
 //
 //	"CNLU" uint16(version)
 //	uint8 WordMax, uint8 Skip, uint8 CharMin, uint8 CharMax
-//	float64 CharWeight, Scale, Background, Threshold
+//	float64 CharWeight, Scale, Background, Threshold, Unknown
 //	uint32 intents, then per intent uint16 length and UTF-8 bytes (sorted)
 //	uint32 features n, uint64 keys[n] (increasing), float32 idf[n]
 //	float32 rowScale[n+1], int16 weights[(n+1)*intents]
@@ -21,10 +21,13 @@ import (
 //	  float32 b1[h], w2[h*intents], b2[intents]
 //	uint32 CRC-32C of all the bytes before it
 //
-// Version 1, which Load still reads, has no network (nor its count).
+// Load still reads versions 1 and 2: version 2 lacks Unknown (the penalty
+// for unknown words, 0), version 1 also the network (and its count).
 const (
 	magic   = "CNLU"
-	version = 2
+	version = 3
+
+	maxUnknown = 1e3
 
 	maxHidden        = 1 << 12
 	maxNetworkWeight = 1e3
@@ -49,7 +52,7 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // model always gives the same bytes.
 func (m *Model) MarshalBinary() ([]byte, error) {
 	nc, nf := len(m.intents), len(m.feat.keys)
-	size := 4 + 2 + 4 + 4*8 + 4 + 4 + nf*12 + (nf+1)*4 + (nf+1)*nc*2 + 4 + 4
+	size := 4 + 2 + 4 + 5*8 + 4 + 4 + nf*12 + (nf+1)*4 + (nf+1)*nc*2 + 4 + 4
 	if n := m.net; n != nil {
 		size += 8 + nf*4 + nf*n.hidden + (n.hidden+n.hidden*nc+nc)*4
 	}
@@ -65,7 +68,7 @@ func (m *Model) MarshalBinary() ([]byte, error) {
 		skip = 1
 	}
 	b = append(b, byte(f.WordMax), skip, byte(f.CharMin), byte(f.CharMax))
-	for _, v := range []float64{f.CharWeight, m.cal.Scale, m.cal.Background, m.threshold} {
+	for _, v := range []float64{f.CharWeight, m.cal.Scale, m.cal.Background, m.threshold, m.unknown} {
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
 	}
 	b = binary.LittleEndian.AppendUint32(b, uint32(nc))
@@ -197,8 +200,8 @@ func Load(b []byte) (*Model, error) {
 		return nil, fmt.Errorf("%w: not a model (bad magic)", ErrInvalid)
 	}
 	v := binary.LittleEndian.Uint16(b[len(magic):])
-	if v != 1 && v != version {
-		return nil, fmt.Errorf("%w: model version %d, want 1 or %d", ErrInvalid, v, version)
+	if v < 1 || v > version {
+		return nil, fmt.Errorf("%w: model version %d, want 1 to %d", ErrInvalid, v, version)
 	}
 	body, sum := b[:len(b)-4], binary.LittleEndian.Uint32(b[len(b)-4:])
 	if crc32.Checksum(body, castagnoli) != sum {
@@ -221,6 +224,9 @@ func Load(b []byte) (*Model, error) {
 	m.cal.Scale = r.f64("scale", minScale, maxScale)
 	m.cal.Background = r.f64("background", -maxScale, maxScale)
 	m.threshold = r.f64("threshold", 0, 1)
+	if v >= 3 {
+		m.unknown = r.f64("unknown-word penalty", 0, maxUnknown)
+	}
 	nc := int(r.u32())
 	if r.err == nil && (nc < 2 || nc > maxIntents) {
 		r.fail("%d intents", nc)

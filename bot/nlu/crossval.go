@@ -149,7 +149,7 @@ func CrossValidate(ctx context.Context, examples []Example, k int, opts Options)
 
 	r.Conflicts = conflicts(d)
 
-	cal := h.fitCalibration()
+	cal := h.fitCalibration(opts.Workers)
 	r.Threshold = opts.Threshold
 	if r.Threshold <= 0 {
 		r.Threshold = h.threshold(cal, opts)

@@ -73,11 +73,15 @@ type scratch struct {
 	scores []float64
 	hidden []float32 // the network's hidden layer
 	out    []float32 // the network's outputs
+	// The words of the last text extracted, and how many of them the
+	// model does not know (as word unigrams).
+	words, unknown int
 }
 
 // extract appends the feature keys of the normalized text to s.hashes.
 func (f *features) extract(s *scratch, text []byte) {
 	s.hashes = s.hashes[:0]
+	s.words, s.unknown = 0, 0
 	// Words.
 	var prev, prev2 []byte
 	for rest := text; len(rest) > 0; {
@@ -91,7 +95,14 @@ func (f *features) extract(s *scratch, text []byte) {
 			continue
 		}
 		if f.WordMax >= 1 {
-			s.hashes = append(s.hashes, hash64(fnvOffset).addByte('w').add(w).key(blockWord))
+			h := hash64(fnvOffset).addByte('w').add(w).key(blockWord)
+			s.hashes = append(s.hashes, h)
+			if f.index != nil {
+				s.words++
+				if _, ok := f.index[h]; !ok {
+					s.unknown++
+				}
+			}
 		}
 		if f.WordMax >= 2 && prev != nil {
 			s.hashes = append(s.hashes, hash64(fnvOffset).addByte('b').add(prev).addByte(' ').add(w).key(blockWord))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"slices"
+	"sync"
 )
 
 // folds assigns each example of d to one of k folds, stratified by intent:
@@ -118,8 +119,8 @@ var backgrounds = []float64{-1, -0.75, -0.5, -0.25, 0}
 // knew from the out-of-scope texts and the examples of intents it did not
 // know; and, for that background, the scale that maximizes the likelihood
 // of the known examples' intents. Without such negatives, the background
-// is -1.
-func (h *held) fitCalibration() calibration {
+// is -1. It uses up to workers goroutines.
+func (h *held) fitCalibration(workers int) calibration {
 	var rows, negatives [][]float64
 	var labels []int32
 	for i, sc := range h.scores {
@@ -158,20 +159,34 @@ func (h *held) fitCalibration() calibration {
 	if len(negatives) == 0 {
 		return fitScale(defaultBackground)
 	}
+	// Each background on its own goroutine, up to workers at a time.
+	cals := make([]calibration, len(backgrounds))
+	aucs := make([]float64, len(backgrounds))
+	sem := make(chan struct{}, max(1, workers))
+	var wg sync.WaitGroup
+	for k, b := range backgrounds {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			c := fitScale(b)
+			pos := make([]float64, len(rows))
+			for i, sc := range rows {
+				pos[i], _ = confidence(sc, c)
+			}
+			neg := make([]float64, len(negatives))
+			for i, sc := range negatives {
+				neg[i], _ = confidence(sc, c)
+			}
+			cals[k], aucs[k] = c, auc(pos, neg)
+		}()
+	}
+	wg.Wait()
 	var best calibration
 	bestAUC := -1.0
-	for _, b := range backgrounds {
-		c := fitScale(b)
-		pos := make([]float64, len(rows))
-		for i, sc := range rows {
-			pos[i], _ = confidence(sc, c)
-		}
-		neg := make([]float64, len(negatives))
-		for i, sc := range negatives {
-			neg[i], _ = confidence(sc, c)
-		}
-		if a := auc(pos, neg); a > bestAUC+1e-9 {
-			best, bestAUC = c, a
+	for k, c := range cals {
+		if aucs[k] > bestAUC+1e-9 {
+			best, bestAUC = c, aucs[k]
 		}
 	}
 	return best

@@ -10,9 +10,10 @@
 // per intent (one-vs-rest, trained by dual coordinate descent) scores
 // them; with thousands of examples, a small neural network (one hidden
 // layer, trained by Adam with dropout) adds its log-probabilities to the
-// scores; a softmax with a scale fitted on held-out predictions turns the
-// scores into probabilities; a threshold on the best probability decides
-// what is out of scope. Training is deterministic: the same examples,
+// scores, and the share of the text's words the model does not know is
+// taken off them; a softmax with a scale fitted on held-out predictions
+// turns the scores into probabilities; a threshold on the best probability
+// decides what is out of scope. Training is deterministic: the same examples,
 // options and seed give byte-identical models, whatever the number of
 // goroutines used.
 package nlu
@@ -35,7 +36,11 @@ type Model struct {
 	cal       calibration
 	threshold float64
 	net       *network // nil for none
-	pool      *sync.Pool
+	// unknown is taken off the score of every intent times the share of
+	// the text's words that the model does not know (0 for none): text
+	// about something else tends to have words no example has.
+	unknown float64
+	pool    *sync.Pool
 }
 
 // Prediction is what Classify makes of a text.
@@ -114,6 +119,12 @@ func (m *Model) scores(s *scratch, norm []byte) []float64 {
 	sc := m.scoreVector(s)
 	if m.net != nil {
 		m.net.addTo(s, sc)
+	}
+	if m.unknown > 0 && s.words > 0 {
+		p := m.unknown * float64(s.unknown) / float64(s.words)
+		for c := range sc {
+			sc[c] -= p
+		}
 	}
 	return sc
 }

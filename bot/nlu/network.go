@@ -22,18 +22,22 @@ type network struct {
 }
 
 // The network's hyperparameters, chosen on the validation split of
-// CLINC150 (where, added to the SVMs, it raised the accuracy by about half
-// a point and the out-of-scope recall more). It is trained only for data
-// sets of at least networkMinExamples examples: with fewer it did not help
-// and would slow down the training of small bots.
+// CLINC150 (where, added to the SVMs, it raised the accuracy by about a
+// point and the out-of-scope recall more). It is trained only for data sets
+// of at least networkMinExamples examples: with fewer it did not help and
+// would slow down the training of small bots.
 const (
 	networkMinExamples = 3000
 	networkHidden      = 256
-	networkEpochs      = 3
+	networkEpochs      = 8
 	networkBatch       = 32
-	networkRate        = 0.003 // Adam's learning rate
+	networkRate        = 0.003 // Adam's learning rate, decreasing linearly to 0
 	networkDropout     = 0.7   // of the input features, while training
-	networkWeight      = 0.15  // of the log-probabilities in the scores
+	networkWeight      = 0.4   // of the log-probabilities in the scores
+	// An example whose intent the network already gives at least
+	// networkLearned of probability adds nothing to the gradient: its
+	// backward pass is skipped (most examples after the first epochs).
+	networkLearned = 0.8
 
 	adamBeta1   = 0.9
 	adamBeta2   = 0.999
@@ -48,18 +52,23 @@ func newAdam(n int) adam { return adam{make([]float32, n), make([]float32, n)} }
 // update applies one step of Adam, with the bias-corrected rate lr, to
 // w[off:off+len(g)] for the gradient g.
 func (a adam) update(w, g []float32, off int, lr float32) {
-	m, v, w := a.m[off:off+len(g)], a.v[off:off+len(g)], w[off:off+len(g)]
-	for k, gk := range g {
-		m[k] = adamBeta1*m[k] + (1-adamBeta1)*gk
-		v[k] = adamBeta2*v[k] + (1-adamBeta2)*gk*gk
-		w[k] -= lr * m[k] / (float32(math.Sqrt(float64(v[k]))) + adamEpsilon)
+	n := len(g)
+	m, v, w := a.m[off:off+n], a.v[off:off+n], w[off:off+n]
+	for k := range n {
+		gk := g[k]
+		mk := adamBeta1*m[k] + (1-adamBeta1)*gk
+		vk := adamBeta2*v[k] + (1-adamBeta2)*gk*gk
+		m[k], v[k] = mk, vk
+		w[k] -= lr * mk / (float32(math.Sqrt(float64(vk))) + adamEpsilon)
 	}
 }
 
 // trainNetwork trains a network on the rows of x by minibatch Adam on the
-// cross-entropy of the labels, with dropout on the input. The work of each
-// minibatch is split among workers by hidden unit (or example, or feature)
-// so that the result does not depend on their number.
+// cross-entropy of the labels, with dropout on the input. Only the weights
+// of the input features that dropout kept, in the examples the network has
+// not learned yet, are updated (lazy Adam). The work of each minibatch is
+// split among workers by hidden unit (or example, or feature) so that the
+// result does not depend on their number.
 func trainNetwork(ctx context.Context, x *matrix, labels []int32, nc, workers int, r *rng) (*network, error) {
 	nf, H := x.cols, networkHidden
 	w1 := make([]float32, nf*H)
@@ -92,8 +101,13 @@ func trainNetwork(ctx context.Context, x *matrix, labels []int32, nc, workers in
 	hid := make([]float32, B*H)
 	dh := make([]float32, B*H)
 	out := make([]float32, B*nc)
-	masked := make([][]float32, B) // the input values after dropout
+	// The features of each example of the batch that dropout kept, and
+	// their values.
+	actIdx := make([][]int32, B)
+	actVal := make([][]float32, B)
 	keep := float32(1 - networkDropout)
+	learned := make([]bool, B) // by example of the batch
+	var live []int             // the examples of the batch not learned
 	workers = max(1, workers)
 	parallel := func(n int, f func(lo, hi int)) {
 		if workers == 1 || n < 2*workers {
@@ -110,6 +124,7 @@ func trainNetwork(ctx context.Context, x *matrix, labels []int32, nc, workers in
 		}
 		wg.Wait()
 	}
+	steps := networkEpochs * ((l + B - 1) / B)
 	step := 0
 	for range networkEpochs {
 		r.shuffle(order)
@@ -119,42 +134,24 @@ func trainNetwork(ctx context.Context, x *matrix, labels []int32, nc, workers in
 			}
 			batch := order[start:min(start+B, l)]
 			nb := len(batch)
-			touched = touched[:0]
 			for bi, i := range batch {
-				m := masked[bi][:0]
+				ai, av := actIdx[bi][:0], actVal[bi][:0]
 				for k, j := range x.idx[x.rows[i]:x.rows[i+1]] {
-					v := float32(0)
-					if float32(r.next()>>40)/(1<<24) < keep {
-						v = x.val[x.rows[i]+k] / keep
+					if float32(r.next()>>40)/(1<<24) >= keep {
+						continue
 					}
-					m = append(m, v)
-					if slot[j] < 0 {
-						slot[j] = int32(len(touched))
-						touched = append(touched, j)
-					}
+					ai = append(ai, j)
+					av = append(av, x.val[x.rows[i]+k]/keep)
 				}
-				masked[bi] = m
+				actIdx[bi], actVal[bi] = ai, av
 			}
-			if cap(gw1) < len(touched)*H {
-				gw1 = make([]float32, 2*len(touched)*H)
-			}
-			gw1 = gw1[:len(touched)*H]
-			clear(gw1)
-			clear(gb1)
-			clear(gw2)
-			clear(gb2)
 			// The hidden layer.
 			parallel(H, func(lo, hi int) {
-				for bi, i := range batch {
+				for bi := range nb {
 					h := hid[bi*H+lo : bi*H+hi]
 					copy(h, b1[lo:hi])
-					for k, j := range x.idx[x.rows[i]:x.rows[i+1]] {
-						if v := masked[bi][k]; v != 0 {
-							w := w1[int(j)*H+lo : int(j)*H+hi]
-							for u := range h {
-								h[u] += v * w[u]
-							}
-						}
+					for k, j := range actIdx[bi] {
+						axpy32(actVal[bi][k], w1[int(j)*H+lo:int(j)*H+hi], h)
 					}
 					for u := range h {
 						h[u] = max(h[u], 0)
@@ -169,22 +166,44 @@ func trainNetwork(ctx context.Context, x *matrix, labels []int32, nc, workers in
 					copy(z, b2)
 					for u, hv := range hid[bi*H : bi*H+H] {
 						if hv != 0 {
-							w := w2[u*nc : u*nc+nc]
-							for c := range z {
-								z[c] += hv * w[c]
-							}
+							axpy32(hv, w2[u*nc:u*nc+nc], z)
 						}
 					}
 					softmax32(z)
+					lab := labels[batch[bi]]
+					learned[bi] = z[lab] >= networkLearned
+					inv := 1 / float32(nb)
 					for c := range z {
-						z[c] /= float32(nb)
+						z[c] *= inv
 					}
-					z[labels[batch[bi]]] -= 1 / float32(nb)
+					z[lab] -= inv
 				}
 			})
+			live = live[:0]
+			touched = touched[:0]
+			for bi := range nb {
+				if learned[bi] {
+					continue
+				}
+				live = append(live, bi)
+				for _, j := range actIdx[bi] {
+					if slot[j] < 0 {
+						slot[j] = int32(len(touched))
+						touched = append(touched, j)
+					}
+				}
+			}
+			if cap(gw1) < len(touched)*H {
+				gw1 = make([]float32, 2*len(touched)*H)
+			}
+			gw1 = gw1[:len(touched)*H]
+			clear(gw1)
+			clear(gb1)
+			clear(gw2)
+			clear(gb2)
 			// Back to the hidden units and the first layer.
 			parallel(H, func(lo, hi int) {
-				for bi, i := range batch {
+				for _, bi := range live {
 					z := out[bi*nc : bi*nc+nc]
 					for u := lo; u < hi; u++ {
 						hv := hid[bi*H+u]
@@ -192,33 +211,25 @@ func trainNetwork(ctx context.Context, x *matrix, labels []int32, nc, workers in
 							dh[bi*H+u] = 0
 							continue
 						}
-						w, g := w2[u*nc:u*nc+nc], gw2[u*nc:u*nc+nc]
-						var d float32
-						for c, zc := range z {
-							d += w[c] * zc
-							g[c] += hv * zc
-						}
+						d := dotAxpy32(w2[u*nc:u*nc+nc], z, hv, gw2[u*nc:u*nc+nc])
 						dh[bi*H+u] = d
 						gb1[u] += d
 					}
 					d := dh[bi*H+lo : bi*H+hi]
-					for k, j := range x.idx[x.rows[i]:x.rows[i+1]] {
-						if v := masked[bi][k]; v != 0 {
-							g := gw1[int(slot[j])*H+lo : int(slot[j])*H+hi]
-							for u := range g {
-								g[u] += v * d[u]
-							}
-						}
+					for k, j := range actIdx[bi] {
+						g := gw1[int(slot[j])*H+lo : int(slot[j])*H+hi]
+						axpy32(actVal[bi][k], d, g)
 					}
 				}
 			})
-			for bi := range nb {
+			for _, bi := range live {
 				for c, v := range out[bi*nc : bi*nc+nc] {
 					gb2[c] += v
 				}
 			}
 			step++
-			lr := float32(networkRate * math.Sqrt(1-math.Pow(adamBeta2, float64(step))) / (1 - math.Pow(adamBeta1, float64(step))))
+			rate := networkRate * (1 - float64(step-1)/float64(steps))
+			lr := float32(rate * math.Sqrt(1-math.Pow(adamBeta2, float64(step))) / (1 - math.Pow(adamBeta1, float64(step))))
 			// Only the rows of the batch's features (lazy Adam).
 			parallel(len(touched), func(lo, hi int) {
 				for t := lo; t < hi; t++ {
@@ -235,6 +246,44 @@ func trainNetwork(ctx context.Context, x *matrix, labels []int32, nc, workers in
 	}
 	q, scales := quantize8(w1, H)
 	return &network{hidden: H, intents: nc, weight: networkWeight, w1: q, w1Scale: scales, b1: b1, w2: w2, b2: b2}, nil
+}
+
+// axpy32 adds a times x to y, which is at least as long as x.
+func axpy32(a float32, x, y []float32) {
+	y = y[:len(x)]
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		y[i] += a * x[i]
+		y[i+1] += a * x[i+1]
+		y[i+2] += a * x[i+2]
+		y[i+3] += a * x[i+3]
+	}
+	for ; i < len(x); i++ {
+		y[i] += a * x[i]
+	}
+}
+
+// dotAxpy32 returns the dot product of w and z, and adds a times z to g;
+// w and g are at least as long as z.
+func dotAxpy32(w, z []float32, a float32, g []float32) float32 {
+	w, g = w[:len(z)], g[:len(z)]
+	var d0, d1, d2, d3 float32
+	i := 0
+	for ; i+4 <= len(z); i += 4 {
+		d0 += w[i] * z[i]
+		d1 += w[i+1] * z[i+1]
+		d2 += w[i+2] * z[i+2]
+		d3 += w[i+3] * z[i+3]
+		g[i] += a * z[i]
+		g[i+1] += a * z[i+1]
+		g[i+2] += a * z[i+2]
+		g[i+3] += a * z[i+3]
+	}
+	for ; i < len(z); i++ {
+		d0 += w[i] * z[i]
+		g[i] += a * z[i]
+	}
+	return (d0 + d1) + (d2 + d3)
 }
 
 // quantize8 returns w (rows of n weights) as int8 rows with one scale per

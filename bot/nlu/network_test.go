@@ -76,17 +76,16 @@ func TestNetwork(t *testing.T) {
 // TestLoadVersion1 loads a model in the format without a network.
 func TestLoadVersion1(t *testing.T) {
 	m := trainedToy(t)
-	if m.net != nil {
-		t.Fatal("the toy bot has a network")
+	if m.net != nil || m.unknown != 0 {
+		t.Fatal("the toy bot has a network or an unknown-word penalty")
 	}
 	b, err := m.MarshalBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Version 1 lacks the network's count (0) before the checksum.
-	v1 := bytes.Clone(b[:len(b)-8])
-	binary.LittleEndian.PutUint16(v1[len(magic):], 1)
-	v1 = binary.LittleEndian.AppendUint32(v1, crc32.Checksum(v1, castagnoli))
+	// Version 1 lacks the penalty for unknown words and the network's
+	// count (0) before the checksum.
+	v1 := downgrade(b, 1)
 	l, err := Load(v1)
 	if err != nil {
 		t.Fatal(err)
@@ -96,9 +95,83 @@ func TestLoadVersion1(t *testing.T) {
 			t.Errorf("Classify(%q) of version 1 = %+v, want %+v", text, got, want)
 		}
 	}
-	if _, err := Load(resumWithVersion(b, 1)); err == nil {
+	if _, err := Load(resumWithVersion(downgrade(b, 2), 1)); err == nil {
 		t.Error("Load accepted version 1 bytes with a network count")
 	}
+	if _, err := Load(resumWithVersion(b, 2)); err == nil {
+		t.Error("Load accepted version 2 bytes with an unknown-word penalty")
+	}
+}
+
+// TestLoadVersion2 loads a model with a network in the format without the
+// penalty for unknown words.
+func TestLoadVersion2(t *testing.T) {
+	m, err := Train(context.Background(), toy, Options{Seed: 3, network: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.net == nil || m.unknown != 0 {
+		t.Fatal("want a network and no unknown-word penalty")
+	}
+	b, err := m.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := Load(downgrade(b, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, text := range []string{"hola", "my card was stolen", "xyz"} {
+		if got, want := l.Classify(text), m.Classify(text); !equalPredictions(got, want) {
+			t.Errorf("Classify(%q) of version 2 = %+v, want %+v", text, got, want)
+		}
+	}
+	if again, _ := l.MarshalBinary(); !bytes.Equal(again, b) {
+		t.Error("a model loaded from version 2 marshals to other bytes")
+	}
+}
+
+// TestUnknownWords checks the penalty for unknown words: it lowers the
+// confidence of a text with words the model does not know, and survives
+// MarshalBinary and Load.
+func TestUnknownWords(t *testing.T) {
+	m, err := Train(context.Background(), toy, Options{Seed: 3, unknown: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.unknown != 2 {
+		t.Fatalf("unknown = %v, want 2", m.unknown)
+	}
+	plain := *m
+	plain.unknown = 0
+	const text = "my card was stolen zorblax quuxify"
+	if got, want := m.Classify(text).Confidence, plain.Classify(text).Confidence; !(got < want) {
+		t.Errorf("confidence with the penalty %v, without %v", got, want)
+	}
+	b, _ := m.MarshalBinary()
+	l, err := Load(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := l.Classify(text), m.Classify(text); !equalPredictions(got, want) {
+		t.Errorf("Classify after Load = %+v, before %+v", got, want)
+	}
+}
+
+// unknownAt is where the penalty for unknown words starts in version 3:
+// after the magic, the version, four bytes and four float64.
+const unknownAt = len(magic) + 2 + 4 + 4*8
+
+// downgrade returns the bytes of a version 3 model without an unknown-word
+// penalty in version 2 (no penalty) or 1 (nor the network's count, which
+// must be 0).
+func downgrade(b []byte, v uint16) []byte {
+	c := append(bytes.Clone(b[:unknownAt]), b[unknownAt+8:len(b)-4]...)
+	if v == 1 {
+		c = c[:len(c)-4]
+	}
+	binary.LittleEndian.PutUint16(c[len(magic):], v)
+	return binary.LittleEndian.AppendUint32(c, crc32.Checksum(c, castagnoli))
 }
 
 func resumWithVersion(b []byte, v uint16) []byte {
