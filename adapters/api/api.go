@@ -70,6 +70,11 @@ type Config struct {
 	// Channels validates channel accounts with the channel of their kind.
 	// Without it the routes that create and change accounts answer 503.
 	Channels AccountValidator
+	// AccountSaved, when set, is called after an account is created or
+	// changed, to tell its provider about it (a Telegram bot's webhook).
+	// The account stays stored when it fails; the answer carries the
+	// failure as a warning.
+	AccountSaved func(ctx context.Context, a conversation.ChannelAccount) error
 
 	// Media links the files of messages that are in the media store: the
 	// messages the API returns carry a signed, expiring URL for each.

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"maps"
 	"net/http"
 	"time"
@@ -47,6 +48,23 @@ type channelView struct {
 	Settings  map[string]string        `json:"settings"`
 	Disabled  bool                     `json:"disabled"`
 	CreatedAt time.Time                `json:"created_at"`
+	// Warnings say what went wrong after the account was stored, such as
+	// a provider refusing its webhook.
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// saved tells the account's provider about it, and returns its view with
+// what went wrong as a warning.
+func (a *API) saved(ctx context.Context, acct conversation.ChannelAccount) channelView {
+	v := viewOf(acct)
+	if a.cfg.AccountSaved == nil {
+		return v
+	}
+	if err := a.cfg.AccountSaved(ctx, acct); err != nil {
+		a.logger.Warn("channel account stored, but its provider was not told", "account", acct.ID, "kind", acct.Kind, "err", err)
+		v.Warnings = append(v.Warnings, err.Error())
+	}
+	return v
 }
 
 // viewOf returns the view of c.
@@ -135,7 +153,7 @@ func (a *API) createChannel(w http.ResponseWriter, r *http.Request, t tenant) er
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, viewOf(acct))
+	writeJSON(w, http.StatusCreated, a.saved(r.Context(), acct))
 	return nil
 }
 
@@ -201,6 +219,6 @@ func (a *API) updateChannel(w http.ResponseWriter, r *http.Request, t tenant) er
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, viewOf(acct))
+	writeJSON(w, http.StatusOK, a.saved(r.Context(), acct))
 	return nil
 }

@@ -311,22 +311,32 @@ func (p *plan) execute(ctx context.Context, store conversation.Store) error {
 // created or changed, in webhook mode, at this server. The accounts are
 // stored either way; a bot Telegram refuses is reported.
 func (p *plan) registerWebhooks(ctx context.Context, reg *channels.Registry, out io.Writer) error {
-	ch, ok := reg.Channel(conversation.ChannelTelegram)
-	tg, isTelegram := ch.(*telegram.Channel)
-	if !ok || !isTelegram {
-		return nil
-	}
 	var errs []error
 	for _, ap := range p.accounts {
-		a := ap.account
-		if a.Kind != conversation.ChannelTelegram || a.Disabled || a.Settings[telegram.SettingMode] == telegram.ModePolling || !(ap.create || ap.update) {
+		if !ap.create && !ap.update {
 			continue
 		}
-		if err := tg.SetWebhook(ctx, a); err != nil {
-			errs = append(errs, fmt.Errorf("telegram channel %s is stored, but its webhook is not set: %w", a.Key, err))
-			continue
+		url, err := registerWebhook(ctx, reg, ap.account)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s channel %s is stored, but: %w", ap.account.Kind, ap.account.Key, err))
+		} else if url != "" {
+			fmt.Fprintf(out, "set the webhook of telegram bot %s to %s\n", ap.account.Key, url)
 		}
-		fmt.Fprintf(out, "set the webhook of telegram bot %s to %s\n", a.Key, tg.WebhookURL(a))
 	}
 	return errors.Join(errs...)
+}
+
+// registerWebhook tells the provider of an account where to post its
+// updates, when the provider must be told: a Telegram bot in webhook mode.
+// It returns the URL it registered, "" when there was nothing to do.
+func registerWebhook(ctx context.Context, reg *channels.Registry, a conversation.ChannelAccount) (string, error) {
+	ch, _ := reg.Channel(conversation.ChannelTelegram)
+	tg, ok := ch.(*telegram.Channel)
+	if !ok || a.Kind != conversation.ChannelTelegram || a.Disabled || a.Settings[telegram.SettingMode] == telegram.ModePolling {
+		return "", nil
+	}
+	if err := tg.SetWebhook(ctx, a); err != nil {
+		return "", fmt.Errorf("its webhook is not set: %w", err)
+	}
+	return tg.WebhookURL(a), nil
 }
