@@ -268,7 +268,7 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 	}
 	s.worker.Handle(notify.JobNotify, s.notifier.NotifyJob)
 
-	s.api, err = api.New(api.Config{RequestsPerMinute: cfg.APIRequestsPerMinute, Logger: logger, Bots: s.bots, BotStore: store, Cases: cases, CaseStore: store, Templates: s.templates, TemplateStore: store, Media: s.media, Channels: s.channels}, s.svc, store, s.shared, s.shared)
+	s.api, err = api.New(api.Config{RequestsPerMinute: cfg.APIRequestsPerMinute, Logger: logger, Bots: s.bots, BotStore: store, Cases: cases, CaseStore: store, Templates: s.templates, TemplateStore: store, Media: s.media, Channels: s.channels, Notifications: s.notifier}, s.svc, store, s.shared, s.shared)
 	if err != nil {
 		return nil, err
 	}
