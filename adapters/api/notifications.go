@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -141,11 +142,7 @@ func notificationFilter(r *http.Request) (notify.Filter, error) {
 	if f.ContactID, err = queryInt(r, "contact_id"); err != nil {
 		return f, err
 	}
-	valid := f.Status == ""
-	for _, s := range notificationStatuses {
-		valid = valid || f.Status == s
-	}
-	if !valid {
+	if f.Status != "" && !slices.Contains(notificationStatuses, f.Status) {
 		return f, conversation.FieldError("status", "must be scheduled, sent, undeliverable or suppressed")
 	}
 	if f.Purpose != "" && !conversation.ValidPurpose(f.Purpose) {
