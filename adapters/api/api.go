@@ -2,7 +2,8 @@
 // accounts, contacts and their consent, conversations and messages,
 // sending, state changes, search, inbound messages of the tenant's own
 // channels, a live event stream, the training and activation of the
-// tenant's bot, support cases (PQRs), and message templates. Every
+// tenant's bot, support cases (PQRs), message templates, and
+// notifications with the tenant's notification policy. Every
 // request is authenticated by a tenant API key and sees only that tenant's
 // data. The OpenAPI 3 description is served at /api/openapi.json.
 package api
@@ -26,6 +27,7 @@ import (
 
 	"conversa/conversation"
 	"conversa/handoff"
+	"conversa/notify"
 )
 
 //go:embed openapi.json
@@ -66,6 +68,11 @@ type Config struct {
 	// routes answer 503.
 	Templates     Templates
 	TemplateStore TemplateStore
+
+	// Notifications schedules, reads and lists notifications and keeps
+	// the tenants' notification policies. Without it the notification
+	// routes answer 503.
+	Notifications Notifications
 
 	// Channels validates channel accounts with the channel of their kind.
 	// Without it the routes that create and change accounts answer 503.
@@ -258,6 +265,13 @@ var routes = []route{
 	{"GET", "/api/v1/templates/{purpose}/versions", withTemplates((*API).listTemplateVersions)},
 	{"GET", "/api/v1/templates/{purpose}/versions/{number}", withTemplates((*API).getTemplateVersion)},
 	{"POST", "/api/v1/templates/{purpose}/preview", withTemplates((*API).previewTemplate)},
+	{"GET", "/api/v1/notifications", withNotifications((*API).listNotifications)},
+	{"POST", "/api/v1/notifications", withNotifications((*API).createNotification)},
+	{"GET", "/api/v1/notifications/{id}", withNotifications(readByID(func(a *API, ctx context.Context, tenantID, id int64) (notify.Notification, error) {
+		return a.cfg.Notifications.Get(ctx, tenantID, id)
+	}))},
+	{"GET", "/api/v1/notification-policy", withNotifications((*API).getNotificationPolicy)},
+	{"PUT", "/api/v1/notification-policy", withNotifications((*API).putNotificationPolicy)},
 }
 
 // Routes registers the API's handlers on mux.

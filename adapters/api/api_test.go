@@ -23,6 +23,7 @@ import (
 	"conversa/channels"
 	"conversa/channels/apichannel"
 	"conversa/conversation"
+	"conversa/notify"
 	"conversa/storage/memory"
 	"conversa/storage/sqlite"
 	"conversa/templates"
@@ -41,8 +42,10 @@ type env struct {
 	store  *sqlite.Store
 	shared *memory.Shared
 	svc    *conversation.Service
-	api    *api.API
-	srv    *httptest.Server
+	// notifier is the notification service, when the options ask for it.
+	notifier *notify.Service
+	api      *api.API
+	srv      *httptest.Server
 	// stopAPI cancels the context of api.Run; runDone gets Run's result.
 	stopAPI context.CancelFunc
 	runDone chan error
@@ -61,6 +64,11 @@ type envOptions struct {
 	noDedup bool
 	// templates gives the API the template service on the test's store.
 	templates bool
+	// notifications gives the API the notification service (and the
+	// template service) on the test's store, whose clock is now (default
+	// time.Now).
+	notifications bool
+	now           func() time.Time
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -112,8 +120,16 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if o.cfg.MaxBodyBytes == 0 {
 		o.cfg.MaxBodyBytes = bodyLimit
 	}
-	if o.templates {
+	if o.templates || o.notifications {
 		o.cfg.Templates, o.cfg.TemplateStore = templates.NewService(store), store
+	}
+	var notifier *notify.Service
+	if o.notifications {
+		notifier, err = notify.New(store, notify.Deps{Conversations: store, Sender: svc, Templates: templates.NewService(store)}, notify.Config{Now: o.now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.cfg.Notifications = notifier
 	}
 	a, err := api.New(o.cfg, svc, store, shared, shared)
 	if err != nil {
@@ -123,7 +139,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	a.Routes(mux)
 	srv := httptest.NewServer(mux)
 	ctx, cancel := context.WithCancel(context.Background())
-	e := &env{store: store, shared: shared, svc: svc, api: a, srv: srv, stopAPI: cancel, runDone: make(chan error, 1)}
+	e := &env{store: store, shared: shared, svc: svc, notifier: notifier, api: a, srv: srv, stopAPI: cancel, runDone: make(chan error, 1)}
 	go func() { e.runDone <- a.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel() // ends event streams, so that Close does not wait for them

@@ -34,15 +34,18 @@ func (a *API) listConsent(w http.ResponseWriter, r *http.Request, t tenant) erro
 }
 
 // consentRequest is the body of POST /contacts/{id}/consent. OptedOut is
-// required: a forgotten field must not opt a contact back in.
+// required: a forgotten field must not opt a contact back in. Purpose,
+// when set, narrows the change to the notifications of one purpose.
 type consentRequest struct {
-	ChannelID int64 `json:"channel_id"`
-	OptedOut  *bool `json:"opted_out"`
+	ChannelID int64  `json:"channel_id"`
+	OptedOut  *bool  `json:"opted_out"`
+	Purpose   string `json:"purpose"`
 }
 
 // recordConsent records that a contact opted out of, or back into,
-// messages from one of the tenant's channel accounts, at the contact's
-// address on that account's channel.
+// messages from one of the tenant's channel accounts (or only the
+// notifications of one purpose from it), at the contact's address on that
+// account's channel.
 func (a *API) recordConsent(w http.ResponseWriter, r *http.Request, t tenant) error {
 	id, req, err := idAndBody[consentRequest](a, w, r)
 	if err != nil {
@@ -53,6 +56,8 @@ func (a *API) recordConsent(w http.ResponseWriter, r *http.Request, t tenant) er
 		return conversation.FieldError("channel_id", "is required")
 	case req.OptedOut == nil:
 		return conversation.FieldError("opted_out", "is required")
+	case req.Purpose != "" && !conversation.ValidPurpose(req.Purpose):
+		return conversation.FieldError("purpose", "%q is not a purpose: lower-case letters, digits and _, starting with a letter", req.Purpose)
 	}
 	ctx := r.Context()
 	contact, err := a.store.Contact(ctx, t.ID, id)
@@ -71,7 +76,7 @@ func (a *API) recordConsent(w http.ResponseWriter, r *http.Request, t tenant) er
 	}
 	c, err := a.svc.RecordConsent(ctx, conversation.ConsentChange{
 		TenantID: t.ID, AccountID: acct.ID, ContactID: contact.ID, Channel: acct.Kind, Address: to.Address,
-		OptedOut: *req.OptedOut, Source: actorOf(t),
+		OptedOut: *req.OptedOut, Purpose: req.Purpose, Source: actorOf(t),
 	})
 	if err != nil {
 		return err

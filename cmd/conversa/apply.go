@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,12 +11,14 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 
 	"conversa/channels"
 	"conversa/channels/telegram"
 	"conversa/conversation"
+	"conversa/notify"
 	"conversa/templates"
 )
 
@@ -39,6 +42,9 @@ type tenantFile struct {
 	// Templates are message template files (docs/templates.md), or
 	// folders of them, relative to the tenant file.
 	Templates []string `yaml:"templates"`
+	// Notifications is the tenant's notification policy, whole; absent
+	// leaves the stored one alone.
+	Notifications *notify.Policy `yaml:"notifications"`
 
 	// templates are the files Templates names, as readTemplates read them.
 	templates []templateFile
@@ -112,6 +118,7 @@ type plan struct {
 	changes   []string // human-readable, in order
 	accounts  []accountPlan
 	templates []templatePlan // new versions to save
+	policy    *notify.Policy // the notification policy to store, if it changes
 }
 
 type templatePlan struct {
@@ -190,7 +197,79 @@ func planApply(ctx context.Context, store conversation.Store, reg *channels.Regi
 		}
 	}
 	errs = append(errs, p.planTemplates(ctx, store, f.templates)...)
+	if err := p.planPolicy(ctx, store, f.Notifications); err != nil {
+		errs = append(errs, err)
+	}
 	return p, errors.Join(errs...)
+}
+
+// planPolicy checks the file's notification policy and plans to store it
+// when it differs from the tenant's stored one.
+func (p *plan) planPolicy(ctx context.Context, store conversation.Store, want *notify.Policy) error {
+	if want == nil {
+		return nil
+	}
+	if err := want.Validate(); err != nil {
+		return fmt.Errorf("notifications.%w", err)
+	}
+	ns, ok := store.(notify.Store)
+	if !ok {
+		return errors.New("notifications: this store keeps no notification policies")
+	}
+	var stored *notify.Policy
+	if !p.create {
+		old, err := ns.Policy(ctx, p.tenant.ID)
+		switch {
+		case conversation.IsNotFound(err):
+		case err != nil:
+			return fmt.Errorf("notifications: %w", err)
+		default:
+			stored = &old
+		}
+	}
+	change := "update notification policy (the tenant had the default)"
+	if stored != nil {
+		diffs := policyDiff(*stored, *want)
+		if len(diffs) == 0 {
+			return nil
+		}
+		change = "update notification policy: " + strings.Join(diffs, ", ")
+	}
+	p.policy = want
+	p.changes = append(p.changes, change)
+	return nil
+}
+
+// policyDiff names the parts of want that differ from stored: fallback,
+// quiet_hours and purposes.<name>.
+func policyDiff(stored, want notify.Policy) []string {
+	same := func(a, b any) bool {
+		ja, _ := json.Marshal(a)
+		jb, _ := json.Marshal(b)
+		return bytes.Equal(ja, jb)
+	}
+	var d []string
+	if !same(stored.Fallback, want.Fallback) && len(stored.Fallback)+len(want.Fallback) > 0 {
+		d = append(d, "fallback")
+	}
+	if !same(stored.QuietHours, want.QuietHours) {
+		d = append(d, "quiet_hours")
+	}
+	names := slices.Collect(maps.Keys(stored.Purposes))
+	for name := range want.Purposes {
+		if _, ok := stored.Purposes[name]; !ok {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		old, had := stored.Purposes[name]
+		now, has := want.Purposes[name]
+		if had != has || !same(old, now) {
+			d = append(d, "purposes."+name)
+		}
+	}
+	return d
 }
 
 // planTemplates checks every template file and plans a new version of
@@ -302,6 +381,11 @@ func (p *plan) execute(ctx context.Context, store conversation.Store) error {
 			if _, _, _, err := svc.Save(ctx, p.tenant.ID, tp.purpose, tp.file.name, tp.file.src); err != nil {
 				return fmt.Errorf("template %s: %w", tp.purpose, err)
 			}
+		}
+	}
+	if p.policy != nil {
+		if err := store.(notify.Store).PutPolicy(ctx, p.tenant.ID, *p.policy); err != nil { // planPolicy checked it
+			return fmt.Errorf("notification policy: %w", err)
 		}
 	}
 	return nil

@@ -7,11 +7,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
 
 	"conversa/conversation"
+	"conversa/notify"
 	"conversa/storage/sqlite"
 )
 
@@ -337,5 +339,108 @@ func TestApplySetsTelegramWebhook(t *testing.T) {
 	}
 	if strings.Contains(out, token) {
 		t.Fatal("apply printed the bot token")
+	}
+}
+
+// notificationsSection is the README's example of a tenant's notification
+// policy.
+const notificationsSection = `notifications:
+  fallback: [whatsapp, sms, email]
+  quiet_hours: {start: "21:00", end: "08:00"}
+  purposes:
+    survey: {cap: {count: 1, period: 7d}}
+    service_outage: {urgent: true}
+`
+
+func TestApplyNotifications(t *testing.T) {
+	dir := t.TempDir()
+	withPolicy := acmeFile + notificationsSection
+
+	out, err := applyFile(t, dir, withPolicy, "--dry-run")
+	if err != nil || !strings.Contains(out, "update notification policy (the tenant had the default)") {
+		t.Fatalf("dry run: %q, %v", out, err)
+	}
+	if _, err := applyFile(t, dir, withPolicy); err != nil {
+		t.Fatal(err)
+	}
+	store := storeAt(t, dir)
+	tn, err := store.TenantBySlug(t.Context(), "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	urgent := true
+	want := notify.Policy{
+		Fallback:   []conversation.ChannelKind{conversation.ChannelWhatsApp, conversation.ChannelSMS, conversation.ChannelEmail},
+		QuietHours: &notify.QuietHours{Start: "21:00", End: "08:00"},
+		Purposes: map[string]notify.PurposePolicy{
+			"survey":         {Cap: &notify.Cap{Count: 1, Period: "7d"}},
+			"service_outage": {Urgent: &urgent},
+		},
+	}
+	policy := func() notify.Policy {
+		t.Helper()
+		p, err := store.Policy(t.Context(), tn.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	if got := policy(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("stored policy %+v, want %+v", got, want)
+	}
+	if out, err := applyFile(t, dir, withPolicy); err != nil || strings.TrimSpace(out) != "no changes" {
+		t.Fatalf("second apply: %q, %v", out, err)
+	}
+	// A file without the section leaves the stored policy alone.
+	if out, err := applyFile(t, dir, acmeFile); err != nil || strings.TrimSpace(out) != "no changes" {
+		t.Fatalf("apply without notifications: %q, %v", out, err)
+	}
+	if got := policy(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("a file without notifications changed the policy to %+v", got)
+	}
+
+	changed := strings.Replace(withPolicy, `end: "08:00"`, `end: "07:30"`, 1) +
+		"    reminder: {cap: {count: 2, period: 24h}, fallback: [sms]}\n"
+	out, err = applyFile(t, dir, changed, "--dry-run")
+	if err != nil || !strings.Contains(out, "update notification policy: quiet_hours, purposes.reminder") {
+		t.Fatalf("dry run of a changed policy: %q, %v", out, err)
+	}
+	if got := policy(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("the dry run changed the policy to %+v", got)
+	}
+	if _, err := applyFile(t, dir, changed); err != nil {
+		t.Fatal(err)
+	}
+	want.QuietHours.End = "07:30"
+	want.Purposes["reminder"] = notify.PurposePolicy{Cap: &notify.Cap{Count: 2, Period: "24h"}, Fallback: []conversation.ChannelKind{conversation.ChannelSMS}}
+	if got := policy(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("stored policy %+v, want %+v", got, want)
+	}
+
+	// Every problem of the file is reported, the policy's prefixed, and
+	// nothing changes.
+	for _, tc := range []struct{ name, policy, want string }{
+		{"a bad channel", "notifications:\n  fallback: [sms, fax]\n", "notifications.fallback[1]: unknown channel"},
+		{"a bad time", "notifications:\n  quiet_hours: {start: \"25:00\", end: \"08:00\"}\n", "notifications.quiet_hours.start"},
+		{"a bad period", "notifications:\n  purposes:\n    survey: {cap: {count: 1, period: 7x}}\n", "notifications.purposes.survey.cap.period"},
+		{"a bad purpose", "notifications:\n  purposes:\n    Survey: {urgent: true}\n", "notifications.purposes.Survey"},
+		{"an unknown key", "notifications:\n  purposes:\n    survey: {max: 1}\n", "field max not found"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bad := strings.Replace(acmeFile, "name: Acme S.A.S.", "name: Acme Colombia", 1) + "  - kind: fax\n    key: x\n" + tc.policy
+			_, err := applyFile(t, dir, bad)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("apply = %v; want %q", err, tc.want)
+			}
+			if tc.name != "an unknown key" && !strings.Contains(err.Error(), `channels[2].kind: unknown channel "fax"`) {
+				t.Errorf("the channel's problem is not reported with the policy's: %v", err)
+			}
+			if tn, _ := store.TenantBySlug(t.Context(), "acme"); tn.Name != "Acme S.A.S." {
+				t.Errorf("a failed apply changed the tenant: %q", tn.Name)
+			}
+			if got := policy(); !reflect.DeepEqual(got, want) {
+				t.Errorf("a failed apply changed the policy to %+v", got)
+			}
+		})
 	}
 }

@@ -269,7 +269,9 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 	}
 	s.worker.Handle(notify.JobNotify, s.notifier.NotifyJob)
 
-	s.api, err = api.New(api.Config{RequestsPerMinute: cfg.APIRequestsPerMinute, Logger: logger, Bots: s.bots, BotStore: store, Cases: cases, CaseStore: store, Templates: s.templates, TemplateStore: store, Media: s.media, Channels: s.channels,
+	s.api, err = api.New(api.Config{RequestsPerMinute: cfg.APIRequestsPerMinute, Logger: logger, Bots: s.bots, BotStore: store,
+		Cases: cases, CaseStore: store, Templates: s.templates, TemplateStore: store, Media: s.media,
+		Channels: s.channels, Notifications: s.notifier,
 		AccountSaved: func(ctx context.Context, a conversation.ChannelAccount) error {
 			_, err := registerWebhook(ctx, s.channels, a)
 			return err
