@@ -60,7 +60,8 @@ func outcome(n notify.Notification) handoff.NoticeOutcome {
 // caseEnv is the case service with every real collaborator: the SQLite
 // store, the conversation service with the built-in bot and the cases as
 // its interceptor, the notification service with the built-in templates,
-// and a tenant (Spanish, Colombia) with web-chat, SMS and api accounts.
+// and a tenant (Spanish, Colombia) with web-chat, SMS, WhatsApp and api
+// accounts.
 type caseEnv struct {
 	store  *sqlite.Store
 	conv   *conversation.Service
@@ -117,7 +118,8 @@ func newCaseEnv(t *testing.T, cfg handoff.CasesConfig) *caseEnv {
 	if e.tenant, err = store.CreateTenant(ctx, tn); err != nil {
 		t.Fatal(err)
 	}
-	for kind, key := range map[conversation.ChannelKind]string{conversation.ChannelWebchat: "acme-web", conversation.ChannelSMS: "+15550002222", conversation.ChannelAPI: "crm"} {
+	for kind, key := range map[conversation.ChannelKind]string{conversation.ChannelWebchat: "acme-web", conversation.ChannelSMS: "+15550002222",
+		conversation.ChannelWhatsApp: "+15550001111", conversation.ChannelAPI: "crm"} {
 		a, err := store.CreateChannelAccount(ctx, conversation.ChannelAccount{TenantID: e.tenant.ID, Kind: kind, Key: key, Name: string(kind)})
 		if err != nil {
 			t.Fatal(err)
