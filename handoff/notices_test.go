@@ -399,3 +399,29 @@ func TestUndeliverableNotice(t *testing.T) {
 		t.Fatalf("history %q", e.notes(t, c.ID))
 	}
 }
+
+// TestEscalationNotice: the customer hears of the first raise of their
+// case to escalado, once, and not of the later levels.
+func TestEscalationNotice(t *testing.T) {
+	e := newCaseEnv(t, handoff.CasesConfig{})
+	hello := e.write(t, conversation.ChannelWebchat, "visitor-1", text("hola"))
+	c := e.file(t, hello.ContactID)
+	e.runNotices(t)
+	e.clock.add(21 * 24 * time.Hour) // Tuesday 31 March: past 70% and 90% of the term
+	for _, level := range []string{"0", "0", "1"} {
+		if err := e.cases.EscalateJob(t.Context(), conversation.Job{TenantID: e.tenant.ID, Kind: handoff.JobCaseEscalation, Ref: c.ID,
+			Payload: []byte(level), RunAt: e.clock.now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if h := e.notes(t, c.ID); count(h, "escalated: ") != 2 {
+		t.Fatalf("history %q: want two levels", h)
+	}
+	ns := e.runNotices(t)
+	if purposes(ns) != "case_status:sent" {
+		t.Fatalf("notices %s", purposes(ns))
+	}
+	if got, _ := e.sent(t, ns[0]); got != "Hola, tu caso "+c.Radicado+" fue escalado a un supervisor. Recibirás respuesta a más tardar el 1 de abril de 2026." {
+		t.Fatalf("case_status %q", got)
+	}
+}
