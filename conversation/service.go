@@ -53,6 +53,9 @@ type Deps struct {
 	// Actions carry out the bot's actions by name (create_case); an
 	// action without a handler is logged.
 	Actions map[string]ActionHandler
+	// Interceptors see every inbound message of an open conversation
+	// before the bot, and may take it (a survey's answer).
+	Interceptors []Interceptor
 	// Sender delivers outbound messages; without one, delivery jobs fail.
 	Sender Sender
 	// Dedup is the fast path of de-duplication; the store is the guard.
@@ -69,18 +72,20 @@ type Deps struct {
 // rules and publishes an Event after every committed change. It is safe for
 // concurrent use.
 type Service struct {
-	cfg      ServiceConfig
-	store    Store
-	bus      Bus
-	bot      Bot
-	actions  map[string]ActionHandler
-	sender   Sender
-	dedup    Deduper
-	metrics  Metrics
-	logger   *slog.Logger
-	jobs     func()
-	accounts accountCache
-	ingest   *groupCommit[IngestRequest, IngestResult]
+	cfg     ServiceConfig
+	store   Store
+	bus     Bus
+	bot     Bot
+	actions map[string]ActionHandler
+	// interceptors see inbound messages before the bot.
+	interceptors []Interceptor
+	sender       Sender
+	dedup        Deduper
+	metrics      Metrics
+	logger       *slog.Logger
+	jobs         func()
+	accounts     accountCache
+	ingest       *groupCommit[IngestRequest, IngestResult]
 }
 
 // NewService returns a Service.
@@ -92,16 +97,17 @@ func NewService(cfg ServiceConfig, deps Deps) (*Service, error) {
 		return nil, errors.New("conversation service needs a store and a bus")
 	}
 	s := &Service{
-		cfg:     cfg,
-		store:   deps.Store,
-		bus:     deps.Bus,
-		bot:     deps.Bot,
-		actions: deps.Actions,
-		sender:  deps.Sender,
-		dedup:   deps.Dedup,
-		metrics: deps.Metrics,
-		logger:  deps.Logger,
-		jobs:    deps.JobsAdded,
+		cfg:          cfg,
+		store:        deps.Store,
+		bus:          deps.Bus,
+		bot:          deps.Bot,
+		actions:      deps.Actions,
+		interceptors: deps.Interceptors,
+		sender:       deps.Sender,
+		dedup:        deps.Dedup,
+		metrics:      deps.Metrics,
+		logger:       deps.Logger,
+		jobs:         deps.JobsAdded,
 	}
 	if s.metrics == nil {
 		s.metrics = nopMetrics{}
@@ -364,9 +370,11 @@ func (s *Service) OptedOut(ctx context.Context, tenantID, accountID int64, addre
 	return s.store.OptedOut(ctx, tenantID, accountID, address)
 }
 
-// RouteJob is the JobHandler of JobRoute: a message in a conversation owned
-// by the bot goes to the bot, whose replies are sent on the channel the
-// message came from; in any other state agents see the message live.
+// RouteJob is the JobHandler of JobRoute: an inbound message of an open
+// conversation first goes to the interceptors (Deps.Interceptors), which
+// may take it; else, in a conversation owned by the bot, to the bot, whose
+// replies are sent on the channel the message came from; in any other
+// state agents see the message live.
 func (s *Service) RouteJob(ctx context.Context, j Job) error {
 	msg, err := s.store.Message(ctx, j.TenantID, j.Ref)
 	if err != nil {
@@ -382,7 +390,8 @@ func (s *Service) RouteJob(ctx context.Context, j Job) error {
 		// until it is done, so none is lost.
 		return s.recordKeyword(ctx, msg, kw)
 	}
-	if s.bot == nil || conv.State != StateBot || msg.Direction != DirectionIn {
+	toBot := s.bot != nil && conv.State == StateBot
+	if msg.Direction != DirectionIn || (!toBot && (len(s.interceptors) == 0 || !conv.State.Open())) {
 		return nil
 	}
 	if msg.Meta[MetaNoReply] != "" {
@@ -395,6 +404,15 @@ func (s *Service) RouteJob(ctx context.Context, j Job) error {
 	contact, err := s.store.Contact(ctx, j.TenantID, msg.ContactID)
 	if err != nil {
 		return permanentIfNotFound(err)
+	}
+	if conv.State.Open() {
+		// A survey's answer, say, is taken before the bot sees it.
+		if handled, err := s.intercept(ctx, Turn{Tenant: tenant, Conversation: conv, Contact: contact, Message: msg}); handled || err != nil {
+			return err
+		}
+	}
+	if !toBot {
+		return nil
 	}
 
 	bctx, cancel := context.WithTimeout(ctx, s.cfg.BotTimeout)

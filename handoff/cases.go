@@ -38,6 +38,29 @@ type CasesConfig struct {
 	UrgentTypes []CaseType
 	Contacts    Contacts
 	Logger      *slog.Logger
+
+	// Notifier, when set, tells the customer of their case: its filing
+	// (unless the bot filed it in the conversation, which answered
+	// already), its moves to en_tramite, escalado and reabierto, its
+	// extension, its resolution with the answer, then the survey.
+	Notifier Notifier
+	// Surveys keeps the satisfaction surveys; without it no survey waits
+	// for an answer.
+	Surveys SurveyStore
+	// Messages reads a conversation's messages, to tell whether a bare "2"
+	// answers the survey or something asked since; without it, it does.
+	Messages Messages
+	// SurveyTTL is how long a survey waits for its answer; default 3
+	// days.
+	SurveyTTL time.Duration
+	// ReopenWithin is how long after its resolution a customer who rated
+	// it 1 or 2 may reopen a case; default 15 days.
+	ReopenWithin time.Duration
+}
+
+// Messages reads messages. conversation.Store implements it.
+type Messages interface {
+	ListMessages(ctx context.Context, tenantID int64, f conversation.MessageFilter) ([]conversation.Message, error)
 }
 
 // Contacts reads contacts. conversation.Store implements it.
@@ -73,6 +96,12 @@ func NewCases(store CaseStore, cfg CasesConfig) *Cases {
 	}
 	if cfg.UrgentTypes == nil {
 		cfg.UrgentTypes = []CaseType{Denuncia}
+	}
+	if cfg.SurveyTTL <= 0 {
+		cfg.SurveyTTL = DefaultSurveyTTL
+	}
+	if cfg.ReopenWithin <= 0 {
+		cfg.ReopenWithin = DefaultReopenWithin
 	}
 	return &Cases{store: store, cfg: cfg}
 }
@@ -192,6 +221,11 @@ func (s *Cases) File(ctx context.Context, tenant conversation.Tenant, f Filing) 
 		// than fail a filing that happened.
 		s.cfg.Logger.Error("case filed without its escalation", "case", c.Radicado, "tenant", tenant.ID, "err", err)
 	}
+	if f.source == "" {
+		// The bot answers in the conversation it filed the case from.
+		s.notice(ctx, c, "filed", PurposeFiled, map[string]string{
+			"type": string(c.Type), "due": c.Due.In(CalendarOf(tenant).Location).Format(time.DateOnly)})
+	}
 	return c, nil
 }
 
@@ -227,7 +261,16 @@ func (f Filing) validate() error {
 // Transition moves a case to another status and records who did it and
 // why. Returns ECONFLICT naming the allowed statuses when the move is not
 // allowed, or when another change came first.
+//
+// The customer is told of a move to en_tramite, escalado or reabierto
+// (case_status), and of a resolution (case_resolved without an answer:
+// Resolve gives one), unless they made the move themselves.
 func (s *Cases) Transition(ctx context.Context, tenantID, id int64, to CaseStatus, actor, note string) (Case, error) {
+	return s.move(ctx, tenantID, id, to, actor, note, "")
+}
+
+// move changes a case's status, records it, and tells the customer.
+func (s *Cases) move(ctx context.Context, tenantID, id int64, to CaseStatus, actor, note, answer string) (Case, error) {
 	c, err := s.store.Case(ctx, tenantID, id)
 	if err != nil {
 		return Case{}, err
@@ -236,9 +279,21 @@ func (s *Cases) Transition(ctx context.Context, tenantID, id int64, to CaseStatu
 		return Case{}, err
 	}
 	ev := CaseEvent{Kind: "status", Actor: actor, From: c.Status, To: to, Note: note, CreatedAt: s.cfg.Now()}
+	if to == Resuelto && answer != "" {
+		ev.Kind, ev.Note = "resolved", answer
+	}
 	c.Status = to
 	if err := s.store.UpdateCase(ctx, &c, ev); err != nil {
 		return Case{}, err
+	}
+	if strings.HasPrefix(actor, ActorContact) {
+		return c, nil // the customer knows: the reply in their conversation says it
+	}
+	switch to {
+	case EnTramite, Escalado, Reabierto:
+		s.notice(ctx, c, "status", PurposeStatus, map[string]string{"status": string(to), "due": s.dateOf(ctx, tenantID, c.Due)})
+	case Resuelto:
+		s.notice(ctx, c, "resolved", PurposeResolved, map[string]string{"answer": answer})
 	}
 	return c, nil
 }
@@ -273,6 +328,8 @@ func (s *Cases) Extend(ctx context.Context, tenant conversation.Tenant, id int64
 	if err := s.store.UpdateCase(ctx, &c, ev); err != nil {
 		return Case{}, err
 	}
+	s.notice(ctx, c, "extended", PurposeExtended, map[string]string{
+		"days": strconv.Itoa(days), "reason": c.ExtensionNote, "due": c.Due.In(cal.Location).Format(time.DateOnly)})
 	return c, nil
 }
 
@@ -467,6 +524,11 @@ func (s *Cases) EscalateJob(ctx context.Context, j conversation.Job) error {
 		}
 		if err := s.store.UpdateCase(ctx, &c, ev); err != nil {
 			return err // a conflict retries the job, which finds the event
+		}
+		if ev.To == Escalado {
+			// The customer hears of the first raise; the later levels
+			// change nothing they see.
+			s.notice(ctx, c, "status", PurposeStatus, map[string]string{"status": string(Escalado), "due": s.dateOf(ctx, j.TenantID, c.Due)})
 		}
 	}
 	return s.schedule(ctx, tenant, c, i+1)

@@ -24,6 +24,10 @@ type Cases interface {
 	// the case is not the tenant's, EINVALID for an unknown status, and
 	// ECONFLICT naming the allowed statuses when the move is not allowed.
 	Transition(ctx context.Context, tenantID, id int64, to handoff.CaseStatus, actor, note string) (handoff.Case, error)
+	// Resolve resolves a case with the answer the customer is told.
+	// Returns EINVALID naming answer, ENOTFOUND and ECONFLICT as
+	// Transition does.
+	Resolve(ctx context.Context, tenantID, id int64, answer, actor string) (handoff.Case, error)
 	// Extend extends a case's term once. Returns EINVALID naming days or
 	// reason, and ECONFLICT when the case may not be extended.
 	Extend(ctx context.Context, tenant conversation.Tenant, id int64, days int, reason, actor string) (handoff.Case, error)
@@ -170,6 +174,8 @@ func idAndBody[T any](a *API, w http.ResponseWriter, r *http.Request) (int64, T,
 type transitionRequest struct {
 	Status string `json:"status"`
 	Note   string `json:"note"`
+	// Answer, with status resuelto, is the answer the customer is told.
+	Answer string `json:"answer"`
 }
 
 func (a *API) transitionCase(w http.ResponseWriter, r *http.Request, t tenant) error {
@@ -183,7 +189,17 @@ func (a *API) transitionCase(w http.ResponseWriter, r *http.Request, t tenant) e
 	case utf8.RuneCountInString(req.Note) > maxCaseNote:
 		return conversation.FieldError("note", "must be at most %d characters", maxCaseNote)
 	}
-	c, err := a.cfg.Cases.Transition(r.Context(), t.ID, id, handoff.CaseStatus(req.Status), actorOf(t), strings.TrimSpace(req.Note))
+	var c handoff.Case
+	switch {
+	case req.Answer == "":
+		c, err = a.cfg.Cases.Transition(r.Context(), t.ID, id, handoff.CaseStatus(req.Status), actorOf(t), strings.TrimSpace(req.Note))
+	case req.Status != string(handoff.Resuelto):
+		return conversation.FieldError("answer", "is the answer of a resolution: only with status resuelto")
+	case req.Note != "":
+		return conversation.FieldError("note", "a resolution's note is its answer: send answer alone")
+	default:
+		c, err = a.cfg.Cases.Resolve(r.Context(), t.ID, id, req.Answer, actorOf(t))
+	}
 	if err != nil {
 		return err
 	}

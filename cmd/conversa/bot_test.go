@@ -13,6 +13,7 @@ import (
 
 	"conversa/bot"
 	"conversa/conversation"
+	"conversa/notify"
 )
 
 const exampleBot = "../../examples/bots/servicios"
@@ -217,7 +218,9 @@ func TestFlowSurvivesRestart(t *testing.T) {
 }
 
 // TestComplaintIsFiled follows a web-chat customer who files a complaint
-// through the example bot and gets the filing number and the due date.
+// through the example bot and gets the filing number and the due date; an
+// agent works it and resolves it through the API with an answer; the
+// customer gets the answer and the survey, rates it 2, and reopens it.
 func TestComplaintIsFiled(t *testing.T) {
 	dir := t.TempDir()
 	s := serve(t, map[string]string{"CONVERSA_DATA_DIR": dir, "CONVERSA_LOG_LEVEL": "warn"}, "--demo")
@@ -286,20 +289,82 @@ func TestComplaintIsFiled(t *testing.T) {
 	if len(page.Data) != 1 || page.Data[0].Status != "radicado" {
 		t.Fatalf("cases: %+v", page)
 	}
-	for _, to := range []string{"en_tramite", "resuelto"} {
-		req, _ := http.NewRequest("POST", fmt.Sprintf("%s/api/v1/cases/%d/transition", s.url, page.Data[0].ID), strings.NewReader(`{"status":"`+to+`","note":"revisado"}`))
+	// Notifications go out at once, whatever the hour of the test: no
+	// quiet hours for the demo tenant.
+	store := storeAt(t, dir)
+	if err := store.PutPolicy(t.Context(), 1, notify.Policy{QuietHours: &notify.QuietHours{Start: "00:00", End: "00:00"}}); err != nil {
+		t.Fatal(err)
+	}
+	const answer = "Reembolsamos el cobro doble de octubre a tu cuenta."
+	transition := func(body string) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", fmt.Sprintf("%s/api/v1/cases/%d/transition", s.url, page.Data[0].ID), strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+key)
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil || resp.StatusCode != 200 {
-			t.Fatalf("transition to %s: %v %v", to, resp, err)
+			t.Fatalf("transition %s: %v %v", body, resp, err)
 		}
 		resp.Body.Close()
 	}
 
-	store := storeAt(t, dir)
+	// The customer hears, in the web chat, that the case is being worked;
+	// then the answer, then the survey with its buttons.
+	transition(`{"status":"en_tramite","note":"revisado"}`)
+	if got := textOf(w.reply()); !strings.Contains(got, "tu caso "+radicado+" está en trámite. Recibirás respuesta a más tardar el ") {
+		t.Fatalf("case_status %q", got)
+	}
+	transition(`{"status":"resuelto","answer":"` + answer + `"}`)
+	if got := textOf(w.reply()); !strings.Contains(got, "tu caso "+radicado+" fue resuelto. Respuesta: "+answer) {
+		t.Fatalf("case_resolved %q", got)
+	}
+	m := w.reply()
+	if got := textOf(m); !strings.HasPrefix(got, "¿Cómo calificarías la atención de tu caso "+radicado+"? Responde de 1 (muy mala) a 5 (excelente).") {
+		t.Fatalf("case_survey %q", got)
+	}
+	var ids []string
+	for _, p := range m["parts"].([]any) {
+		bs, _ := p.(map[string]any)["buttons"].([]any)
+		for _, b := range bs {
+			ids = append(ids, b.(map[string]any)["id"].(string))
+		}
+	}
+	if strings.Join(ids, ",") != "csat:1,csat:2,csat:3,csat:4,csat:5" {
+		t.Fatalf("survey buttons %v", ids)
+	}
+
+	// A dissatisfied answer is thanked and offered reopening; REABRIR
+	// reopens the case.
+	say("s1", "2")
+	if got := textOf(w.reply()); !strings.HasPrefix(got, "Gracias por tu calificación.") || !strings.Contains(got, "responde REABRIR para reabrirlo") {
+		t.Fatalf("after rating 2: %q", got)
+	}
+	say("s2", "reabrir")
+	if got := textOf(w.reply()); got != "Reabrimos tu caso "+radicado+". Un agente lo revisará y te responderemos." {
+		t.Fatalf("after REABRIR: %q", got)
+	}
+	apiGet(t, s.url, key, "/api/v1/cases?radicado="+radicado, &page)
+	if len(page.Data) != 1 || page.Data[0].Status != "reabierto" {
+		t.Fatalf("cases after REABRIR: %+v", page)
+	}
+	var hist struct {
+		Data []struct{ Kind, Note, To string }
+	}
+	apiGet(t, s.url, key, fmt.Sprintf("/api/v1/cases/%d/history", page.Data[0].ID), &hist)
+	var kinds []string
+	for _, e := range hist.Data {
+		kinds = append(kinds, e.Kind+":"+e.To)
+	}
+	if strings.Join(kinds, ",") != "filed:radicado,status:en_tramite,resolved:resuelto,survey:,status:reabierto" {
+		t.Fatalf("history %v", kinds)
+	}
+
 	c, err := store.CaseByRadicado(t.Context(), 1, radicado)
-	if err != nil || c.Type != "queja" || c.Description != "me cobraron dos veces la factura de octubre" || c.Fields["email"] != "ana.perez@example.com" || c.Status != "resuelto" {
+	if err != nil || c.Type != "queja" || c.Description != "me cobraron dos veces la factura de octubre" || c.Fields["email"] != "ana.perez@example.com" || c.Status != "reabierto" {
 		t.Fatalf("stored case %+v, %v", c, err)
+	}
+	surveys, err := store.CaseSurveys(t.Context(), 1, c.ID)
+	if err != nil || len(surveys) != 1 || surveys[0].Score != 2 || surveys[0].ReopenedAt.IsZero() {
+		t.Fatalf("surveys %+v, %v", surveys, err)
 	}
 }

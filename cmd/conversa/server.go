@@ -54,6 +54,7 @@ type durableStore interface {
 	conversation.Store
 	bot.Store
 	handoff.CaseStore
+	handoff.SurveyStore
 	templates.Store
 	notify.Store
 }
@@ -223,7 +224,11 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 	if err != nil {
 		return nil, err
 	}
-	cases := handoff.NewCases(store, handoff.CasesConfig{Jobs: store, Tenants: store, Contacts: store, Logger: logger.With("component", "cases")})
+	// The cases tell customers of their cases through the notification
+	// service, built below.
+	notices := &caseNotifier{}
+	cases := handoff.NewCases(store, handoff.CasesConfig{Jobs: store, Tenants: store, Contacts: store, Logger: logger.With("component", "cases"),
+		Notifier: notices, Surveys: store, Messages: store})
 	s.bots = bot.NewEngine(store, store, store, bot.Config{
 		Actions: botActions(cases),
 		Client:  bot.NewActionClient(cfg.AllowPrivateWebhooks),
@@ -242,6 +247,9 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 		Actions: map[string]conversation.ActionHandler{
 			conversation.ActionCreateCase: cases,
 		},
+		// The answer to a case's satisfaction survey is taken before the
+		// bot sees it.
+		Interceptors: []conversation.Interceptor{cases},
 		// The registry holds channels that need the service: it is built
 		// next, before anything is sent.
 		Sender: senderFunc(func(ctx context.Context, d conversation.Delivery) (conversation.Receipt, error) {
@@ -263,11 +271,25 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 	s.worker.Handle(conversation.JobDeliver, s.svc.DeliverJob)
 	s.worker.Handle(handoff.JobCaseEscalation, cases.EscalateJob)
 	s.templates = templates.NewService(store)
-	if s.notifier, err = notify.New(store, notify.Deps{Conversations: store, Sender: s.svc, Templates: s.templates},
+	// Notifications use the tenant's templates, else the built-in ones;
+	// a case's survey gets its rating buttons where the channel shows them.
+	if s.notifier, err = notify.New(store, notify.Deps{Conversations: store, Sender: surveySender{s.svc}, Templates: s.templates.Defaults()},
 		notify.Config{Logger: logger.With("component", "notify"), JobsAdded: s.worker.Wake}); err != nil {
 		return nil, err
 	}
-	s.worker.Handle(notify.JobNotify, s.notifier.NotifyJob)
+	notices.svc = s.notifier
+	s.worker.Handle(notify.JobNotify, func(ctx context.Context, j conversation.Job) error {
+		if err := s.notifier.NotifyJob(ctx, j); err != nil {
+			return err
+		}
+		// The case learns what became of its notification: recorded when
+		// undeliverable, followed by the survey after the answer.
+		n, err := s.notifier.Get(ctx, j.TenantID, j.Ref)
+		if err != nil {
+			return err
+		}
+		return cases.NoticeDone(ctx, noticeOutcome(n))
+	})
 
 	s.api, err = api.New(api.Config{RequestsPerMinute: cfg.APIRequestsPerMinute, Logger: logger, Bots: s.bots, BotStore: store,
 		Cases: cases, CaseStore: store, Templates: s.templates, TemplateStore: store, Media: s.media,
@@ -450,4 +472,41 @@ func storeName(cfg Config) string {
 		return "PostgreSQL"
 	}
 	return "embedded SQLite at " + cfg.DatabaseURL
+}
+
+// caseNotifier is the notification service as the cases use it.
+type caseNotifier struct{ svc *notify.Service }
+
+func (c *caseNotifier) Notify(ctx context.Context, n handoff.Notice) (int64, error) {
+	got, err := c.svc.Notify(ctx, notify.Request{TenantID: n.TenantID, ContactID: n.ContactID, Purpose: n.Purpose, Data: n.Data, IdempotencyKey: n.Key})
+	return got.ID, err
+}
+
+// noticeOutcome is a notification as the cases learn of it: its status,
+// and why each channel was passed over.
+func noticeOutcome(n notify.Notification) handoff.NoticeOutcome {
+	var reasons []string
+	for _, sk := range n.Skipped {
+		reasons = append(reasons, string(sk.Channel)+": "+sk.Reason)
+	}
+	if n.Note != "" {
+		reasons = append(reasons, n.Note)
+	}
+	return handoff.NoticeOutcome{TenantID: n.TenantID, ID: n.ID, Key: n.IdempotencyKey, Purpose: n.Purpose,
+		Status: string(n.Status), Reason: strings.Join(reasons, "; ")}
+}
+
+// surveySender is the conversation service for notifications: a case's
+// survey gets its rating buttons on channels that show them.
+type surveySender struct{ svc *conversation.Service }
+
+func (s surveySender) Send(ctx context.Context, outs ...conversation.Outbound) ([]conversation.SendResult, error) {
+	outs, err := handoff.SurveyButtons(ctx, outs, func(ctx context.Context, tenantID, accountID int64) (conversation.ChannelKind, error) {
+		a, err := s.svc.AccountByID(ctx, tenantID, accountID)
+		return a.Kind, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.svc.Send(ctx, outs...)
 }

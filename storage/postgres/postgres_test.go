@@ -119,3 +119,13 @@ func TestNotifyStore(t *testing.T) {
 		return s, s
 	})
 }
+
+func TestSurveyStore(t *testing.T) {
+	handofftest.TestSurveyStore(t, func(t *testing.T) (conversation.Store, handoff.CaseStore, handoff.SurveyStore) {
+		s := open(t)
+		if _, err := s.Migrate(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		return s, s, s
+	})
+}

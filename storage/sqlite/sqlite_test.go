@@ -108,3 +108,14 @@ func TestNotifyStore(t *testing.T) {
 		return s, s
 	})
 }
+
+func TestSurveyStore(t *testing.T) {
+	handofftest.TestSurveyStore(t, func(t *testing.T) (conversation.Store, handoff.CaseStore, handoff.SurveyStore) {
+		s, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "conversa.db")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s, s, s
+	})
+}
