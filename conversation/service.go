@@ -51,7 +51,9 @@ type Deps struct {
 	// agents.
 	Bot Bot
 	// Actions carry out the bot's actions by name (create_case); an
-	// action without a handler is logged.
+	// action without a handler is logged. A handler of ActionHandoff is
+	// called after the conversation is queued, also when the bot fails
+	// for good (reason "bot_failed"), to route it to an agent.
 	Actions map[string]ActionHandler
 	// Sender delivers outbound messages; without one, delivery jobs fail.
 	Sender Sender
@@ -407,6 +409,12 @@ func (s *Service) RouteJob(ctx context.Context, j Job) error {
 			if _, qerr := s.Queue(ctx, j.TenantID, conv.ID); qerr != nil {
 				return errors.Join(err, qerr)
 			}
+			if h := s.actions[ActionHandoff]; h != nil {
+				a := Action{Name: ActionHandoff, Params: map[string]string{"reason": "bot_failed"}}
+				if _, herr := h.HandleAction(ctx, Turn{Tenant: tenant, Conversation: conv, Contact: contact, Message: msg}, a); herr != nil {
+					return errors.Join(err, herr)
+				}
+			}
 		}
 		return fmt.Errorf("bot turn: %w", err)
 	}
@@ -434,6 +442,12 @@ func (s *Service) RouteJob(ctx context.Context, j Job) error {
 			if _, err := s.Queue(ctx, j.TenantID, conv.ID); err != nil && !IsConflict(err) {
 				return err
 			}
+			if s.actions[a.Name] == nil {
+				continue
+			}
+			// A handler of the handoff (the agents' router) queues it
+			// for an agent; its parts go to the contact.
+			fallthrough
 		default:
 			h := s.actions[a.Name]
 			if h == nil {
