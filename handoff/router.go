@@ -95,7 +95,7 @@ func (r *Router) UpdateAgent(ctx context.Context, a Agent) (Agent, error) {
 		return Agent{}, err
 	}
 	if a.Status == StatusAvailable && a.Load < a.Capacity {
-		if err := r.fill(ctx, a); err != nil {
+		if _, err := r.fill(ctx, a); err != nil {
 			r.cfg.Logger.Warn("offer conversations after an agent update", "tenant", a.TenantID, "agent", a.ID, "err", err)
 		}
 	}
@@ -320,10 +320,10 @@ func (r *Router) reoffer(ctx context.Context, tenantID int64, entries []Entry) e
 
 // fill offers an available agent the best waiting conversations of the
 // queues they serve, up to their free capacity.
-func (r *Router) fill(ctx context.Context, a Agent) error {
+func (r *Router) fill(ctx context.Context, a Agent) ([]Entry, error) {
 	queues, err := r.store.ListQueues(ctx, a.TenantID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	o := AgentOffer{TenantID: a.TenantID, AgentID: a.ID, Queues: map[int64]time.Duration{}, At: r.cfg.Now()}
 	for _, q := range queues {
@@ -331,8 +331,7 @@ func (r *Router) fill(ctx context.Context, a Agent) error {
 			o.Queues[q.ID] = q.AcceptTimeout
 		}
 	}
-	_, err = r.store.OfferToAgent(ctx, o)
-	return err
+	return r.store.OfferToAgent(ctx, o)
 }
 
 // SetStatus changes an agent's availability. An agent who becomes
@@ -352,9 +351,11 @@ func (r *Router) SetStatus(ctx context.Context, tenantID, agentID int64, st Agen
 		return a, fmt.Errorf("offer conversations to other agents: %w", err)
 	}
 	if st == StatusAvailable {
-		if err := r.fill(ctx, a); err != nil {
+		if _, err := r.fill(ctx, a); err != nil {
 			return a, err
 		}
+		// Read again: other routers may have offered the agent more
+		// meanwhile.
 		return r.store.Agent(ctx, tenantID, agentID)
 	}
 	return a, nil

@@ -125,6 +125,18 @@ func (s *Store) routingTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 // SetAgentStatus implements handoff.RoutingStore.
 func (s *Store) SetAgentStatus(ctx context.Context, tenantID, id int64, st handoff.AgentStatus, at time.Time) (handoff.Agent, []handoff.Entry, error) {
 	at = at.UTC().Truncate(time.Microsecond)
+	if st == handoff.StatusAvailable {
+		// Nothing goes back to the queue: one statement, no transaction.
+		a, err := scanAgent(s.pool.QueryRow(ctx, `UPDATE agents SET status = 'available',
+			status_since = CASE WHEN status = 'available' THEN status_since ELSE $3 END,
+			idle_since = CASE WHEN status = 'available' THEN idle_since ELSE $3 END,
+			updated_at = CASE WHEN status = 'available' THEN updated_at ELSE $3 END
+			WHERE tenant_id = $1 AND id = $2 RETURNING `+agentColumns, tenantID, id, at))
+		if err != nil {
+			return handoff.Agent{}, nil, fmt.Errorf("set agent status: %w", notFound(err, "agent"))
+		}
+		return a, nil, nil
+	}
 	var a handoff.Agent
 	var back []handoff.Entry
 	err := s.routingTx(ctx, func(tx pgx.Tx) error {
@@ -141,9 +153,6 @@ func (s *Store) SetAgentStatus(ctx context.Context, tenantID, id int64, st hando
 			if err != nil {
 				return err
 			}
-		}
-		if st == handoff.StatusAvailable {
-			return nil
 		}
 		back, err = queryAll(ctx, tx, scanEntry, `UPDATE routing_entries SET state = 'waiting', agent_id = 0, deadline = NULL,
 			version = version + 1 WHERE agent_id = $1 AND tenant_id = $2 AND state = 'offered' RETURNING `+entryColumns, id, tenantID)
@@ -382,19 +391,21 @@ func (s *Store) OfferToAgent(ctx context.Context, o handoff.AgentOffer) ([]hando
 		if err != nil || len(picked) == 0 {
 			return err
 		}
+		// The offers, their jobs and the agent's load in one round trip:
+		// an agent's console waits for this.
+		var b pgx.Batch
 		for _, e := range picked {
-			e, err = scanEntry(tx.QueryRow(ctx, `UPDATE routing_entries SET state = 'offered', agent_id = $2, deadline = $3,
-				version = version + 1 WHERE conversation_id = $1 RETURNING `+entryColumns, e.ConversationID, o.AgentID, at.Add(o.Queues[e.QueueID])))
-			if err != nil {
-				return err
-			}
-			if err := offerJob(ctx, tx, e); err != nil {
-				return err
-			}
+			e.State, e.AgentID, e.Version, e.Deadline = handoff.EntryOffered, o.AgentID, e.Version+1, at.Add(o.Queues[e.QueueID])
+			b.Queue(`UPDATE routing_entries SET state = 'offered', agent_id = $2, deadline = $3, version = $4 WHERE conversation_id = $1`,
+				e.ConversationID, e.AgentID, e.Deadline, e.Version)
+			b.Queue(`INSERT INTO jobs (tenant_id, kind, ref, key, payload, state, run_at, max_attempts, created_at, updated_at)
+				VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $8) ON CONFLICT DO NOTHING`,
+				e.TenantID, handoff.JobOffer, e.ConversationID, handoff.OfferJobKey(e), []byte(strconv.FormatInt(e.Version, 10)),
+				e.Deadline, conversation.DeliverMaxAttempts, now())
 			offered = append(offered, e)
 		}
-		_, err = tx.Exec(ctx, `UPDATE agents SET load = load + $2, idle_since = $3, last_offered_at = $3 WHERE id = $1`, o.AgentID, len(offered), at)
-		return err
+		b.Queue(`UPDATE agents SET load = load + $2, idle_since = $3, last_offered_at = $3 WHERE id = $1`, o.AgentID, len(offered), at)
+		return tx.SendBatch(ctx, &b).Close()
 	})
 	if err != nil {
 		return nil, fmt.Errorf("offer conversations to agent: %w", err)
