@@ -2,6 +2,7 @@ package handoff
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -42,7 +43,9 @@ type RouterConfig struct {
 	// SweepInterval is how often Run looks for silent consoles; default a
 	// third of PresenceTTL.
 	SweepInterval time.Duration
-	Logger        *slog.Logger
+	// Bus, when set, carries RoutingEvents to consoles on every node.
+	Bus    conversation.Bus
+	Logger *slog.Logger
 }
 
 // Router hands conversations to agents: it queues what the bot hands off,
@@ -94,6 +97,7 @@ func (r *Router) UpdateAgent(ctx context.Context, a Agent) (Agent, error) {
 	if err != nil {
 		return Agent{}, err
 	}
+	r.publishAgent(ctx, a)
 	if a.Status == StatusAvailable && a.Load < a.Capacity {
 		if _, err := r.fill(ctx, a); err != nil {
 			r.cfg.Logger.Warn("offer conversations after an agent update", "tenant", a.TenantID, "agent", a.ID, "err", err)
@@ -229,7 +233,9 @@ func (r *Router) Enqueue(ctx context.Context, tenantID, conversationID int64, re
 	if err != nil || !created {
 		return e, err
 	}
-	return r.offerEntry(ctx, e, q)
+	e, err = r.offerEntry(ctx, e, q)
+	r.publishEntry(ctx, e, err, 0)
+	return e, err
 }
 
 func clip(s string, n int) string {
@@ -299,7 +305,8 @@ func (r *Router) offerEntry(ctx context.Context, e Entry, q Queue) (Entry, error
 }
 
 // reoffer offers entries that went back to waiting to other agents.
-func (r *Router) reoffer(ctx context.Context, tenantID int64, entries []Entry) error {
+// from is the agent who had them.
+func (r *Router) reoffer(ctx context.Context, tenantID, from int64, entries []Entry) error {
 	if len(entries) == 0 {
 		return nil
 	}
@@ -310,7 +317,9 @@ func (r *Router) reoffer(ctx context.Context, tenantID int64, entries []Entry) e
 	var errs []error
 	for _, e := range entries {
 		if i := slices.IndexFunc(queues, func(q Queue) bool { return q.ID == e.QueueID }); i >= 0 {
-			if _, err := r.offerEntry(ctx, e, queues[i]); err != nil {
+			e, err = r.offerEntry(ctx, e, queues[i])
+			r.publishEntry(ctx, e, err, from)
+			if err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -331,7 +340,11 @@ func (r *Router) fill(ctx context.Context, a Agent) ([]Entry, error) {
 			o.Queues[q.ID] = q.AcceptTimeout
 		}
 	}
-	return r.store.OfferToAgent(ctx, o)
+	offered, err := r.store.OfferToAgent(ctx, o)
+	for _, e := range offered {
+		r.publishEntry(ctx, e, nil, 0)
+	}
+	return offered, err
 }
 
 // SetStatus changes an agent's availability. An agent who becomes
@@ -347,17 +360,22 @@ func (r *Router) SetStatus(ctx context.Context, tenantID, agentID int64, st Agen
 	if err != nil {
 		return Agent{}, err
 	}
-	if err := r.reoffer(ctx, tenantID, back); err != nil {
+	if err := r.reoffer(ctx, tenantID, agentID, back); err != nil {
+		r.publishAgent(ctx, a)
 		return a, fmt.Errorf("offer conversations to other agents: %w", err)
 	}
 	if st == StatusAvailable {
 		if _, err := r.fill(ctx, a); err != nil {
+			r.publishAgent(ctx, a)
 			return a, err
 		}
 		// Read again: other routers may have offered the agent more
 		// meanwhile.
-		return r.store.Agent(ctx, tenantID, agentID)
+		if a, err = r.store.Agent(ctx, tenantID, agentID); err != nil {
+			return Agent{}, err
+		}
 	}
+	r.publishAgent(ctx, a)
 	return a, nil
 }
 
@@ -459,6 +477,7 @@ func (r *Router) assign(ctx context.Context, e Entry) (Entry, error) {
 	if err != nil {
 		return Entry{}, err
 	}
+	r.publishEntry(ctx, e, nil, 0)
 	return e, nil
 }
 
@@ -529,12 +548,15 @@ func (r *Router) Transfer(ctx context.Context, tenantID, actorID, conversationID
 		if _, err := r.convs.Queue(ctx, tenantID, conversationID); err != nil {
 			return Entry{}, err
 		}
+		holder := e.AgentID
 		e, err = r.store.Requeue(ctx, Requeue{TenantID: tenantID, ConversationID: conversationID, QueueID: q.ID,
 			Priority: e.Priority - from.Priority + q.Priority, Note: t.Note, At: now})
 		if err != nil {
 			return Entry{}, err
 		}
-		return r.offerEntry(ctx, e, q)
+		e, err = r.offerEntry(ctx, e, q)
+		r.publishEntry(ctx, e, err, holder)
+		return e, err
 	}
 	if _, err := r.store.Agent(ctx, tenantID, t.ToAgent); err != nil {
 		return Entry{}, err
@@ -552,6 +574,9 @@ func (r *Router) Transfer(ctx context.Context, tenantID, actorID, conversationID
 	got, err := r.store.Claim(ctx, c)
 	if err != nil {
 		return Entry{}, err
+	}
+	if e.AgentID != 0 && e.AgentID != got.AgentID {
+		r.publish(ctx, RoutingEvent{Type: EventEntryRemoved, TenantID: tenantID, Entry: &got}, AgentTopic(tenantID, e.AgentID))
 	}
 	return r.assign(ctx, got)
 }
@@ -582,9 +607,16 @@ func (r *Router) Close(ctx context.Context, tenantID, actorID, conversationID in
 	if err != nil {
 		return err
 	}
-	_, err = r.store.Release(ctx, tenantID, conversationID, disposition, r.cfg.Now())
+	e, err := r.store.Release(ctx, tenantID, conversationID, disposition, r.cfg.Now())
 	if conversation.IsNotFound(err) {
 		return nil
+	}
+	if err == nil {
+		topics := []string{RoutingTopic(tenantID)}
+		if e.AgentID != 0 {
+			topics = append(topics, AgentTopic(tenantID, e.AgentID))
+		}
+		r.publish(ctx, RoutingEvent{Type: EventEntryRemoved, TenantID: tenantID, Entry: &e}, topics...)
 	}
 	return err
 }
@@ -611,6 +643,7 @@ func (r *Router) expire(ctx context.Context, tenantID, conversationID, offer int
 		return e, errors.Join(append(errs, err)...)
 	}
 	e, err = r.offerEntry(ctx, e, q)
+	r.publishEntry(ctx, e, err, before.AgentID)
 	return e, errors.Join(append(errs, err)...)
 }
 
@@ -813,4 +846,82 @@ func (r *Router) QueueStats(ctx context.Context, tenantID int64) ([]QueueView, e
 // and their load against capacity.
 func (r *Router) AgentStats(ctx context.Context, tenantID int64) ([]Agent, error) {
 	return r.store.ListAgents(ctx, tenantID)
+}
+
+// Routing event types.
+const (
+	// EventEntry carries a conversation handed to agents that was queued,
+	// offered, assigned or moved.
+	EventEntry = "routing.entry"
+	// EventEntryRemoved carries a conversation that left an agent or the
+	// queues: closed, returned to the bot, or transferred away.
+	EventEntryRemoved = "routing.entry_removed"
+	// EventAgent carries an agent whose status or profile changed.
+	EventAgent = "routing.agent"
+)
+
+// RoutingEvent is published on the Bus after a routing change commits, on
+// RoutingTopic for supervisors and on the AgentTopic of each agent it
+// concerns, so that a console on any node sees its offers at once. Like
+// every Bus message it may be lost: a console that reconnects reads the
+// store (ListEntries).
+type RoutingEvent struct {
+	Type     string    `json:"type"`
+	TenantID int64     `json:"tenant_id"`
+	Entry    *Entry    `json:"entry,omitempty"`
+	Agent    *Agent    `json:"agent,omitempty"`
+	At       time.Time `json:"at"`
+}
+
+// RoutingTopic is the Bus topic of a tenant's routing events.
+func RoutingTopic(tenantID int64) string {
+	return "routing." + strconv.FormatInt(tenantID, 10)
+}
+
+// AgentTopic is the Bus topic of the routing events that concern one
+// agent: offers, assignments, and what leaves them.
+func AgentTopic(tenantID, agentID int64) string {
+	return "agent." + strconv.FormatInt(tenantID, 10) + "." + strconv.FormatInt(agentID, 10)
+}
+
+// publishEntry publishes e after a change that succeeded; from is an agent
+// it left, if any, who is told so.
+func (r *Router) publishEntry(ctx context.Context, e Entry, err error, from int64) {
+	if err != nil || e.ConversationID == 0 {
+		return
+	}
+	if from != 0 && from != e.AgentID {
+		r.publish(ctx, RoutingEvent{Type: EventEntryRemoved, TenantID: e.TenantID, Entry: &e}, AgentTopic(e.TenantID, from))
+	}
+	topics := []string{RoutingTopic(e.TenantID)}
+	if e.AgentID != 0 {
+		topics = append(topics, AgentTopic(e.TenantID, e.AgentID))
+	}
+	r.publish(ctx, RoutingEvent{Type: EventEntry, TenantID: e.TenantID, Entry: &e}, topics...)
+}
+
+// publishAgent publishes a change of an agent.
+func (r *Router) publishAgent(ctx context.Context, a Agent) {
+	r.publish(ctx, RoutingEvent{Type: EventAgent, TenantID: a.TenantID, Agent: &a}, RoutingTopic(a.TenantID), AgentTopic(a.TenantID, a.ID))
+}
+
+// publish sends ev to topics. The change is committed: a lost event only
+// delays what consoles see until they read the store again.
+func (r *Router) publish(ctx context.Context, ev RoutingEvent, topics ...string) {
+	if r.cfg.Bus == nil {
+		return
+	}
+	ev.At = r.cfg.Now()
+	payload, err := json.Marshal(ev)
+	if err != nil {
+		r.cfg.Logger.Error("encode routing event", "err", err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	for _, t := range topics {
+		if err := r.cfg.Bus.Publish(ctx, t, payload); err != nil {
+			r.cfg.Logger.Warn("publish routing event", "topic", t, "err", err)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package handoff_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -14,8 +15,10 @@ import (
 	"conversa/bot"
 	"conversa/conversation"
 	"conversa/handoff"
+	"conversa/internal/testenv"
 	"conversa/storage/memory"
 	"conversa/storage/sqlite"
+	"conversa/storage/valkey"
 )
 
 // routerClock is the routers' clock in tests: time moves only when told.
@@ -43,6 +46,7 @@ type routingEnv struct {
 	svc    *conversation.Service
 	router *handoff.Router
 	clock  *routerClock
+	shared *memory.Shared
 	tenant conversation.Tenant
 	n      int
 }
@@ -66,7 +70,8 @@ func newRoutingEnv(t *testing.T, withBot bool) *routingEnv {
 	if e.svc, err = conversation.NewService(conversation.ServiceConfig{}, deps); err != nil {
 		t.Fatal(err)
 	}
-	router = handoff.NewRouter(store, e.svc, store, handoff.RouterConfig{Now: e.clock.Now, PresenceTTL: time.Minute})
+	e.shared = shared
+	router = handoff.NewRouter(store, e.svc, store, handoff.RouterConfig{Now: e.clock.Now, PresenceTTL: time.Minute, Bus: shared})
 	e.router = router
 	e.tenant = e.newTenant(t, "acme")
 	return e
@@ -169,6 +174,9 @@ func TestRulesOfferAcceptAndExpiry(t *testing.T) {
 	e.clock.Advance(time.Second)
 	beto := e.setStatus(t, e.agent(t, e.tenant, "beto", 1, handoff.RoleAgent, "billing"), handoff.StatusAvailable)
 
+	anaSub, err := e.shared.Subscribe(ctx, handoff.AgentTopic(e.tenant.ID, ana.ID))
+	must(t, err)
+	defer anaSub.Close()
 	c := e.conversation(t, e.tenant, "mi factura llegó muy alta", map[string]string{"vip": "true"})
 	en, err := e.router.Enqueue(ctx, e.tenant.ID, c.ID, handoff.QueueRequest{Reason: "asked for a person", Intent: "consultar_factura", Sentiment: "negative"})
 	must(t, err)
@@ -181,6 +189,9 @@ func TestRulesOfferAcceptAndExpiry(t *testing.T) {
 	// Enqueue again (a retried route job): nothing changes.
 	if again, err := e.router.Enqueue(ctx, e.tenant.ID, c.ID, handoff.QueueRequest{}); err != nil || again.Version != en.Version {
 		t.Fatalf("Enqueue again = %+v, %v", again, err)
+	}
+	if ev := nextRouting(t, anaSub); ev.Type != handoff.EventEntry || ev.Entry.ConversationID != c.ID || ev.Entry.State != handoff.EntryOffered {
+		t.Fatalf("ana's console got %+v, want the offer", ev)
 	}
 	_, err = e.router.Accept(ctx, e.tenant.ID, beto.ID, c.ID, en.Version)
 	wantCode(t, err, conversation.EFORBIDDEN, "accepting another agent's offer")
@@ -196,6 +207,11 @@ func TestRulesOfferAcceptAndExpiry(t *testing.T) {
 	}
 	if a, _ := e.store.Agent(ctx, e.tenant.ID, ana.ID); a.Status != handoff.StatusAway || a.Load != 0 {
 		t.Fatalf("ana after missing the offer = %+v, want away with nothing", a)
+	}
+	// Her console learns both: she is away, and the offer left her.
+	got1, got2 := nextRouting(t, anaSub), nextRouting(t, anaSub)
+	if got1.Type != handoff.EventAgent || got1.Agent.Status != handoff.StatusAway || got2.Type != handoff.EventEntryRemoved || got2.Entry.ConversationID != c.ID {
+		t.Fatalf("ana's console got %+v then %+v", got1, got2)
 	}
 	got, err := e.router.Accept(ctx, e.tenant.ID, beto.ID, c.ID, en2.Version)
 	must(t, err)
@@ -571,5 +587,83 @@ func eventually(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func nextRouting(t *testing.T, sub *conversation.Subscription) handoff.RoutingEvent {
+	t.Helper()
+	select {
+	case m, ok := <-sub.C():
+		if !ok {
+			t.Fatalf("subscription ended: %v", sub.Err())
+		}
+		var ev handoff.RoutingEvent
+		must(t, json.Unmarshal(m.Payload, &ev))
+		return ev
+	case <-time.After(10 * time.Second):
+		t.Fatal("no routing event within 10s")
+	}
+	panic("unreachable")
+}
+
+// TestOffersReachConsolesOnOtherNodes: a router on one node offers a
+// conversation; the agent's console, connected to another node, gets the
+// offer through Valkey.
+func TestOffersReachConsolesOnOtherNodes(t *testing.T) {
+	e := newRoutingEnv(t, false)
+	ctx := t.Context()
+	rawURL, prefix := testenv.ValkeyURL(t)
+	var clients []*valkey.Client
+	for range 2 {
+		c, err := valkey.Open(ctx, valkey.Config{URL: rawURL, Prefix: prefix})
+		must(t, err)
+		t.Cleanup(c.Close)
+		rctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- c.Run(rctx) }()
+		t.Cleanup(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("valkey Run: %v", err)
+			}
+		})
+		clients = append(clients, c)
+	}
+	nodeA := handoff.NewRouter(e.store, e.svc, e.store, handoff.RouterConfig{Now: e.clock.Now, Bus: clients[0]})
+	e.queue(t, e.tenant, handoff.Queue{Name: "general"})
+	ana, err := nodeA.CreateAgent(ctx, handoff.Agent{TenantID: e.tenant.ID, Name: "ana"})
+	must(t, err)
+	console, err := clients[1].Subscribe(ctx, handoff.AgentTopic(e.tenant.ID, ana.ID))
+	must(t, err)
+	defer console.Close()
+	// Node B's subscription to Valkey is up once a probe gets through.
+	probe := func() bool {
+		must(t, clients[0].Publish(ctx, handoff.AgentTopic(e.tenant.ID, ana.ID), []byte(`{"type":"probe"}`)))
+		select {
+		case <-console.C():
+			return true
+		case <-time.After(50 * time.Millisecond):
+			return false
+		}
+	}
+	eventually(t, "node B subscribed", probe)
+	// Probes still in flight are skipped.
+	next := func() handoff.RoutingEvent {
+		for {
+			if ev := nextRouting(t, console); ev.Type != "probe" {
+				return ev
+			}
+		}
+	}
+	_, err = nodeA.SetStatus(ctx, e.tenant.ID, ana.ID, handoff.StatusAvailable)
+	must(t, err)
+	if ev := next(); ev.Type != handoff.EventAgent || ev.Agent.Status != handoff.StatusAvailable {
+		t.Fatalf("the console got %+v, want ana available", ev)
+	}
+	c := e.conversation(t, e.tenant, "hola", nil)
+	_, err = nodeA.Enqueue(ctx, e.tenant.ID, c.ID, handoff.QueueRequest{})
+	must(t, err)
+	if ev := next(); ev.Type != handoff.EventEntry || ev.Entry.ConversationID != c.ID || ev.Entry.State != handoff.EntryOffered || ev.Entry.AgentID != ana.ID {
+		t.Fatalf("the console on node B got %+v, want the offer", ev)
 	}
 }
