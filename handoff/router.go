@@ -681,7 +681,8 @@ func (r *Router) OfferJob(ctx context.Context, j conversation.Job) error {
 // HandleAction carries out the bot's handoff action: the conversation is
 // queued by the rules, with what the bot knew (reason, intent, sentiment),
 // and the contact is told where they stand. A second call for the same
-// conversation finds it queued and tells the same.
+// conversation finds it queued and tells the same. A tenant without queues
+// leaves the conversation queued in the model only (logged).
 func (r *Router) HandleAction(ctx context.Context, t conversation.Turn, a conversation.Action) ([]conversation.Part, error) {
 	if a.Name != conversation.ActionHandoff {
 		return nil, fmt.Errorf("the router carries out %s, not %s", conversation.ActionHandoff, a.Name)
@@ -689,6 +690,12 @@ func (r *Router) HandleAction(ctx context.Context, t conversation.Turn, a conver
 	_, err := r.Enqueue(ctx, t.Tenant.ID, t.Conversation.ID, QueueRequest{
 		Reason: a.Params["reason"], Intent: a.Params["intent"], Sentiment: a.Params["sentiment"],
 	})
+	if conversation.IsConflict(err) {
+		// No queues yet, or the conversation moved on (closed, taken by
+		// an agent): it stays as the service left it, visible to agents.
+		r.cfg.Logger.Warn("handoff not routed", "tenant", t.Tenant.ID, "conversation", t.Conversation.ID, "err", err)
+		return nil, nil
+	}
 	if err != nil {
 		return nil, err
 	}

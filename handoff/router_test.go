@@ -51,7 +51,18 @@ type routingEnv struct {
 	n      int
 }
 
+// newRoutingEnv is newRoutingEnvWith the dialogue engine when withBot.
 func newRoutingEnv(t *testing.T, withBot bool) *routingEnv {
+	t.Helper()
+	if !withBot {
+		return newRoutingEnvWith(t, nil)
+	}
+	return newRoutingEnvWith(t, func(s *sqlite.Store) conversation.Bot { return bot.NewEngine(s, s, s, bot.Config{}) })
+}
+
+// newRoutingEnvWith makes the env; with a bot, the router carries out its
+// handoff action.
+func newRoutingEnvWith(t *testing.T, newBot func(*sqlite.Store) conversation.Bot) *routingEnv {
 	t.Helper()
 	ctx := t.Context()
 	store, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "c.db")})
@@ -63,8 +74,8 @@ func newRoutingEnv(t *testing.T, withBot bool) *routingEnv {
 	shared := memory.New()
 	deps := conversation.Deps{Store: store, Bus: shared, Dedup: shared}
 	var router *handoff.Router
-	if withBot {
-		deps.Bot = bot.NewEngine(store, store, store, bot.Config{})
+	if newBot != nil {
+		deps.Bot = newBot(store)
 		deps.Actions = map[string]conversation.ActionHandler{conversation.ActionHandoff: lazyHandler{&router}}
 	}
 	if e.svc, err = conversation.NewService(conversation.ServiceConfig{}, deps); err != nil {
@@ -666,4 +677,39 @@ func TestOffersReachConsolesOnOtherNodes(t *testing.T) {
 	if ev := next(); ev.Type != handoff.EventEntry || ev.Entry.ConversationID != c.ID || ev.Entry.State != handoff.EntryOffered || ev.Entry.AgentID != ana.ID {
 		t.Fatalf("the console on node B got %+v, want the offer", ev)
 	}
+}
+
+// failingBot always fails: the service hands the conversation to agents
+// after the last attempt.
+type failingBot struct{}
+
+func (failingBot) Respond(context.Context, conversation.Turn) (conversation.Response, error) {
+	return conversation.Response{}, errors.New("model unavailable")
+}
+
+// TestBotFailureRoutesToAgents: when the bot fails for good, the
+// conversation is not only queued but routed, and offered to an agent.
+func TestBotFailureRoutesToAgents(t *testing.T) {
+	e := newRoutingEnvWith(t, func(*sqlite.Store) conversation.Bot { return failingBot{} })
+	ctx := t.Context()
+	e.queue(t, e.tenant, handoff.Queue{Name: "general"})
+	ana := e.setStatus(t, e.agent(t, e.tenant, "ana", 1, handoff.RoleAgent), handoff.StatusAvailable)
+	worker, err := conversation.NewWorker(e.store, conversation.WorkerConfig{Concurrency: 2, PollInterval: 10 * time.Millisecond,
+		RetryBase: time.Millisecond, RetryMax: 2 * time.Millisecond}, nil)
+	must(t, err)
+	worker.Handle(conversation.JobRoute, e.svc.RouteJob)
+	wctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- worker.Run(wctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("worker: %v", err)
+		}
+	})
+	c := e.conversation(t, e.tenant, "hola", nil)
+	eventually(t, "the conversation offered to ana", func() bool {
+		en, err := e.store.Entry(ctx, e.tenant.ID, c.ID)
+		return err == nil && en.AgentID == ana.ID && en.Reason == "bot_failed"
+	})
 }
