@@ -47,8 +47,9 @@ const (
 	ActionCreateCase = "create_case"
 )
 
-// ActionHandler carries out a bot action other than a handoff, such as
-// create_case. HandleAction must be idempotent for one message, since a
+// ActionHandler carries out a bot action such as create_case; a handler of
+// ActionHandoff runs after the service has queued the conversation, and
+// routes it to agents. HandleAction must be idempotent for one message, since a
 // route job may run again: a second call for t.Message returns what the
 // first did. The parts it returns, if any, are sent to the contact.
 type ActionHandler interface {

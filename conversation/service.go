@@ -51,7 +51,9 @@ type Deps struct {
 	// agents.
 	Bot Bot
 	// Actions carry out the bot's actions by name (create_case); an
-	// action without a handler is logged.
+	// action without a handler is logged. A handler of ActionHandoff is
+	// called after the conversation is queued, also when the bot fails
+	// for good (reason "bot_failed"), to route it to an agent.
 	Actions map[string]ActionHandler
 	// Interceptors see every inbound message of an open conversation
 	// before the bot, and may take it (a survey's answer).
@@ -425,6 +427,12 @@ func (s *Service) RouteJob(ctx context.Context, j Job) error {
 			if _, qerr := s.Queue(ctx, j.TenantID, conv.ID); qerr != nil {
 				return errors.Join(err, qerr)
 			}
+			if h := s.actions[ActionHandoff]; h != nil {
+				a := Action{Name: ActionHandoff, Params: map[string]string{"reason": "bot_failed"}}
+				if _, herr := h.HandleAction(ctx, Turn{Tenant: tenant, Conversation: conv, Contact: contact, Message: msg}, a); herr != nil {
+					return errors.Join(err, herr)
+				}
+			}
 		}
 		return fmt.Errorf("bot turn: %w", err)
 	}
@@ -452,6 +460,12 @@ func (s *Service) RouteJob(ctx context.Context, j Job) error {
 			if _, err := s.Queue(ctx, j.TenantID, conv.ID); err != nil && !IsConflict(err) {
 				return err
 			}
+			if s.actions[a.Name] == nil {
+				continue
+			}
+			// A handler of the handoff (the agents' router) queues it
+			// for an agent; its parts go to the contact.
+			fallthrough
 		default:
 			h := s.actions[a.Name]
 			if h == nil {

@@ -129,3 +129,24 @@ func TestSurveyStore(t *testing.T) {
 		return s, s, s
 	})
 }
+
+func TestRoutingStore(t *testing.T) {
+	handofftest.TestRoutingStore(t, func(t *testing.T) (conversation.Store, handoff.RoutingStore, handoff.RoutingStore) {
+		url := testenv.PostgresURL(t)
+		s, err := postgres.Open(t.Context(), postgres.Config{URL: url})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		if _, err := s.Migrate(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		// A second pool on the same schema, as a second node would have.
+		s2, err := postgres.Open(t.Context(), postgres.Config{URL: url})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s2.Close() })
+		return s, s, s2
+	})
+}

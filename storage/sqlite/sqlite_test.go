@@ -119,3 +119,21 @@ func TestSurveyStore(t *testing.T) {
 		return s, s, s
 	})
 }
+
+func TestRoutingStore(t *testing.T) {
+	handofftest.TestRoutingStore(t, func(t *testing.T) (conversation.Store, handoff.RoutingStore, handoff.RoutingStore) {
+		path := filepath.Join(t.TempDir(), "conversa.db")
+		s, err := sqlite.Open(t.Context(), sqlite.Config{Path: path})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		// A second handle on the same file, as a second process would have.
+		s2, err := sqlite.Open(t.Context(), sqlite.Config{Path: path})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s2.Close() })
+		return s, s, s2
+	})
+}
