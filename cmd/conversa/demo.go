@@ -8,8 +8,8 @@ import (
 	"conversa/adapters/api"
 	"conversa/bot"
 	"conversa/channels"
-	"conversa/conversation"
 	"conversa/examples"
+	"conversa/handoff"
 )
 
 //go:embed demo.yaml
@@ -31,7 +31,7 @@ const demoBot = "servicios"
 // seedDemo applies the demo tenant file, which does nothing when it is
 // already in place, gives a new demo tenant an API key, and trains and
 // activates the example bot when the tenant has no bot yet.
-func seedDemo(ctx context.Context, store conversation.Store, bots *bot.Engine, reg *channels.Registry) (*demoInfo, error) {
+func seedDemo(ctx context.Context, store durableStore, bots *bot.Engine, reg *channels.Registry, router *handoff.Router) (*demoInfo, error) {
 	f, err := parseTenantFile(demoFile)
 	if err != nil {
 		return nil, fmt.Errorf("demo tenant: %w", err)
@@ -50,6 +50,14 @@ func seedDemo(ctx context.Context, store conversation.Store, bots *bot.Engine, r
 			return nil, fmt.Errorf("demo API key: %w", err)
 		}
 		info.apiKey = key
+	}
+	// One queue, so that the bot's handoffs wait for an agent in it.
+	if queues, err := store.ListQueues(ctx, p.tenant.ID); err != nil {
+		return nil, fmt.Errorf("demo queue: %w", err)
+	} else if len(queues) == 0 {
+		if _, err := router.CreateQueue(ctx, handoff.Queue{TenantID: p.tenant.ID, Name: "General", Strategy: handoff.StrategyLongestIdle}); err != nil {
+			return nil, fmt.Errorf("demo queue: %w", err)
+		}
 	}
 	_, active, err := bots.Bot(ctx, p.tenant)
 	if err != nil {

@@ -171,7 +171,7 @@ func serveCmd(ctx context.Context, args []string, env environment) error {
 	}
 	var info *demoInfo
 	if *demo {
-		if info, err = seedDemo(ctx, srv.store, srv.bots, srv.channels); err != nil {
+		if info, err = seedDemo(ctx, srv.store, srv.bots, srv.channels, srv.router); err != nil {
 			srv.close()
 			return err
 		}

@@ -54,6 +54,7 @@ type durableStore interface {
 	conversation.Store
 	bot.Store
 	handoff.CaseStore
+	handoff.RoutingStore
 	handoff.SurveyStore
 	templates.Store
 	notify.Store
@@ -81,6 +82,7 @@ type Server struct {
 	media     *channels.MediaLinks
 	templates *templates.Service
 	notifier  *notify.Service
+	router    *handoff.Router
 	// publicURLs tell channels the public URL once the port is bound.
 	publicURLs []func(string)
 	api        *api.API
@@ -219,7 +221,7 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 	}
 	s.media = &channels.MediaLinks{Secret: secret, BaseURL: cfg.PublicURL, Store: files, Logger: logger}
 
-	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), newJobsCollector(store, conversation.JobRoute, conversation.JobDeliver, handoff.JobCaseEscalation, notify.JobNotify))
+	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), newJobsCollector(store, conversation.JobRoute, conversation.JobDeliver, handoff.JobCaseEscalation, handoff.JobOffer, notify.JobNotify))
 	s.worker, err = conversation.NewWorker(store, conversation.WorkerConfig{Concurrency: max(cfg.Workers, 1), DrainTimeout: cfg.ShutdownTimeout / 2}, logger)
 	if err != nil {
 		return nil, err
@@ -246,6 +248,9 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 		// filing number.
 		Actions: map[string]conversation.ActionHandler{
 			conversation.ActionCreateCase: cases,
+			// The router queues what the bot hands off and offers it to
+			// an agent; it is built next, with the service.
+			conversation.ActionHandoff: routerHandler{&s.router},
 		},
 		// The answer to a case's satisfaction survey is taken before the
 		// bot sees it.
@@ -263,6 +268,7 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 	if err != nil {
 		return nil, err
 	}
+	s.router = handoff.NewRouter(store, s.svc, store, handoff.RouterConfig{Bus: s.shared, Logger: logger.With("component", "router")})
 	if registry, s.publicURLs, err = buildChannels(cfg, logger, secret, s.svc, store, s.shared, s.registry, s.media); err != nil {
 		return nil, err
 	}
@@ -270,6 +276,7 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 	s.worker.Handle(conversation.JobRoute, s.svc.RouteJob)
 	s.worker.Handle(conversation.JobDeliver, s.svc.DeliverJob)
 	s.worker.Handle(handoff.JobCaseEscalation, cases.EscalateJob)
+	s.worker.Handle(handoff.JobOffer, s.router.OfferJob)
 	s.templates = templates.NewService(store)
 	// Notifications use the tenant's templates, else the built-in ones;
 	// a case's survey gets its rating buttons where the channel shows them.
@@ -428,6 +435,7 @@ func (s *Server) Run(ctx context.Context) error {
 		g.Go(func() error { return s.worker.Run(gctx) })
 	}
 	g.Go(func() error { return s.channels.Run(gctx) })
+	g.Go(func() error { return s.router.Run(gctx) })
 	g.Go(func() error { return s.api.Run(gctx) })
 	if s.runValkey != nil {
 		g.Go(func() error { return s.runValkey(gctx) })
@@ -509,4 +517,12 @@ func (s surveySender) Send(ctx context.Context, outs ...conversation.Outbound) (
 		return nil, err
 	}
 	return s.svc.Send(ctx, outs...)
+}
+
+// routerHandler carries out the bot's handoff action with the router, which
+// is built after the service that calls it.
+type routerHandler struct{ r **handoff.Router }
+
+func (h routerHandler) HandleAction(ctx context.Context, t conversation.Turn, a conversation.Action) ([]conversation.Part, error) {
+	return (*h.r).HandleAction(ctx, t, a)
 }
