@@ -28,6 +28,7 @@ bench: services build ## run the benchmarks in bench/ (results go in bench/READM
 	$(GO) run ./bench/engine
 	$(GO) run ./bench/nlu
 	. ./$(ENVFILE) && $(GO) run ./bench/cases
+	. ./$(ENVFILE) && $(GO) run ./bench/routing
 
 lint: ## gofmt, go vet and the import-direction check
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
