@@ -261,22 +261,28 @@ func (w *watcher) readAll(ctx context.Context, client *imapclient.Client, validi
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := w.read(ctx, client, cand); err != nil {
-			return err
+		ingested, err := w.read(ctx, client, cand)
+		if ingested {
+			// Saved even when filing the email failed after (a stop, a
+			// dropped connection): the next read starts after it.
+			pos.UIDValidity, pos.UID = validity, uint32(cand.uid)
+			if cand.internal.After(pos.Since) {
+				pos.Since = cand.internal
+			}
+			if serr := w.savePosition(ctx, *pos); serr != nil {
+				return errors.Join(err, serr)
+			}
 		}
-		pos.UIDValidity, pos.UID = validity, uint32(cand.uid)
-		if cand.internal.After(pos.Since) {
-			pos.Since = cand.internal
-		}
-		if err := w.savePosition(ctx, *pos); err != nil {
+		if err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// read fetches, ingests and files one email.
-func (w *watcher) read(ctx context.Context, client *imapclient.Client, cand candidate) error {
+// read fetches, ingests and files one email. It reports whether the email
+// is stored, also when filing it (the move or the flag) failed after.
+func (w *watcher) read(ctx context.Context, client *imapclient.Client, cand candidate) (bool, error) {
 	start := time.Now()
 	tooLarge := cand.size > w.c.cfg.MaxEmailBytes
 	section := &imap.FetchItemBodySection{Peek: true}
@@ -285,33 +291,33 @@ func (w *watcher) read(ctx context.Context, client *imapclient.Client, cand cand
 	}
 	msgs, err := client.Fetch(imap.UIDSetNum(cand.uid), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{section}}).Collect()
 	if err != nil {
-		return fmt.Errorf("fetch uid %d: %w", cand.uid, err)
+		return false, fmt.Errorf("fetch uid %d: %w", cand.uid, err)
 	}
 	if len(msgs) == 0 {
 		w.logger.Info("email gone before it was read (moved or deleted by someone else)", "uid", cand.uid)
-		return nil
+		return true, nil // nothing to read again
 	}
 	raw := msgs[0].FindBodySection(section)
 	fetched := time.Since(start)
 	keep, err := w.c.ingest(ctx, w.acct, w.s, raw, cand.internal, cand.size, tooLarge, w.logger.With("uid", cand.uid))
 	if err != nil {
-		return err
+		return false, err
 	}
 	w.logger.Debug("email read", "uid", cand.uid, "size", cand.size, "fetch", fetched, "total", time.Since(start))
 	if keep {
-		return nil
+		return true, nil
 	}
 	uids := imap.UIDSetNum(cand.uid)
 	if w.s.processedFolder != "" {
 		if _, err := client.Move(uids, w.s.processedFolder).Wait(); err != nil {
-			return fmt.Errorf("move uid %d to %s: %w", cand.uid, w.s.processedFolder, err)
+			return true, fmt.Errorf("move uid %d to %s: %w", cand.uid, w.s.processedFolder, err)
 		}
-		return nil
+		return true, nil
 	}
 	if err := client.Store(uids, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagSeen}}, nil).Close(); err != nil {
-		return fmt.Errorf("flag uid %d seen: %w", cand.uid, err)
+		return true, fmt.Errorf("flag uid %d seen: %w", cand.uid, err)
 	}
-	return nil
+	return true, nil
 }
 
 func (w *watcher) loadPosition(ctx context.Context) (position, error) {
