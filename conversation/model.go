@@ -437,6 +437,11 @@ type Inbound struct {
 	ReceivedAt time.Time `json:"received_at,omitzero"`
 	// Meta is what the channel keeps of the message beyond its parts.
 	Meta map[string]string `json:"meta,omitempty"`
+	// Edits, when set, is the ProviderID of an earlier message of the
+	// contact on the same account that this one replaces (Telegram's
+	// edited messages): its parts become these, and no message is added.
+	// An edit of a message that was never stored is stored as a new one.
+	Edits string `json:"edits,omitempty"`
 }
 
 // Outbound is a message to a contact, channel-neutral: the conversation
@@ -468,4 +473,18 @@ type APIKey struct {
 	Hash      []byte    `json:"-"`
 	CreatedAt time.Time `json:"created_at"`
 	RevokedAt time.Time `json:"revoked_at,omitzero"`
+}
+
+// EditedMeta returns the Meta of m after the contact edited it at at: the
+// time of the edit, and, on the first edit, the text it had first.
+func EditedMeta(m Message, at time.Time) map[string]string {
+	meta := make(map[string]string, len(m.Meta)+2)
+	for k, v := range m.Meta {
+		meta[k] = v
+	}
+	if _, edited := meta[MetaEditedAt]; !edited {
+		meta[MetaOriginal] = m.Text()
+	}
+	meta[MetaEditedAt] = at.UTC().Format(time.RFC3339)
+	return meta
 }

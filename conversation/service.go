@@ -158,6 +158,17 @@ func (s *Service) doIngest(ctx context.Context, in Inbound) (IngestResult, error
 	if now := time.Now(); in.ReceivedAt.IsZero() || in.ReceivedAt.After(now) {
 		in.ReceivedAt = now
 	}
+	if in.Edits != "" {
+		m, err := s.store.EditMessage(ctx, acct.TenantID, acct.ID, in.Edits, in.Parts, in.ReceivedAt)
+		if err == nil {
+			s.publish(ctx, Event{Type: EventMessageUpdated, Message: &m})
+			return IngestResult{Message: m, Edited: true}, nil
+		}
+		if !IsNotFound(err) {
+			return IngestResult{}, fmt.Errorf("edit %s message: %w", in.Channel, err)
+		}
+		// The edited message was never stored: the edit is the message.
+	}
 	dedupKey := "in:" + strconv.FormatInt(acct.ID, 10) + ":" + in.ProviderID
 	if s.dedup != nil {
 		if seen, err := s.dedup.Seen(ctx, dedupKey); err != nil {

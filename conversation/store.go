@@ -116,6 +116,13 @@ type Store interface {
 	// matches.
 	UpdateMessageStatus(ctx context.Context, u StatusUpdate) (Message, bool, error)
 
+	// EditMessage replaces the parts of the contact's inbound message with
+	// ProviderID on the account, as the contact edited it at at: its text
+	// becomes the new one (search included), Meta gains edited_at and, on
+	// the first edit, original (the first text). Returns ENOTFOUND when
+	// the tenant's account has no such inbound message.
+	EditMessage(ctx context.Context, tenantID, accountID int64, providerID string, parts []Part, at time.Time) (Message, error)
+
 	// AnnotateMessage records the bot's analysis of a message, replacing
 	// any earlier one. Returns ENOTFOUND when the message does not exist
 	// for the tenant.
@@ -198,6 +205,9 @@ type IngestResult struct {
 	Message      Message
 	Conversation Conversation
 	Duplicate    bool
+	// Edited reports that the inbound was an edit of Message, which now
+	// holds the new parts (Inbound.Edits); nothing was added.
+	Edited bool
 	// NewContact and NewConversation report what the ingest created.
 	NewContact      bool
 	NewConversation bool

@@ -169,6 +169,9 @@ func (in *Inbound) Validate() error {
 	if in.ProviderID == "" {
 		return FieldError("provider_id", "is required: it is the de-duplication key")
 	}
+	if len(in.Edits) > MaxShortField || !utf8.ValidString(in.Edits) || strings.ContainsFunc(in.Edits, unicode.IsControl) {
+		return FieldError("edits", "must be at most %d bytes of printable UTF-8", MaxShortField)
+	}
 	if len(in.ProviderID) > MaxShortField || !utf8.ValidString(in.ProviderID) || strings.ContainsFunc(in.ProviderID, unicode.IsControl) {
 		return FieldError("provider_id", "must be at most %d bytes of printable UTF-8", MaxShortField)
 	}
@@ -220,6 +223,10 @@ func (o *Outbound) Validate() error {
 const (
 	// MetaSubject is the subject of an email.
 	MetaSubject = "subject"
+	// MetaEditedAt is when a contact last edited the message (RFC 3339),
+	// and MetaOriginal the text it had first.
+	MetaEditedAt = "edited_at"
+	MetaOriginal = "original"
 	// MetaKeywordReply marks a channel's answer to an SMS carrier keyword
 	// (HELP), which carriers require even for a number that opted out;
 	// its value is the keyword. Only channels set it.

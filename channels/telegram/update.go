@@ -133,9 +133,6 @@ type update struct {
 	CallbackID string `json:"callback_id,omitempty"`
 }
 
-// edited marks the text of an edited message (see parseEdit).
-const editedMark = "✏️ "
-
 // Bounds on what a parsed update holds, below the core's limits.
 const (
 	maxText     = 16 << 10
@@ -254,11 +251,13 @@ func (u *update) parseMessage(m *wireMessage) error {
 	return nil
 }
 
-// parseEdit reads an edited message. The core has no edits yet: an edit is
-// stored as a message of its own, whose ProviderID is the edited message's
-// followed by ":edit:<update id>" and whose text starts with editedMark.
-// Only the new text or caption is kept; an edit without text (a live
-// location moving) is ignored.
+// parseEdit reads an edited message: an Inbound that Edits the stored
+// message (its ProviderID, "<chat>:<message id>"), whose text becomes the
+// new one. Its own ProviderID, the edited message's followed by
+// ":edit:<update id>", names it when the edited message was never stored
+// and the edit is stored as a message of its own. Only the new text or
+// caption is kept; an edit without text (a live location moving) is
+// ignored.
 func (u *update) parseEdit(m *wireMessage) error {
 	if m.MessageID <= 0 {
 		return errors.New("no message_id")
@@ -278,8 +277,9 @@ func (u *update) parseEdit(m *wireMessage) error {
 		*u = update{ID: u.ID, Kind: u.Kind, Ignored: "an edit without text"}
 		return nil
 	}
-	u.Inbound.ProviderID = u.Inbound.From + ":" + strconv.FormatInt(m.MessageID, 10) + ":edit:" + strconv.FormatInt(u.ID, 10)
-	u.Inbound.Parts = []conversation.Part{conversation.TextPart(editedMark + text)}
+	u.Inbound.Edits = u.Inbound.From + ":" + strconv.FormatInt(m.MessageID, 10)
+	u.Inbound.ProviderID = u.Inbound.Edits + ":edit:" + strconv.FormatInt(u.ID, 10)
+	u.Inbound.Parts = []conversation.Part{conversation.TextPart(text)}
 	return nil
 }
 

@@ -162,11 +162,6 @@ func TestWebhookKinds(t *testing.T) {
 				t.Fatalf("answered %v", c.Fields)
 			}
 		}},
-		{"edited_message", func(t *testing.T, m conversation.Message) {
-			if m.Text() != editedMark+"Edited text" || m.ProviderID != "1111111:1365:edit:10008" {
-				t.Fatalf("edit stored as %q (%s)", m.Text(), m.ProviderID)
-			}
-		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			before := len(e.inbound())
@@ -191,9 +186,34 @@ func TestWebhookKinds(t *testing.T) {
 			t.Fatalf("message %d in conversation %d, want %d", m.ID, m.ConversationID, conv)
 		}
 	}
-	// The edit did not change the original.
-	if orig := e.inbound()[0]; orig.Text() != "/start" {
-		t.Fatalf("the original now reads %q", orig.Text())
+	// An edit of the first message (1365) changes it, and adds nothing.
+	before := e.inbound()
+	if st := e.postFile("edited_message"); st != http.StatusOK {
+		t.Fatalf("edit: HTTP %d", st)
+	}
+	after := e.inbound()
+	if len(after) != len(before) {
+		t.Fatalf("%d inbound messages after the edit, want %d", len(after), len(before))
+	}
+	if orig := after[0]; orig.Text() != "Edited text" || orig.Meta[conversation.MetaOriginal] != "/start" || orig.Meta[conversation.MetaEditedAt] == "" {
+		t.Fatalf("the edited message reads %q, meta %v", orig.Text(), orig.Meta)
+	}
+	// A replayed edit changes nothing more.
+	if st := e.postFile("edited_message"); st != http.StatusOK || len(e.inbound()) != len(before) {
+		t.Fatalf("replayed edit: HTTP %d, %d messages", st, len(e.inbound()))
+	}
+}
+
+// TestEditOfUnknownMessage: an edit of a message that was never stored
+// (sent before the bot was connected) is stored as a message of its own.
+func TestEditOfUnknownMessage(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	if st := e.postFile("edited_message"); st != http.StatusOK {
+		t.Fatalf("HTTP %d", st)
+	}
+	in := e.inbound()
+	if len(in) != 1 || in[0].Text() != "Edited text" || in[0].ProviderID != "1111111:1365:edit:10008" {
+		t.Fatalf("stored %+v", in)
 	}
 }
 

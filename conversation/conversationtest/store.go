@@ -52,6 +52,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) conversation.Store) {
 		{"OpenConversationConcurrent", testOpenConversationConcurrent},
 		{"LastInbound", testLastInbound},
 		{"MessageMeta", testMessageMeta},
+		{"EditMessage", testEditMessage},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1478,5 +1479,53 @@ func testOpenConversationConcurrent(t *testing.T, s conversation.Store) {
 	must(t, err)
 	if len(open) != 1 {
 		t.Fatalf("%d open conversations, want 1", len(open))
+	}
+}
+
+func testEditMessage(t *testing.T, s conversation.Store) {
+	ctx := t.Context()
+	f := newFixture(t, s, "edit")
+	other := newFixture(t, s, "edit-other")
+	in := ingest1(t, s, f.inbound(f.sms, "+573001112233", "TG1", "hola, mi factura es 1234"))
+	at := time.Date(2026, 11, 21, 15, 0, 0, 0, time.UTC)
+	m, err := s.EditMessage(ctx, f.tenant.ID, f.sms.ID, "TG1", []conversation.Part{conversation.TextPart("hola, mi factura es 4321")}, at)
+	must(t, err)
+	if m.ID != in.Message.ID || m.Text() != "hola, mi factura es 4321" || m.Meta[conversation.MetaOriginal] != "hola, mi factura es 1234" ||
+		m.Meta[conversation.MetaEditedAt] != "2026-11-21T15:00:00Z" {
+		t.Fatalf("edited message = %+v", m)
+	}
+	// A second edit keeps the first text.
+	m, err = s.EditMessage(ctx, f.tenant.ID, f.sms.ID, "TG1", []conversation.Part{conversation.TextPart("hola, mi factura es 5555")}, at.Add(time.Minute))
+	must(t, err)
+	if m.Meta[conversation.MetaOriginal] != "hola, mi factura es 1234" || m.Text() != "hola, mi factura es 5555" {
+		t.Fatalf("second edit = %+v", m)
+	}
+	stored, err := s.Message(ctx, f.tenant.ID, in.Message.ID)
+	must(t, err)
+	if stored.Text() != "hola, mi factura es 5555" || stored.Seq != in.Message.Seq {
+		t.Fatalf("stored after the edits = %+v", stored)
+	}
+	// Search finds the new text, not the old.
+	if ms, err := s.SearchMessages(ctx, f.tenant.ID, conversation.SearchFilter{Query: "5555"}); err != nil || len(ms) != 1 {
+		t.Fatalf("search of the new text = %v, %v", ms, err)
+	}
+	if ms, err := s.SearchMessages(ctx, f.tenant.ID, conversation.SearchFilter{Query: "1234"}); err != nil || len(ms) != 0 {
+		t.Fatalf("search of the old text = %v, %v; want nothing", ms, err)
+	}
+	// Only the tenant's inbound message of that account and id.
+	for name, edit := range map[string]func() error{
+		"another tenant": func() error {
+			_, err := s.EditMessage(ctx, other.tenant.ID, f.sms.ID, "TG1", stored.Parts, at)
+			return err
+		},
+		"another account": func() error {
+			_, err := s.EditMessage(ctx, f.tenant.ID, f.webchat.ID, "TG1", stored.Parts, at)
+			return err
+		},
+		"an unknown id": func() error { _, err := s.EditMessage(ctx, f.tenant.ID, f.sms.ID, "TG2", stored.Parts, at); return err },
+	} {
+		if err := edit(); !conversation.IsNotFound(err) {
+			t.Errorf("%s: EditMessage = %v; want not found", name, err)
+		}
 	}
 }

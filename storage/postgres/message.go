@@ -230,3 +230,24 @@ func nullMeta(m map[string]string) map[string]string {
 	}
 	return m
 }
+
+// EditMessage implements conversation.Store.
+func (s *Store) EditMessage(ctx context.Context, tenantID, accountID int64, providerID string, parts []conversation.Part, at time.Time) (conversation.Message, error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return conversation.Message{}, err
+	}
+	defer tx.Rollback(ctx)
+	old, err := scanMessage(tx.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages
+		WHERE channel_account_id = $1 AND provider_id = $2 AND tenant_id = $3 AND direction = 'in' FOR UPDATE`, accountID, providerID, tenantID))
+	if err != nil {
+		return conversation.Message{}, notFound(err, "message")
+	}
+	meta := conversation.EditedMeta(old, at)
+	m, err := scanMessage(tx.QueryRow(ctx, `UPDATE messages SET parts = $1, body = $2, meta = $3, updated_at = $4
+		WHERE id = $5 RETURNING `+messageColumns, parts, conversation.PartsText(parts), meta, now(), old.ID))
+	if err != nil {
+		return conversation.Message{}, err
+	}
+	return m, tx.Commit(ctx)
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 
 	"conversa/conversation"
@@ -286,4 +287,26 @@ func (s *Store) AnnotateMessage(ctx context.Context, tenantID, messageID int64, 
 		}
 		return nil
 	})
+}
+
+// EditMessage implements conversation.Store.
+func (s *Store) EditMessage(ctx context.Context, tenantID, accountID int64, providerID string, parts []conversation.Part, at time.Time) (conversation.Message, error) {
+	enc, err := encodeParts(parts)
+	if err != nil {
+		return conversation.Message{}, err
+	}
+	var m conversation.Message
+	err = s.write(ctx, func(tx *wtx) error {
+		old, err := scanMessage(tx.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages
+			WHERE channel_account_id = ? AND provider_id = ? AND tenant_id = ? AND direction = 'in'`, accountID, providerID, tenantID))
+		if err != nil {
+			return notFound(err, "message")
+		}
+		meta := conversation.EditedMeta(old, at)
+		m, err = scanMessage(tx.QueryRowContext(ctx, `UPDATE messages SET parts = ?, body = ?, meta = ?, updated_at = ?
+			WHERE id = ? RETURNING `+messageColumns,
+			enc, conversation.PartsText(parts), encodeMeta(meta), micros(now()), old.ID))
+		return err
+	})
+	return m, err
 }

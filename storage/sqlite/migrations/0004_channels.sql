@@ -25,3 +25,9 @@ CREATE UNIQUE INDEX consent_changes_message ON consent_changes (account_id, prov
 -- What a channel keeps of a message beyond its parts, as a JSON object of
 -- strings: an email's subject and Message-ID chain, say. NULL for none.
 ALTER TABLE messages ADD COLUMN meta TEXT;
+
+-- An edited message's new text replaces the old one in the search index.
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF body ON messages BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.id, old.body);
+    INSERT INTO messages_fts (rowid, body) VALUES (new.id, new.body);
+END;
