@@ -27,6 +27,7 @@ type Config struct {
 	PublicURL                string        `setting:"public_url" usage:"base URL that browsers and providers reach this server at (default: from addr)"`
 	DataDir                  string        `setting:"data_dir" usage:"directory of the embedded database"`
 	MediaDir                 string        `setting:"media_dir" usage:"directory of the files customers send and agents attach; shared by every node (default: media in data_dir)"`
+	MediaURL                 string        `setting:"media_url" usage:"s3://ACCESS_KEY:SECRET_KEY@host/bucket[/prefix][?region=R] of an S3-compatible store for the files, instead of media_dir (s3+http:// without TLS)"`
 	DatabaseURL              string        `setting:"database_url" usage:"postgres:// URL of PostgreSQL, or a SQLite file (default: conversa.db in data_dir)"`
 	ValkeyURL                string        `setting:"valkey_url" usage:"redis:// or valkey:// URL of the shared Valkey server (default: in-process, one node)"`
 	ValkeyPrefix             string        `setting:"valkey_prefix" usage:"prefix of every Valkey key and channel"`
@@ -301,7 +302,7 @@ func (c *Config) redacted() []string {
 			if v != "" {
 				v = "(set)"
 			}
-		case "database_url", "valkey_url":
+		case "database_url", "valkey_url", "media_url":
 			if u, err := url.Parse(v); err == nil && u.User != nil {
 				if _, ok := u.User.Password(); ok {
 					u.User = url.UserPassword(u.User.Username(), "xxxxx")

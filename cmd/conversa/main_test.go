@@ -97,11 +97,11 @@ func TestConfigCheckRedactsSecrets(t *testing.T) {
 	out, _, err := runProgram(t, nil, "config", "check",
 		"--secret-key", strings.Repeat("s", 40), "--encryption-key", strings.Repeat("e", 64),
 		"--database-url", "postgres://app:hunter2@db.internal:5432/conversa",
-		"--valkey-url", "redis://:v4lkey@cache:6379")
+		"--valkey-url", "redis://:v4lkey@cache:6379", "--media-url", "s3://AKIA:m3d14s3cr3t@s3.example.com/media")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, secret := range []string{"hunter2", "v4lkey", strings.Repeat("s", 40), strings.Repeat("e", 64)} {
+	for _, secret := range []string{"hunter2", "v4lkey", "m3d14s3cr3t", strings.Repeat("s", 40), strings.Repeat("e", 64)} {
 		if strings.Contains(out, secret) {
 			t.Fatalf("config check printed a secret:\n%s", out)
 		}

@@ -215,8 +215,16 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 		return nil, err
 	}
 
-	files, err := media.Open(cfg.MediaDir)
-	if err != nil {
+	var files conversation.MediaStore
+	if cfg.MediaURL != "" {
+		s3cfg, err := media.ParseS3URL(cfg.MediaURL)
+		if err != nil {
+			return nil, fmt.Errorf("media_url: %w", err)
+		}
+		if files, err = media.OpenS3(ctx, s3cfg); err != nil {
+			return nil, err
+		}
+	} else if files, err = media.Open(cfg.MediaDir); err != nil {
 		return nil, err
 	}
 	s.media = &channels.MediaLinks{Secret: secret, BaseURL: cfg.PublicURL, Store: files, Logger: logger}

@@ -14,12 +14,16 @@ import (
 )
 
 func TestPutOpen(t *testing.T) {
-	ctx := t.Context()
-	root := t.TempDir()
-	d, err := Open(root)
+	d, err := Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
+	testPutOpen(t, d)
+}
+
+// testPutOpen is what every media store must do.
+func testPutOpen(t *testing.T, d conversation.MediaStore) {
+	ctx := t.Context()
 	in := conversation.Media{ContentType: "image/jpeg", Filename: "foto.jpg", URL: "https://api.twilio.com/x"}
 	m, err := d.Put(ctx, 7, in, strings.NewReader("jpeg bytes"))
 	if err != nil {
