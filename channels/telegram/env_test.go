@@ -41,8 +41,9 @@ type envOptions struct {
 	apiURL string
 	// run starts the channel's Run.
 	run bool
-	// locker is the channel's Locker.
-	locker conversation.Locker
+	// locker is the channel's Locker, and limiter its shared Limiter.
+	locker  conversation.Locker
+	limiter conversation.Limiter
 }
 
 // env is one node serving a Telegram channel: an SQLite store, in-process
@@ -117,7 +118,7 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	setDefault(&cfg.AccountsInterval, 50*time.Millisecond)
 	setDefault(&cfg.RequestTimeout, 5*time.Second)
 	setDefault(&cfg.PollTimeout, 2*time.Second)
-	e.ch, err = New(cfg, Deps{Service: svc, Accounts: store, Media: files, Locker: opts.locker})
+	e.ch, err = New(cfg, Deps{Service: svc, Accounts: store, Media: files, Locker: opts.locker, Limiter: opts.limiter})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -76,6 +76,9 @@ func (c *Channel) sendOne(ctx context.Context, b *bot.Bot, botKey, chatKey strin
 		if err := c.pace.wait(ctx, botKey, chatKey, time.Second/time.Duration(rate), c.cfg.ChatInterval, c.cfg.MaxWait); err != nil {
 			return nil, err
 		}
+		if err := c.sharedTurn(ctx, botKey, chatKey, rate); err != nil {
+			return nil, err
+		}
 		cctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
 		m, err := send(cctx, b)
 		cancel()
@@ -313,4 +316,34 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// sharedTurn takes the send's turn in the windows every node shares, when
+// a shared limiter is set: one message per ChatInterval to a chat and rate
+// a second to a bot, so that nodes sharing a bot keep to Telegram's limits
+// together. A limiter that fails leaves the node's own pace alone.
+func (c *Channel) sharedTurn(ctx context.Context, botKey, chatKey string, rate int) error {
+	if c.deps.Limiter == nil {
+		return nil
+	}
+	for _, w := range []struct {
+		key    string
+		n      int
+		window time.Duration
+	}{{"telegram:chat:" + chatKey, 1, c.cfg.ChatInterval}, {"telegram:bot:" + botKey, rate, time.Second}} {
+		for {
+			ok, after, err := c.deps.Limiter.Allow(ctx, w.key, w.n, w.window)
+			if err != nil || ok {
+				break
+			}
+			t := time.NewTimer(max(after, time.Millisecond))
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			case <-t.C:
+			}
+		}
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package telegram
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"conversa/conversation"
+	"conversa/storage/memory"
 )
 
 // delivery is a message of parts to the test chat.
@@ -329,5 +331,42 @@ func TestDelivery429(t *testing.T) {
 		if gap := at[i].Sub(at[i-1]); gap < time.Second {
 			t.Fatalf("attempt %d came %v after a retry_after of 1s", i+1, gap)
 		}
+	}
+}
+
+// TestSendPacedAcrossNodes: with a limiter shared by the nodes, a send on
+// one node takes the chat's turn for all of them: another node, whose own
+// pace is untouched, waits for the next turn.
+func TestSendPacedAcrossNodes(t *testing.T) {
+	shared := memory.New()
+	const interval = 2 * time.Second
+	e := newEnv(t, envOptions{cfg: Config{ChatInterval: interval}, limiter: shared})
+	other, err := New(Config{APIURL: e.api.srv.URL, PublicURL: e.srv.URL, ChatInterval: interval},
+		Deps{Service: e.svc, Accounts: e.store, Media: e.media, Limiter: shared})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ch.Send(t.Context(), e.delivery(conversation.TextPart("uno"))); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := other.Send(ctx, e.delivery(conversation.TextPart("dos"))); err == nil {
+		t.Fatal("the second node sent to the chat within its interval")
+	}
+	if _, err := e.api.next(timeout(t), "sendMessage"); err != nil {
+		t.Fatal(err)
+	}
+	quick, cancelQuick := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancelQuick()
+	if c, err := e.api.next(quick, "sendMessage"); err == nil {
+		t.Fatalf("Telegram got a second message %v within the interval", c.Fields)
+	}
+	// Given its turn, the other node sends.
+	if _, err := other.Send(t.Context(), e.delivery(conversation.TextPart("dos"))); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := e.api.next(timeout(t), "sendMessage"); err != nil || c.Fields["text"] != "dos" {
+		t.Fatalf("Telegram got %v, %v; want the second message", c.Fields, err)
 	}
 }

@@ -113,6 +113,9 @@ type Deps struct {
 	// Locker, when set, lets one node at a time poll each bot: Telegram
 	// refuses two getUpdates of one bot at once.
 	Locker conversation.Locker
+	// Limiter, when set and shared by the nodes, keeps them together to
+	// the pace of each chat and bot; without it each node paces alone.
+	Limiter conversation.Limiter
 }
 
 // Config configures the channel. Zero values take the defaults.

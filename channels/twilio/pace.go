@@ -4,17 +4,22 @@ import (
 	"context"
 	"math"
 	"sync"
+	"time"
 
 	"golang.org/x/time/rate"
+
+	"conversa/conversation"
 )
 
-// pacer paces sends per sender on this node, at the account's
-// messages_per_second: a send waits for its turn (up to its context's end)
-// rather than be refused, so nothing is dropped. Several nodes each pace at
-// the full rate; Twilio queues what exceeds a sender's limit.
+// pacer paces sends per sender at the account's messages_per_second: a
+// send waits for its turn (up to its context's end) rather than be refused,
+// so nothing is dropped. On this node a token bucket spaces them; with a
+// shared limiter, every node also takes its turn in the sender's window
+// there, so several nodes together keep to the rate.
 type pacer struct {
-	mu sync.Mutex
-	m  map[string]*pace
+	mu     sync.Mutex
+	m      map[string]*pace
+	shared conversation.Limiter
 }
 
 type pace struct {
@@ -34,5 +39,29 @@ func (p *pacer) wait(ctx context.Context, sender string, perSecond float64) erro
 		p.m[sender] = pc
 	}
 	p.mu.Unlock()
-	return pc.lim.Wait(ctx)
+	if err := pc.lim.Wait(ctx); err != nil {
+		return err
+	}
+	if p.shared == nil {
+		return nil
+	}
+	// The window that holds one turn at this rate: a second for n turns,
+	// or longer when the rate is below one a second.
+	n, window := int(math.Floor(perSecond)), time.Second
+	if n < 1 {
+		n, window = 1, time.Duration(float64(time.Second)/perSecond)
+	}
+	for {
+		ok, after, err := p.shared.Allow(ctx, "twilio:pace:"+sender, n, window)
+		if err != nil || ok {
+			return err // a limiter that fails leaves the local pace alone
+		}
+		t := time.NewTimer(max(after, time.Millisecond))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
 }

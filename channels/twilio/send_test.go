@@ -12,6 +12,7 @@ import (
 
 	"conversa/channels"
 	"conversa/conversation"
+	"conversa/storage/memory"
 )
 
 const (
@@ -249,5 +250,37 @@ func TestSendStoredFile(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || string(b) != "%PDF-1.7" {
 		t.Fatalf("the link served %d %q", resp.StatusCode, b)
+	}
+}
+
+// TestSendPacingAcrossNodes: with a limiter shared by the nodes, a send on
+// one node takes the sender's turn for all of them, so a second node waits
+// for the next one instead of sending at once.
+func TestSendPacingAcrossNodes(t *testing.T) {
+	shared := memory.New()
+	e := newEnv(t, envOptions{cfg: Config{Limiter: shared}, sms: map[string]string{SettingMessagesPerSecond: "1"}})
+	other, err := New(Config{PublicURL: testPublicURL, APIBaseURL: e.twilio.srv.URL, Limiter: shared}, e.svc, e.media)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.tw.SMS().Send(t.Context(), delivery(e.sms, conversation.TextPart("uno"))); err != nil {
+		t.Fatal(err)
+	}
+	// The other node has its own, unused, local pace: only the shared
+	// window can hold it back, for longer than this send may wait.
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := other.SMS().Send(ctx, delivery(e.sms, conversation.TextPart("dos"))); err == nil {
+		t.Fatal("the second node sent within the same second")
+	}
+	if n := len(e.twilio.sentForms()); n != 1 {
+		t.Fatalf("Twilio got %d messages; want 1", n)
+	}
+	// Given time, it goes.
+	if _, err := other.SMS().Send(t.Context(), delivery(e.sms, conversation.TextPart("dos"))); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(e.twilio.sentForms()); n != 2 {
+		t.Fatalf("Twilio got %d messages; want 2", n)
 	}
 }

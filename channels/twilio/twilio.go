@@ -68,6 +68,9 @@ type Config struct {
 	// Links makes the public links Twilio fetches files of the media store
 	// by (channels.MediaLinks); without it such files cannot be sent.
 	Links MediaLinker
+	// Limiter, shared by every node, keeps all nodes together to a
+	// sender's rate; without it each node paces on its own.
+	Limiter conversation.Limiter
 	// MaxBodyBytes bounds a webhook's body (default 64 KiB).
 	MaxBodyBytes int64
 	// RetryAfter is the wait asked of the delivery queue after Twilio
@@ -194,7 +197,7 @@ func newTwilio(cfg Config, svc Service, media conversation.MediaStore) (*Twilio,
 		media:   media,
 		logger:  cfg.Logger.With("channel", "twilio"),
 		apiBase: base,
-		pacer:   pacer{m: map[string]*pace{}},
+		pacer:   pacer{m: map[string]*pace{}, shared: cfg.Limiter},
 		recent:  recentSet{max: 4096, m: map[string]bool{}},
 		routed:  map[*http.ServeMux]bool{},
 	}

@@ -328,7 +328,7 @@ func buildChannels(cfg Config, logger *slog.Logger, secret []byte, svc *conversa
 	if err != nil {
 		return nil, nil, err
 	}
-	tw, err := twilio.New(twilio.Config{PublicURL: cfg.PublicURL, APIBaseURL: cfg.TwilioAPIURL, Links: media, Logger: logger}, svc, media.Store)
+	tw, err := twilio.New(twilio.Config{PublicURL: cfg.PublicURL, APIBaseURL: cfg.TwilioAPIURL, Links: media, Limiter: shared, Logger: logger}, svc, media.Store)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -338,7 +338,7 @@ func buildChannels(cfg Config, logger *slog.Logger, secret []byte, svc *conversa
 		return nil, nil, err
 	}
 	tg, err := telegram.New(telegram.Config{PublicURL: cfg.PublicURL, APIURL: cfg.TelegramAPIURL, Logger: logger},
-		telegram.Deps{Service: svc, Accounts: store, Media: media.Store, Locker: shared})
+		telegram.Deps{Service: svc, Accounts: store, Media: media.Store, Locker: shared, Limiter: shared})
 	if err != nil {
 		return nil, nil, err
 	}
