@@ -95,6 +95,10 @@ func (t *Twilio) send(ctx context.Context, d conversation.Delivery) (conversatio
 		if set.templateVars != "" {
 			p.SetContentVariables(set.templateVars)
 		}
+	} else if sid, text, ok := quickReply(kind, set, d.Message.Parts); ok {
+		vars, _ := json.Marshal(map[string]string{"1": text})
+		p.SetContentSid(sid)
+		p.SetContentVariables(string(vars))
 	} else if err := t.content(p, kind, d.Message.TenantID, d.Message.Parts); err != nil {
 		return conversation.Receipt{}, err
 	}
@@ -313,4 +317,37 @@ func contentVariables(array string) (string, error) {
 	}
 	b, err := json.Marshal(obj)
 	return string(b), err
+}
+
+// quickReply finds the account's quick-reply template for a WhatsApp
+// message of text with buttons: the message is one text part with
+// buttons, or text parts and then the part with them, and the account
+// maps those buttons' ids to a template. It returns the template and the
+// message's text, its body.
+func quickReply(kind conversation.ChannelKind, set settings, parts []conversation.Part) (sid, text string, ok bool) {
+	if kind != conversation.ChannelWhatsApp || len(set.quickReplies) == 0 || len(parts) == 0 {
+		return "", "", false
+	}
+	last := parts[len(parts)-1]
+	if len(last.Buttons) == 0 {
+		return "", "", false
+	}
+	var texts []string
+	for i, p := range parts {
+		if p.Type != conversation.PartText || (i < len(parts)-1 && len(p.Buttons) > 0) {
+			return "", "", false
+		}
+		if p.Text != "" {
+			texts = append(texts, p.Text)
+		}
+	}
+	ids := make([]string, len(last.Buttons))
+	for i, b := range last.Buttons {
+		ids[i] = b.ID
+	}
+	sid, ok = set.quickReplies[strings.Join(ids, ",")]
+	if !ok || len(texts) == 0 {
+		return "", "", false
+	}
+	return sid, strings.Join(texts, "\n\n"), true
 }

@@ -42,6 +42,15 @@ const (
 	// SettingTemplateVariables (WhatsApp only) are the template's
 	// variables as a JSON object of strings, such as {"1":"Acme"}.
 	SettingTemplateVariables = "template_variables"
+	// SettingQuickReplies (WhatsApp only) maps sets of buttons to the
+	// tenant's quick-reply content templates (twilio/quick-reply, made in
+	// Twilio's Content Template Builder), as a JSON object from the button
+	// ids in order, joined by commas, to the template's ContentSid, such as
+	// {"billing,support,agent": "HX..."}. The template's buttons carry the
+	// same ids, and its body is the variable {{1}}, which gets the text of
+	// the message. A message with such buttons goes as the template, so the
+	// customer taps real buttons; other buttons go as numbered options.
+	SettingQuickReplies = "quick_replies"
 )
 
 // DefaultHelpText answers HELP on an SMS account without help_text.
@@ -75,6 +84,9 @@ type settings struct {
 	helpText     string
 	templateSID  string
 	templateVars string
+	// quickReplies are the quick-reply templates by the button ids they
+	// show, comma-joined.
+	quickReplies map[string]string
 }
 
 // credentials return the user and password of REST calls and media
@@ -146,6 +158,21 @@ func parseSettings(kind conversation.ChannelKind, m map[string]string) (settings
 				return bad(k, "must be a JSON object of strings, such as {\"1\":\"Acme\"}")
 			}
 			s.templateVars = v
+		case SettingQuickReplies:
+			if kind != conversation.ChannelWhatsApp {
+				return bad(k, "is a setting of WhatsApp accounts")
+			}
+			if err := json.Unmarshal([]byte(v), &s.quickReplies); err != nil || len(s.quickReplies) == 0 {
+				return bad(k, "must be a JSON object from button ids joined by commas to content SIDs, such as {\"billing,support\":\"HX...\"}")
+			}
+			for ids, sid := range s.quickReplies {
+				if !contentSIDRE.MatchString(sid) {
+					return bad(k, "the template of %q must be HX followed by 32 lower-case hex digits", ids)
+				}
+				if n := len(strings.Split(ids, ",")); ids == "" || n > 10 {
+					return bad(k, "%q must name 1 to 10 button ids", ids)
+				}
+			}
 		default:
 			return bad(k, "unknown %s setting", kind)
 		}

@@ -112,3 +112,39 @@ func TestWhatsAppWindow(t *testing.T) {
 		}
 	})
 }
+
+// TestWhatsAppQuickReplies: buttons the account maps to a quick-reply
+// content template go as that template, with the message's text as its
+// body; other buttons go as numbered options.
+func TestWhatsAppQuickReplies(t *testing.T) {
+	menu := "HX" + strings.Repeat("cd", 16)
+	e := newEnv(t, envOptions{whatsapp: map[string]string{SettingQuickReplies: `{"billing,support": "` + menu + `"}`, SettingMessagesPerSecond: "1000"}})
+	buttons := func(ids ...string) conversation.Part {
+		p := conversation.TextPart("¿En qué te ayudamos?")
+		for _, id := range ids {
+			p.Buttons = append(p.Buttons, conversation.Button{ID: id, Title: strings.ToUpper(id)})
+		}
+		return p
+	}
+	if _, err := e.tw.WhatsApp().Send(t.Context(), delivery(e.wa, buttons("billing", "support"))); err != nil {
+		t.Fatal(err)
+	}
+	f := e.twilio.sentForms()[0]
+	if f.Get("ContentSid") != menu || f.Get("ContentVariables") != `{"1":"¿En qué te ayudamos?"}` || f.Has("Body") {
+		t.Fatalf("Twilio got %v; want the quick-reply template", f)
+	}
+	if _, err := e.tw.WhatsApp().Send(t.Context(), delivery(e.wa, buttons("billing", "agent"))); err != nil {
+		t.Fatal(err)
+	}
+	f = e.twilio.sentForms()[1]
+	if f.Has("ContentSid") || f.Get("Body") != "¿En qué te ayudamos?\n1. BILLING\n2. AGENT" {
+		t.Fatalf("Twilio got %v; want numbered options", f)
+	}
+	// The setting is checked.
+	for _, bad := range []string{`{"a": "HX1"}`, `[]`, `{"": "` + menu + `"}`} {
+		a := conversation.ChannelAccount{Kind: conversation.ChannelWhatsApp, Key: waNumber, Settings: baseSettings(map[string]string{SettingQuickReplies: bad})}
+		if err := e.tw.WhatsApp().ValidateAccount(&a); conversation.ErrorField(err) != "settings."+SettingQuickReplies {
+			t.Errorf("quick_replies %s: %v; want refused", bad, err)
+		}
+	}
+}
