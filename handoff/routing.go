@@ -536,3 +536,45 @@ func CheckClaim(e Entry, c Claim) error {
 	}
 	return nil
 }
+
+// The stores keep lists (an agent's skills and teams) as ",a,b,", so that
+// membership is a LIKE '%,x,%' on both; skills are words of [a-z0-9.-],
+// which LIKE does not treat specially. JoinList and SplitList, JoinIDs and
+// SplitIDs write and read that form.
+
+// JoinList returns ss in the stored form.
+func JoinList(ss []string) string {
+	if len(ss) == 0 {
+		return ","
+	}
+	return "," + strings.Join(ss, ",") + ","
+}
+
+// SplitList reads a list in the stored form.
+func SplitList(s string) []string {
+	s = strings.Trim(s, ",")
+	if s == "" {
+		return []string{}
+	}
+	return strings.Split(s, ",")
+}
+
+// JoinIDs returns ids in the stored form.
+func JoinIDs(ids []int64) string {
+	ss := make([]string, len(ids))
+	for i, id := range ids {
+		ss[i] = strconv.FormatInt(id, 10)
+	}
+	return JoinList(ss)
+}
+
+// SplitIDs reads a list of ids in the stored form.
+func SplitIDs(s string) []int64 {
+	ids := []int64{}
+	for _, f := range SplitList(s) {
+		if id, err := strconv.ParseInt(f, 10, 64); err == nil {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}

@@ -27,7 +27,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/signal"
-	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
@@ -274,7 +273,7 @@ func load(ctx context.Context, url string, store *postgres.Store, router *handof
 		}
 		since := now.Add(-time.Duration(r.IntN(3600)) * time.Second)
 		rows = append(rows, []any{t.ID, fmt.Sprintf("Agent %d", i+1), fmt.Sprintf("agent%d@acme.example", i+1), "agent",
-			"," + strings.Join(skills, ",") + ",", ",", 3, "away", since, 0, since, now, now})
+			handoff.JoinList(skills), handoff.JoinList(nil), 3, "away", since, 0, since, now, now})
 	}
 	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"agents"}, []string{"tenant_id", "name", "email", "role", "skills", "teams",
 		"capacity", "status", "status_since", "load", "idle_since", "created_at", "updated_at"}, pgx.CopyFromRows(rows)); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/go-telegram/bot"
 	"github.com/go-telegram/bot/models"
 
+	"conversa/channels"
 	"conversa/conversation"
 )
 
@@ -326,24 +327,8 @@ func (c *Channel) sharedTurn(ctx context.Context, botKey, chatKey string, rate i
 	if c.deps.Limiter == nil {
 		return nil
 	}
-	for _, w := range []struct {
-		key    string
-		n      int
-		window time.Duration
-	}{{"telegram:chat:" + chatKey, 1, c.cfg.ChatInterval}, {"telegram:bot:" + botKey, rate, time.Second}} {
-		for {
-			ok, after, err := c.deps.Limiter.Allow(ctx, w.key, w.n, w.window)
-			if err != nil || ok {
-				break
-			}
-			t := time.NewTimer(max(after, time.Millisecond))
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return ctx.Err()
-			case <-t.C:
-			}
-		}
+	if err := channels.TakeTurn(ctx, c.deps.Limiter, "telegram:chat:"+chatKey, 1, c.cfg.ChatInterval); err != nil {
+		return err
 	}
-	return nil
+	return channels.TakeTurn(ctx, c.deps.Limiter, "telegram:bot:"+botKey, rate, time.Second)
 }

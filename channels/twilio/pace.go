@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"conversa/channels"
 	"conversa/conversation"
 )
 
@@ -51,17 +52,5 @@ func (p *pacer) wait(ctx context.Context, sender string, perSecond float64) erro
 	if n < 1 {
 		n, window = 1, time.Duration(float64(time.Second)/perSecond)
 	}
-	for {
-		ok, after, err := p.shared.Allow(ctx, "twilio:pace:"+sender, n, window)
-		if err != nil || ok {
-			return err // a limiter that fails leaves the local pace alone
-		}
-		t := time.NewTimer(max(after, time.Millisecond))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-	}
+	return channels.TakeTurn(ctx, p.shared, "twilio:pace:"+sender, n, window)
 }

@@ -16,42 +16,7 @@ import (
 
 var _ handoff.RoutingStore = (*Store)(nil)
 
-// Lists (skills, teams) are kept as ",a,b,", so that membership is a LIKE
-// on both stores; skills are words of [a-z0-9.-], which LIKE does not
-// treat specially.
-
-func joinList(ss []string) string {
-	if len(ss) == 0 {
-		return ","
-	}
-	return "," + strings.Join(ss, ",") + ","
-}
-
-func splitList(s string) []string {
-	s = strings.Trim(s, ",")
-	if s == "" {
-		return []string{}
-	}
-	return strings.Split(s, ",")
-}
-
-func joinIDs(ids []int64) string {
-	ss := make([]string, len(ids))
-	for i, id := range ids {
-		ss[i] = strconv.FormatInt(id, 10)
-	}
-	return joinList(ss)
-}
-
-func splitIDs(s string) []int64 {
-	ids := []int64{}
-	for _, f := range splitList(s) {
-		if id, err := strconv.ParseInt(f, 10, 64); err == nil {
-			ids = append(ids, id)
-		}
-	}
-	return ids
-}
+// Lists (skills, teams) are kept in handoff.JoinList's form.
 
 const agentColumns = `id, tenant_id, name, email, role, skills, teams, capacity, status, status_since, load, idle_since,
 	last_offered_at, seen_at, created_at, updated_at`
@@ -62,7 +27,7 @@ func scanAgent(row pgx.Row) (handoff.Agent, error) {
 	var offered, seen *time.Time
 	err := row.Scan(&a.ID, &a.TenantID, &a.Name, &a.Email, &a.Role, &skills, &teams, &a.Capacity, &a.Status, &a.StatusSince,
 		&a.Load, &a.IdleSince, &offered, &seen, &a.CreatedAt, &a.UpdatedAt)
-	a.Skills, a.Teams = splitList(skills), splitIDs(teams)
+	a.Skills, a.Teams = handoff.SplitList(skills), handoff.SplitIDs(teams)
 	a.StatusSince, a.IdleSince, a.CreatedAt, a.UpdatedAt = a.StatusSince.UTC(), a.IdleSince.UTC(), a.CreatedAt.UTC(), a.UpdatedAt.UTC()
 	a.LastOfferedAt, a.SeenAt = timeOf(offered), timeOf(seen)
 	return a, err
@@ -73,7 +38,7 @@ func (s *Store) CreateAgent(ctx context.Context, a handoff.Agent) (handoff.Agent
 	ts := now()
 	a, err := scanAgent(s.pool.QueryRow(ctx, `INSERT INTO agents (tenant_id, name, email, role, skills, teams, capacity, status,
 		status_since, idle_since, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'offline', $8, $8, $8, $8)
-		RETURNING `+agentColumns, a.TenantID, a.Name, a.Email, string(a.Role), joinList(a.Skills), joinIDs(a.Teams), a.Capacity, ts))
+		RETURNING `+agentColumns, a.TenantID, a.Name, a.Email, string(a.Role), handoff.JoinList(a.Skills), handoff.JoinIDs(a.Teams), a.Capacity, ts))
 	switch {
 	case isUnique(err):
 		return handoff.Agent{}, conversation.Errorf(conversation.ECONFLICT, "another agent has the email %q", a.Email)
@@ -87,7 +52,7 @@ func (s *Store) CreateAgent(ctx context.Context, a handoff.Agent) (handoff.Agent
 func (s *Store) UpdateAgent(ctx context.Context, a handoff.Agent) (handoff.Agent, error) {
 	a, err := scanAgent(s.pool.QueryRow(ctx, `UPDATE agents SET name = $3, email = $4, role = $5, skills = $6, teams = $7,
 		capacity = $8, updated_at = $9 WHERE tenant_id = $1 AND id = $2 RETURNING `+agentColumns,
-		a.TenantID, a.ID, a.Name, a.Email, string(a.Role), joinList(a.Skills), joinIDs(a.Teams), a.Capacity, now()))
+		a.TenantID, a.ID, a.Name, a.Email, string(a.Role), handoff.JoinList(a.Skills), handoff.JoinIDs(a.Teams), a.Capacity, now()))
 	if isUnique(err) {
 		return handoff.Agent{}, conversation.Errorf(conversation.ECONFLICT, "another agent has the email %q", a.Email)
 	}
@@ -214,7 +179,7 @@ func scanQueue(row pgx.Row) (handoff.Queue, error) {
 	var skills string
 	var timeout int64
 	err := row.Scan(&q.ID, &q.TenantID, &q.Name, &q.Strategy, &skills, &q.TeamID, &q.Priority, &timeout, &q.Hours, &q.CreatedAt, &q.UpdatedAt)
-	q.Skills, q.AcceptTimeout = splitList(skills), time.Duration(timeout)*time.Millisecond
+	q.Skills, q.AcceptTimeout = handoff.SplitList(skills), time.Duration(timeout)*time.Millisecond
 	if len(q.Hours) == 0 {
 		q.Hours = nil
 	}
@@ -233,7 +198,7 @@ func hoursOf(h []handoff.Span) []handoff.Span {
 func (s *Store) CreateQueue(ctx context.Context, q handoff.Queue) (handoff.Queue, error) {
 	q, err := scanQueue(s.pool.QueryRow(ctx, `INSERT INTO queues (tenant_id, name, strategy, skills, team_id, priority,
 		accept_timeout, hours, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING `+queueColumns,
-		q.TenantID, q.Name, string(q.Strategy), joinList(q.Skills), q.TeamID, q.Priority, q.AcceptTimeout.Milliseconds(), hoursOf(q.Hours), now()))
+		q.TenantID, q.Name, string(q.Strategy), handoff.JoinList(q.Skills), q.TeamID, q.Priority, q.AcceptTimeout.Milliseconds(), hoursOf(q.Hours), now()))
 	switch {
 	case isUnique(err):
 		return handoff.Queue{}, conversation.Errorf(conversation.ECONFLICT, "a queue is named %q", q.Name)
@@ -247,7 +212,7 @@ func (s *Store) CreateQueue(ctx context.Context, q handoff.Queue) (handoff.Queue
 func (s *Store) UpdateQueue(ctx context.Context, q handoff.Queue) (handoff.Queue, error) {
 	q, err := scanQueue(s.pool.QueryRow(ctx, `UPDATE queues SET name = $3, strategy = $4, skills = $5, team_id = $6, priority = $7,
 		accept_timeout = $8, hours = $9, updated_at = $10 WHERE tenant_id = $1 AND id = $2 RETURNING `+queueColumns,
-		q.TenantID, q.ID, q.Name, string(q.Strategy), joinList(q.Skills), q.TeamID, q.Priority, q.AcceptTimeout.Milliseconds(), hoursOf(q.Hours), now()))
+		q.TenantID, q.ID, q.Name, string(q.Strategy), handoff.JoinList(q.Skills), q.TeamID, q.Priority, q.AcceptTimeout.Milliseconds(), hoursOf(q.Hours), now()))
 	if isUnique(err) {
 		return handoff.Queue{}, conversation.Errorf(conversation.ECONFLICT, "a queue is named %q", q.Name)
 	}

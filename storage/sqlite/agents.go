@@ -16,43 +16,9 @@ import (
 
 var _ handoff.RoutingStore = (*Store)(nil)
 
-// Lists (skills, teams) are kept as ",a,b,", so that membership is a LIKE
-// on both stores; skills are words of [a-z0-9.-], which LIKE does not
-// treat specially. Writes are serialized (one writer), so every routing
+// Lists (skills, teams) are kept in handoff.JoinList's form. Writes are
+// serialized (one writer), so every routing
 // change reads and writes in one transaction that nothing interleaves.
-
-func joinList(ss []string) string {
-	if len(ss) == 0 {
-		return ","
-	}
-	return "," + strings.Join(ss, ",") + ","
-}
-
-func splitList(s string) []string {
-	s = strings.Trim(s, ",")
-	if s == "" {
-		return []string{}
-	}
-	return strings.Split(s, ",")
-}
-
-func joinIDs(ids []int64) string {
-	ss := make([]string, len(ids))
-	for i, id := range ids {
-		ss[i] = strconv.FormatInt(id, 10)
-	}
-	return joinList(ss)
-}
-
-func splitIDs(s string) []int64 {
-	ids := []int64{}
-	for _, f := range splitList(s) {
-		if id, err := strconv.ParseInt(f, 10, 64); err == nil {
-			ids = append(ids, id)
-		}
-	}
-	return ids
-}
 
 const agentColumns = `id, tenant_id, name, email, role, skills, teams, capacity, status, status_since, load, idle_since,
 	last_offered_at, seen_at, created_at, updated_at`
@@ -63,7 +29,7 @@ func scanAgent(row scanner) (handoff.Agent, error) {
 	var since, idle, offered, seen, created, updated int64
 	err := row.Scan(&a.ID, &a.TenantID, &a.Name, &a.Email, &a.Role, &skills, &teams, &a.Capacity, &a.Status, &since,
 		&a.Load, &idle, &offered, &seen, &created, &updated)
-	a.Skills, a.Teams = splitList(skills), splitIDs(teams)
+	a.Skills, a.Teams = handoff.SplitList(skills), handoff.SplitIDs(teams)
 	a.StatusSince, a.IdleSince, a.LastOfferedAt, a.SeenAt = fromMicros(since), fromMicros(idle), fromMicros(offered), fromMicros(seen)
 	a.CreatedAt, a.UpdatedAt = fromMicros(created), fromMicros(updated)
 	return a, err
@@ -77,7 +43,7 @@ func (s *Store) CreateAgent(ctx context.Context, a handoff.Agent) (handoff.Agent
 		var err error
 		out, err = scanAgent(tx.QueryRowContext(ctx, `INSERT INTO agents (tenant_id, name, email, role, skills, teams, capacity, status,
 			status_since, idle_since, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'offline', ?, ?, ?, ?)
-			RETURNING `+agentColumns, a.TenantID, a.Name, a.Email, string(a.Role), joinList(a.Skills), joinIDs(a.Teams), a.Capacity, ts, ts, ts, ts))
+			RETURNING `+agentColumns, a.TenantID, a.Name, a.Email, string(a.Role), handoff.JoinList(a.Skills), handoff.JoinIDs(a.Teams), a.Capacity, ts, ts, ts, ts))
 		switch {
 		case isUnique(err):
 			return conversation.Errorf(conversation.ECONFLICT, "another agent has the email %q", a.Email)
@@ -96,7 +62,7 @@ func (s *Store) UpdateAgent(ctx context.Context, a handoff.Agent) (handoff.Agent
 		var err error
 		out, err = scanAgent(tx.QueryRowContext(ctx, `UPDATE agents SET name = ?, email = ?, role = ?, skills = ?, teams = ?,
 			capacity = ?, updated_at = ? WHERE tenant_id = ? AND id = ? RETURNING `+agentColumns,
-			a.Name, a.Email, string(a.Role), joinList(a.Skills), joinIDs(a.Teams), a.Capacity, micros(now()), a.TenantID, a.ID))
+			a.Name, a.Email, string(a.Role), handoff.JoinList(a.Skills), handoff.JoinIDs(a.Teams), a.Capacity, micros(now()), a.TenantID, a.ID))
 		if isUnique(err) {
 			return conversation.Errorf(conversation.ECONFLICT, "another agent has the email %q", a.Email)
 		}
@@ -220,7 +186,7 @@ func scanQueue(row scanner) (handoff.Queue, error) {
 	if err != nil {
 		return q, err
 	}
-	q.Skills, q.AcceptTimeout = splitList(skills), time.Duration(timeout)*time.Millisecond
+	q.Skills, q.AcceptTimeout = handoff.SplitList(skills), time.Duration(timeout)*time.Millisecond
 	q.CreatedAt, q.UpdatedAt = fromMicros(created), fromMicros(updated)
 	if err := json.Unmarshal([]byte(hours), &q.Hours); err != nil {
 		return q, fmt.Errorf("decode queue hours: %w", err)
@@ -247,7 +213,7 @@ func (s *Store) CreateQueue(ctx context.Context, q handoff.Queue) (handoff.Queue
 		var err error
 		out, err = scanQueue(tx.QueryRowContext(ctx, `INSERT INTO queues (tenant_id, name, strategy, skills, team_id, priority,
 			accept_timeout, hours, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+queueColumns,
-			q.TenantID, q.Name, string(q.Strategy), joinList(q.Skills), q.TeamID, q.Priority, q.AcceptTimeout.Milliseconds(), encodeHours(q.Hours), ts, ts))
+			q.TenantID, q.Name, string(q.Strategy), handoff.JoinList(q.Skills), q.TeamID, q.Priority, q.AcceptTimeout.Milliseconds(), encodeHours(q.Hours), ts, ts))
 		switch {
 		case isUnique(err):
 			return conversation.Errorf(conversation.ECONFLICT, "a queue is named %q", q.Name)
@@ -266,7 +232,7 @@ func (s *Store) UpdateQueue(ctx context.Context, q handoff.Queue) (handoff.Queue
 		var err error
 		out, err = scanQueue(tx.QueryRowContext(ctx, `UPDATE queues SET name = ?, strategy = ?, skills = ?, team_id = ?, priority = ?,
 			accept_timeout = ?, hours = ?, updated_at = ? WHERE tenant_id = ? AND id = ? RETURNING `+queueColumns,
-			q.Name, string(q.Strategy), joinList(q.Skills), q.TeamID, q.Priority, q.AcceptTimeout.Milliseconds(), encodeHours(q.Hours),
+			q.Name, string(q.Strategy), handoff.JoinList(q.Skills), q.TeamID, q.Priority, q.AcceptTimeout.Milliseconds(), encodeHours(q.Hours),
 			micros(now()), q.TenantID, q.ID))
 		if isUnique(err) {
 			return conversation.Errorf(conversation.ECONFLICT, "a queue is named %q", q.Name)
