@@ -29,6 +29,10 @@ bench: services build ## run the benchmarks in bench/ (results go in bench/READM
 	$(GO) run ./bench/nlu
 	. ./$(ENVFILE) && $(GO) run ./bench/cases
 	. ./$(ENVFILE) && $(GO) run ./bench/routing
+	. ./$(ENVFILE) && $(GO) run ./bench/email
+	. ./$(ENVFILE) && $(GO) run ./bench/contact360
+	. ./$(ENVFILE) && $(GO) run ./bench/fanout
+	. ./$(ENVFILE) && $(GO) run ./bench/campaign
 
 lint: ## gofmt, go vet and the import-direction check
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

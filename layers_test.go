@@ -101,6 +101,7 @@ func TestLayers(t *testing.T) {
 		"conversa/examples":                      1,
 		"conversa/channels/webchat":              3,
 		"conversa/adapters/api":                  3,
+		"conversa/adapters/console":              3,
 		"conversa/storage/postgres":              3,
 		"conversa/cmd/conversa":                  4,
 		"conversa/internal/testenv":              -1,

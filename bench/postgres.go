@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"conversa/storage/postgres"
 )
 
 // TempDB is a PostgreSQL database made for one benchmark run. Drop removes
@@ -59,4 +61,18 @@ func (db *TempDB) Drop(ctx context.Context) error {
 		return fmt.Errorf("drop database %s: %w", db.Name, err)
 	}
 	return nil
+}
+
+// OpenStore opens the database as the product's PostgreSQL store, migrated.
+// The caller closes it before Drop.
+func (db *TempDB) OpenStore(ctx context.Context) (*postgres.Store, error) {
+	store, err := postgres.Open(ctx, postgres.Config{URL: db.URL})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := store.Migrate(ctx); err != nil {
+		store.Close()
+		return nil, err
+	}
+	return store, nil
 }

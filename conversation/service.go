@@ -67,6 +67,10 @@ type Deps struct {
 	// JobsAdded is called after a commit that enqueued jobs, to wake the
 	// local Worker.
 	JobsAdded func()
+	// StatusChanged, when set, is called after an outbound message's
+	// delivery status changed (with the event that tells it), to tell the
+	// tenant's systems (signed webhooks).
+	StatusChanged func(ctx context.Context, m Message)
 }
 
 // Service carries out the use cases of the conversation model: ingest,
@@ -88,6 +92,8 @@ type Service struct {
 	jobs         func()
 	accounts     accountCache
 	ingest       *groupCommit[IngestRequest, IngestResult]
+	// statusChanged sees outbound status changes (Deps.StatusChanged).
+	statusChanged func(ctx context.Context, m Message)
 }
 
 // NewService returns a Service.
@@ -111,6 +117,7 @@ func NewService(cfg ServiceConfig, deps Deps) (*Service, error) {
 		logger:       deps.Logger,
 		jobs:         deps.JobsAdded,
 	}
+	s.statusChanged = deps.StatusChanged
 	if s.metrics == nil {
 		s.metrics = nopMetrics{}
 	}
@@ -613,6 +620,9 @@ func (s *Service) publish(ctx context.Context, e Event) {
 	// The change is committed: publish it even if the caller has gone.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
+	if e.Type == EventMessageUpdated && e.Message.Direction == DirectionOut && s.statusChanged != nil {
+		s.statusChanged(ctx, *e.Message)
+	}
 	for _, topic := range []string{TenantTopic(e.TenantID), ContactTopic(e.TenantID, e.ContactID)} {
 		if err := s.bus.Publish(ctx, topic, payload); err != nil {
 			s.logger.Warn("publish event", "type", e.Type, "topic", topic, "err", err)

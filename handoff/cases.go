@@ -56,6 +56,23 @@ type CasesConfig struct {
 	// ReopenWithin is how long after its resolution a customer who rated
 	// it 1 or 2 may reopen a case; default 15 days.
 	ReopenWithin time.Duration
+
+	// Rules are the rules of every tenant's terms but those in
+	// TenantRules: terms in hours, business hours, what a pause does.
+	Rules       CaseRules
+	TenantRules map[int64]CaseRules
+	// Agents reads the tenant's agents and teams, to assign cases and to
+	// find the people of an escalation level; without it cases are
+	// assigned to nobody and escalations tell nobody.
+	Agents AgentDirectory
+	// Staff emails the people of an escalation level, and Bus tells their
+	// consoles (on AgentTopic); either may be nil.
+	Staff StaffNotifier
+	Bus   conversation.Bus
+	// Media keeps the files attached to cases, at most MaxAttachment
+	// bytes each (default 10 MiB); without it nothing is attached.
+	Media         conversation.MediaStore
+	MaxAttachment int64
 }
 
 // Messages reads messages. conversation.Store implements it.
@@ -102,6 +119,9 @@ func NewCases(store CaseStore, cfg CasesConfig) *Cases {
 	}
 	if cfg.ReopenWithin <= 0 {
 		cfg.ReopenWithin = DefaultReopenWithin
+	}
+	if cfg.MaxAttachment <= 0 {
+		cfg.MaxAttachment = DefaultMaxAttachment
 	}
 	return &Cases{store: store, cfg: cfg}
 }
@@ -197,6 +217,11 @@ func (s *Cases) File(ctx context.Context, tenant conversation.Tenant, f Filing) 
 		Description: strings.TrimSpace(f.Description), Fields: f.Fields, Priority: f.Priority,
 		TermDays: days, Due: CalendarOf(tenant).Due(now, days), FiledAt: now, Source: f.source,
 	}
+	if hours := s.rules(tenant.ID).TermHours[f.Type]; hours > 0 {
+		if due := s.calendar(tenant).AddBusinessTime(now, time.Duration(hours)*time.Hour); !due.IsZero() {
+			c.TermDays, c.TermHours, c.Due = 0, hours, due
+		}
+	}
 	ev := CaseEvent{Kind: "filed", Actor: f.Actor, To: Radicado, CreatedAt: now}
 	if err := s.store.CreateCase(ctx, &c, s.cfg.Prefix, ev); err != nil {
 		return Case{}, fmt.Errorf("file case: %w", err)
@@ -214,6 +239,7 @@ func (s *Cases) File(ctx context.Context, tenant conversation.Tenant, f Filing) 
 			c.Status = Radicado
 		} else {
 			next = 1
+			s.tellLevel(ctx, tenant, c, 0)
 		}
 	}
 	if err := s.schedule(ctx, tenant, c, next); err != nil {
@@ -309,6 +335,8 @@ func (s *Cases) Extend(ctx context.Context, tenant conversation.Tenant, id int64
 	}
 	now := s.cfg.Now()
 	switch {
+	case c.TermHours > 0:
+		return Case{}, conversation.Errorf(conversation.ECONFLICT, "case %s has a term of %d business hours; only a term in days is extended", c.Radicado, c.TermHours)
 	case strings.TrimSpace(reason) == "":
 		return Case{}, conversation.FieldError("reason", "an extension needs the reason the customer is told")
 	case days < 1 || days > MaxExtension(c.TermDays):
@@ -418,15 +446,24 @@ func DueText(c Case, tenant conversation.Tenant, lang string) string {
 const JobCaseEscalation = "case_escalation"
 
 // Level is a step of the escalation chain: at a share of the term, the
-// case goes to a role.
+// case goes to a role, and the people of the level are told.
 type Level struct {
 	At float64 // share of the term, 0 < At ≤ 1; 1 is the breach
 	To string  // who takes it: "lead", "supervisor", "manager"
+	// Notify are the people told when the case reaches the level, each
+	// "agent:<id>", "role:<role>" (every agent of the role) or "team_lead"
+	// (the supervisors and admins of the case's team, else of its
+	// assignee's teams).
+	Notify []string
 }
 
 // DefaultLevels escalate at 70% of the term to the team lead, at 90% to the
-// supervisor, and at the breach to the manager.
-var DefaultLevels = []Level{{0.7, "lead"}, {0.9, "supervisor"}, {1, "manager"}}
+// supervisor, and at the breach to the manager (an admin).
+var DefaultLevels = []Level{
+	{At: 0.7, To: "lead", Notify: []string{TargetTeamLead}},
+	{At: 0.9, To: "supervisor", Notify: []string{"role:" + string(RoleSupervisor)}},
+	{At: 1, To: "manager", Notify: []string{"role:" + string(RoleAdmin)}},
+}
 
 // Jobs schedules durable jobs. conversation.Store implements it.
 type Jobs interface {
@@ -448,12 +485,19 @@ func (s *Cases) levels() []Level {
 // levelAt returns when a case reaches a level: the end of the business day
 // that completes that share of its term (extensions included), or the due
 // date for the breach.
+//
+// A term in hours counts the business hours of the calendar; a pause
+// puts every level as much later as the term was suspended.
 func levelAt(c Case, l Level, cal calendar.Calendar) time.Time {
 	if l.At >= 1 {
 		return c.Due
 	}
+	if c.TermHours > 0 {
+		d := time.Duration(l.At*float64(c.TermHours)*float64(time.Hour)) + time.Duration(c.PausedUnits)*time.Minute
+		return cal.AddBusinessTime(c.FiledAt, d)
+	}
 	days := max(int(l.At*float64(c.TermDays+c.ExtendedDays)), 1)
-	return cal.Due(c.FiledAt, days)
+	return cal.Due(c.FiledAt, days+c.PausedUnits)
 }
 
 // schedule enqueues the escalation job of level i of a case, keyed by the
@@ -463,7 +507,7 @@ func (s *Cases) schedule(ctx context.Context, tenant conversation.Tenant, c Case
 	if s.cfg.Jobs == nil || i >= len(s.levels()) {
 		return nil
 	}
-	at := levelAt(c, s.levels()[i], CalendarOf(tenant))
+	at := levelAt(c, s.levels()[i], s.calendar(tenant))
 	_, err := s.cfg.Jobs.EnqueueJob(ctx, conversation.Job{
 		TenantID: tenant.ID, Kind: JobCaseEscalation, Ref: c.ID, RunAt: at,
 		Key:     fmt.Sprintf("case:%d:escalation:%d:%d", c.ID, i, at.Unix()),
@@ -497,11 +541,11 @@ func (s *Cases) EscalateJob(ctx context.Context, j conversation.Job) error {
 	if err != nil {
 		return err
 	}
-	if c.Status == Resuelto || c.Status == Cerrado {
-		return nil
+	if c.Status == Resuelto || c.Status == Cerrado || !c.PausedAt.IsZero() {
+		return nil // resuming a paused case schedules its next level
 	}
 	now := s.cfg.Now()
-	if at := levelAt(c, level, CalendarOf(tenant)); now.Before(at) {
+	if at := levelAt(c, level, s.calendar(tenant)); now.Before(at) {
 		// The term was extended after this job was scheduled.
 		return s.schedule(ctx, tenant, c, i)
 	}
@@ -509,13 +553,13 @@ func (s *Cases) EscalateJob(ctx context.Context, j conversation.Job) error {
 	if err != nil {
 		return err
 	}
-	note := fmt.Sprintf("to %s at %d%% of the term", level.To, int(level.At*100+0.5))
+	note := levelNote(level)
 	done := false
 	for _, e := range hist {
 		done = done || (e.Kind == "escalated" && strings.HasPrefix(e.Note, note))
 	}
 	if !done {
-		if late := now.Sub(j.RunAt); late > time.Minute {
+		if late := now.Sub(levelAt(c, level, s.calendar(tenant))); late > time.Minute {
 			note += fmt.Sprintf(" (ran %s late: no node was running at the time)", late.Round(time.Minute))
 		}
 		ev := CaseEvent{Kind: "escalated", Actor: "system", Note: note, CreatedAt: now}
@@ -531,5 +575,6 @@ func (s *Cases) EscalateJob(ctx context.Context, j conversation.Job) error {
 			s.notice(ctx, c, "status", PurposeStatus, map[string]string{"status": string(Escalado), "due": s.dateOf(ctx, j.TenantID, c.Due)})
 		}
 	}
+	s.tellLevel(ctx, tenant, c, i)
 	return s.schedule(ctx, tenant, c, i+1)
 }

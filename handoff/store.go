@@ -30,6 +30,20 @@ type Case struct {
 	ExtensionNote string    `json:"extension_note,omitempty"`
 	FiledAt       time.Time `json:"filed_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
+	// TermHours, when not 0, is the term in business hours of the tenant's
+	// opening hours instead of TermDays (an urgent type's 4 hours, say).
+	TermHours int `json:"term_hours,omitempty"`
+	// AssigneeID and TeamID are the tenant's agent and team who work the
+	// case, 0 for none.
+	AssigneeID int64 `json:"assignee_id,omitempty"`
+	TeamID     int64 `json:"team_id,omitempty"`
+	// PausedAt, when set, is when the term stopped while the case waits
+	// on the customer, for PauseReason. PausedUnits is how long the term
+	// was suspended in all, in business days (business minutes for a term
+	// in hours): Due and the escalation levels are that much later.
+	PausedAt    time.Time `json:"paused_at,omitzero"`
+	PauseReason string    `json:"pause_reason,omitempty"`
+	PausedUnits int       `json:"paused_units,omitempty"`
 	// Version counts changes, for compare-and-set.
 	Version int64 `json:"version"`
 	// Source is what filed the case, unique per tenant when set, so that a
@@ -81,8 +95,18 @@ type CaseStore interface {
 	UpdateCase(ctx context.Context, c *Case, ev CaseEvent) error
 	// CaseHistory returns a case's events, oldest first.
 	CaseHistory(ctx context.Context, tenantID, caseID int64) ([]CaseEvent, error)
+	// AddCaseAttachment stores a of the case a.CaseID and appends ev to its
+	// history in one transaction, and gives a its ID (a.CreatedAt zero is
+	// now). Returns ENOTFOUND when the case is not the tenant's.
+	AddCaseAttachment(ctx context.Context, a *CaseAttachment, ev CaseEvent) error
+	// CaseAttachments returns a case's attachments, oldest first. Returns
+	// ENOTFOUND when the case is not the tenant's.
+	CaseAttachments(ctx context.Context, tenantID, caseID int64) ([]CaseAttachment, error)
 	// ListCases returns the tenant's cases that match f, newest (highest
-	// ID) first, at most f.Limit (default 50, at most 500).
+	// ID) first, at most f.Limit (default 50, at most 500). A list of a
+	// date range (FiledFrom or FiledTo set) is in the order of FiledAt
+	// instead, newest first, then of ID: its cursor is BeforeFiled and
+	// Before together.
 	ListCases(ctx context.Context, tenantID int64, f CaseFilter) ([]Case, error)
 }
 
@@ -95,9 +119,29 @@ type CaseFilter struct {
 	// FiledFrom and FiledTo bound FiledAt: from ≤ filed < to.
 	FiledFrom, FiledTo time.Time
 	// OverdueAt, when set, keeps the open cases (not resuelto or cerrado)
-	// whose Due is before it.
+	// whose Due is before it and whose term is not paused.
 	OverdueAt time.Time
-	// Before is the cursor: only cases with an ID below it.
-	Before int64
-	Limit  int
+	// AssigneeID and TeamID keep the cases of an agent and of a team.
+	AssigneeID, TeamID int64
+	// Paused keeps the cases whose term is paused.
+	Paused bool
+	// Before is the cursor: only cases with an ID below it; for a list of
+	// a date range, with BeforeFiled, only cases filed before BeforeFiled,
+	// or then with an ID below Before.
+	Before      int64
+	BeforeFiled time.Time
+	Limit       int
+}
+
+// CaseAttachment is a file attached to a case, kept in the media store.
+type CaseAttachment struct {
+	ID          int64     `json:"id"`
+	TenantID    int64     `json:"tenant_id"`
+	CaseID      int64     `json:"case_id"`
+	Key         string    `json:"-"`
+	ContentType string    `json:"content_type"`
+	Filename    string    `json:"filename,omitempty"`
+	Size        int64     `json:"size"`
+	AddedBy     string    `json:"added_by,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
 }

@@ -77,8 +77,18 @@ func (s *Cases) Surveys(ctx context.Context, tenantID, caseID int64) ([]Survey, 
 // reopen period offers to reopen the case; "reabrir" ("reopen") then
 // reopens it. Anything else goes to the bot. A retried message is answered
 // the same and recorded once.
+//
+// Any message of the contact also resumes their cases whose term is paused
+// waiting on them (unless the tenant's rules say ManualResume).
 func (s *Cases) Intercept(ctx context.Context, t conversation.Turn) (bool, [][]conversation.Part, error) {
-	if s.cfg.Surveys == nil || t.Message.Direction != conversation.DirectionIn {
+	if t.Message.Direction != conversation.DirectionIn {
+		return false, nil, nil
+	}
+	if err := s.resumeOnAnswer(ctx, t); err != nil {
+		// The answer is taken all the same; an agent resumes the case.
+		s.cfg.Logger.Error("resume the contact's paused cases", "tenant", t.Tenant.ID, "contact", t.Contact.ID, "err", err)
+	}
+	if s.cfg.Surveys == nil {
 		return false, nil, nil
 	}
 	text, payload := answerOf(t.Message)

@@ -84,6 +84,9 @@ type Config struct {
 	// JobsAdded is called after a commit that enqueued a job due now, to
 	// wake the local Worker.
 	JobsAdded func()
+	// Recorded, when set, is called after a notification's outcome was
+	// recorded (to tell the tenant's systems of an undeliverable one).
+	Recorded func(ctx context.Context, n Notification)
 }
 
 // Service sends notifications. It is safe for concurrent use.
@@ -482,8 +485,12 @@ func (s *Service) finish(ctx context.Context, n Notification, status Status, not
 // record stores the outcome; one recorded by a job that ran at the same
 // time is kept.
 func (s *Service) record(ctx context.Context, n Notification) error {
-	if _, err := s.store.FinishNotification(ctx, n); err != nil && !conversation.IsConflict(err) {
+	stored, err := s.store.FinishNotification(ctx, n)
+	if err != nil && !conversation.IsConflict(err) {
 		return fmt.Errorf("record notification %d: %w", n.ID, err)
+	}
+	if err == nil && s.cfg.Recorded != nil {
+		s.cfg.Recorded(ctx, stored)
 	}
 	s.cfg.Logger.Info("notification", "tenant", n.TenantID, "notification", n.ID, "status", n.Status, "channel", n.Channel, "note", n.Note)
 	return nil

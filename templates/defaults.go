@@ -42,7 +42,8 @@ var loadDefaults = sync.OnceValues(func() (map[string]*Template, error) {
 })
 
 // Default returns the built-in template of a purpose, and whether there is
-// one: case_filed, case_status, case_extended, case_resolved, case_survey.
+// one: case_filed, case_status, case_extended, case_resolved, case_survey,
+// and case_escalated (to agents).
 func Default(purpose string) (*Template, bool) {
 	m, err := loadDefaults()
 	if err != nil {

@@ -14,12 +14,12 @@ import (
 // Spanish and English on every channel, with an email subject; a tenant's
 // own template wins over them, and the plain Service does not see them.
 func TestDefaults(t *testing.T) {
-	want := []string{"case_extended", "case_filed", "case_resolved", "case_status", "case_survey"}
+	want := []string{"case_escalated", "case_extended", "case_filed", "case_resolved", "case_status", "case_survey"}
 	if got := templates.DefaultPurposes(); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("default purposes %v, want %v", got, want)
 	}
 	data := map[string]string{"name": "Ana", "radicado": "PQR-2026-000007", "type": "queja", "status": "en_tramite",
-		"due": "2026-11-24", "days": "10", "reason": "Esperamos a facturación.", "answer": "Reembolsamos el cobro doble."}
+		"due": "2026-11-24", "days": "10", "reason": "Esperamos a facturación.", "answer": "Reembolsamos el cobro doble.", "level": "supervisor", "share": "90"}
 	for _, purpose := range want {
 		tp, ok := templates.Default(purpose)
 		if !ok {

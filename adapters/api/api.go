@@ -28,6 +28,8 @@ import (
 	"conversa/conversation"
 	"conversa/handoff"
 	"conversa/notify"
+	"conversa/notify/campaign"
+	"conversa/notify/webhook"
 )
 
 //go:embed openapi.json
@@ -74,6 +76,15 @@ type Config struct {
 	// routes answer 503.
 	Notifications Notifications
 
+	// Campaigns creates, steers and reports campaigns. Without it the
+	// campaign routes answer 503.
+	Campaigns Campaigns
+	// MaxCSVBytes bounds a campaign's CSV upload; default 256 MiB.
+	MaxCSVBytes int64
+	// Webhooks keeps the tenants' webhook endpoints. Without it the
+	// webhook routes answer 503.
+	Webhooks Webhooks
+
 	// Channels validates channel accounts with the channel of their kind.
 	// Without it the routes that create and change accounts answer 503.
 	Channels AccountValidator
@@ -88,6 +99,21 @@ type Config struct {
 	Media MediaLinker
 	// MediaLinkTTL is how long those URLs work (default 1 hour).
 	MediaLinkTTL time.Duration
+
+	// MaxUploadBytes bounds a file attached to a case (default 10 MiB):
+	// the case service's limit, which cmd/conversa sets to the same.
+	MaxUploadBytes int64
+	// Routing manages agents, teams, queues and rules and acts on
+	// assignments, and RoutingStore reads them (both or neither). Without
+	// them those routes answer 503.
+	Routing      Routing
+	RoutingStore RoutingReader
+	// Console keeps agents' passwords, notes and canned responses. Without
+	// it (or RoutingStore) the note and canned response routes answer 503.
+	Console ConsoleStore
+	// ContactView builds the customer 360 view. Without it that route
+	// answers 503.
+	ContactView ContactViewer
 }
 
 // MediaLinker makes expiring links to stored files (channels.MediaLinks).
@@ -112,8 +138,14 @@ func (c *Config) Validate() error {
 	if c.KeyCacheTTL <= 0 {
 		c.KeyCacheTTL = 30 * time.Second
 	}
+	if c.MaxCSVBytes <= 0 {
+		c.MaxCSVBytes = 256 << 20
+	}
 	if c.MediaLinkTTL <= 0 {
 		c.MediaLinkTTL = time.Hour
+	}
+	if c.MaxUploadBytes <= 0 {
+		c.MaxUploadBytes = handoff.DefaultMaxAttachment
 	}
 	if c.Heartbeat <= 0 {
 		c.Heartbeat = 15 * time.Second
@@ -126,6 +158,9 @@ func (c *Config) Validate() error {
 	}
 	if (c.Cases == nil) != (c.CaseStore == nil) {
 		return errors.New("api: set both Cases and CaseStore, or neither")
+	}
+	if (c.Routing == nil) != (c.RoutingStore == nil) {
+		return errors.New("api: set both Routing and RoutingStore, or neither")
 	}
 	if (c.Templates == nil) != (c.TemplateStore == nil) {
 		return errors.New("api: set both Templates and TemplateStore, or neither")
@@ -258,6 +293,13 @@ var routes = []route{
 	{"GET", "/api/v1/cases/{id}/history", withCases((*API).caseHistory)},
 	{"POST", "/api/v1/cases/{id}/transition", withCases((*API).transitionCase)},
 	{"POST", "/api/v1/cases/{id}/extend", withCases((*API).extendCase)},
+	{"POST", "/api/v1/cases/{id}/assign", withCases((*API).assignCase)},
+	{"GET", "/api/v1/cases/{id}/notes", withCases((*API).caseNotes)},
+	{"POST", "/api/v1/cases/{id}/notes", withCases((*API).addCaseNote)},
+	{"POST", "/api/v1/cases/{id}/pause", withCases((*API).pauseCase)},
+	{"POST", "/api/v1/cases/{id}/resume", withCases((*API).resumeCase)},
+	{"GET", "/api/v1/cases/{id}/attachments", withCases((*API).caseAttachments)},
+	{"POST", "/api/v1/cases/{id}/attachments", withCases((*API).uploadCaseAttachment)},
 	{"GET", "/api/v1/templates", withTemplates((*API).listTemplates)},
 	{"GET", "/api/v1/templates/{purpose}", withTemplates((*API).getTemplate)},
 	{"PUT", "/api/v1/templates/{purpose}", withTemplates((*API).saveTemplate)},
@@ -272,6 +314,58 @@ var routes = []route{
 	}))},
 	{"GET", "/api/v1/notification-policy", withNotifications((*API).getNotificationPolicy)},
 	{"PUT", "/api/v1/notification-policy", withNotifications((*API).putNotificationPolicy)},
+	// Human handoff: agents, teams, queues, rules, assignments, notes,
+	// canned responses and the customer 360 view (handoff.go).
+	{"GET", "/api/v1/agents", withRouting((*API).listAgents)},
+	{"POST", "/api/v1/agents", withRouting((*API).createAgent)},
+	{"GET", "/api/v1/agents/{id}", withRouting(readByID((*API).getAgent))},
+	{"PATCH", "/api/v1/agents/{id}", withRouting((*API).updateAgent)},
+	{"POST", "/api/v1/agents/{id}/status", withRouting((*API).setAgentStatus)},
+	{"GET", "/api/v1/teams", withRouting((*API).listTeams)},
+	{"POST", "/api/v1/teams", withRouting((*API).createTeam)},
+	{"GET", "/api/v1/queues", withRouting((*API).listQueues)},
+	{"POST", "/api/v1/queues", withRouting((*API).createQueue)},
+	{"GET", "/api/v1/queues/stats", withRouting((*API).queueStats)},
+	{"GET", "/api/v1/queues/{id}", withRouting(readByID((*API).getQueue))},
+	{"PATCH", "/api/v1/queues/{id}", withRouting((*API).updateQueue)},
+	{"GET", "/api/v1/routing-rules", withRouting((*API).getRules)},
+	{"PUT", "/api/v1/routing-rules", withRouting((*API).putRules)},
+	{"GET", "/api/v1/assignments", withRouting((*API).listAssignments)},
+	{"GET", "/api/v1/conversations/{id}/assignment", withRouting(readByID((*API).getAssignment))},
+	{"POST", "/api/v1/conversations/{id}/assignment", withRouting(enqueueAction)},
+	{"POST", "/api/v1/conversations/{id}/assignment/accept", withRouting(acceptAction)},
+	{"POST", "/api/v1/conversations/{id}/assignment/pick", withRouting(pickAction)},
+	{"POST", "/api/v1/conversations/{id}/assignment/transfer", withRouting(transferAction)},
+	{"POST", "/api/v1/conversations/{id}/assignment/close", withRouting(closeAction)},
+	{"GET", "/api/v1/conversations/{id}/notes", withConsole((*API).listNotes)},
+	{"POST", "/api/v1/conversations/{id}/notes", withConsole((*API).createNote)},
+	{"GET", "/api/v1/canned-responses", withConsole((*API).listCanned)},
+	{"POST", "/api/v1/canned-responses", withConsole((*API).createCanned)},
+	{"GET", "/api/v1/canned-responses/{id}", withConsole(readByID((*API).getCanned))},
+	{"PUT", "/api/v1/canned-responses/{id}", withConsole((*API).updateCanned)},
+	{"DELETE", "/api/v1/canned-responses/{id}", withConsole((*API).deleteCanned)},
+	{"POST", "/api/v1/canned-responses/{id}/render", withConsole((*API).renderCanned)},
+	{"GET", "/api/v1/contacts/{id}/view", withContactView((*API).contactView)},
+	{"GET", "/api/v1/contacts/{id}/messages", (*API).contactMessages},
+	{"GET", "/api/v1/campaigns", withCampaigns((*API).listCampaigns)},
+	{"POST", "/api/v1/campaigns", withCampaigns((*API).createCampaign)},
+	{"GET", "/api/v1/campaigns/{id}", withCampaigns(readByID(func(a *API, ctx context.Context, tenantID, id int64) (campaign.Campaign, error) {
+		return a.cfg.Campaigns.Get(ctx, tenantID, id)
+	}))},
+	{"POST", "/api/v1/campaigns/{id}/pause", moveCampaign(Campaigns.Pause)},
+	{"POST", "/api/v1/campaigns/{id}/resume", moveCampaign(Campaigns.Resume)},
+	{"POST", "/api/v1/campaigns/{id}/cancel", moveCampaign(Campaigns.Cancel)},
+	{"GET", "/api/v1/campaigns/{id}/report", withCampaigns(readByID(func(a *API, ctx context.Context, tenantID, id int64) (campaign.Report, error) {
+		return a.cfg.Campaigns.Report(ctx, tenantID, id)
+	}))},
+	{"GET", "/api/v1/campaigns/{id}/recipients", withCampaigns((*API).listRecipients)},
+	{"GET", "/api/v1/webhooks", withWebhooks((*API).listWebhooks)},
+	{"POST", "/api/v1/webhooks", withWebhooks((*API).createWebhook)},
+	{"GET", "/api/v1/webhooks/{id}", withWebhooks(readByID(func(a *API, ctx context.Context, tenantID, id int64) (webhook.Endpoint, error) {
+		return a.cfg.Webhooks.Get(ctx, tenantID, id)
+	}))},
+	{"PATCH", "/api/v1/webhooks/{id}", withWebhooks((*API).updateWebhook)},
+	{"DELETE", "/api/v1/webhooks/{id}", withWebhooks((*API).deleteWebhook)},
 }
 
 // Routes registers the API's handlers on mux.

@@ -24,6 +24,8 @@ import (
 	"conversa/channels/apichannel"
 	"conversa/conversation"
 	"conversa/notify"
+	"conversa/notify/campaign"
+	notifywebhook "conversa/notify/webhook"
 	"conversa/storage/memory"
 	"conversa/storage/sqlite"
 	"conversa/templates"
@@ -69,6 +71,12 @@ type envOptions struct {
 	// time.Now).
 	notifications bool
 	now           func() time.Time
+	// campaigns gives the API the campaign service too (with
+	// notifications).
+	campaigns bool
+	// webhooks gives the API the webhook service, with private addresses
+	// allowed unless privateRefused.
+	webhooks, privateRefused bool
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -130,6 +138,18 @@ func newEnv(t *testing.T, o envOptions) *env {
 			t.Fatal(err)
 		}
 		o.cfg.Notifications = notifier
+		if o.campaigns {
+			cs, err := campaign.New(campaign.Deps{Store: store, Tenants: store, Notifier: notifier, Bus: shared}, campaign.Config{Now: o.now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.cfg.Campaigns = cs
+		}
+	}
+	if o.webhooks {
+		if o.cfg.Webhooks, err = notifywebhook.New(store, store, notifywebhook.Config{AllowPrivate: !o.privateRefused}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	a, err := api.New(o.cfg, svc, store, shared, shared)
 	if err != nil {

@@ -31,6 +31,7 @@ type Cases interface {
 	// Extend extends a case's term once. Returns EINVALID naming days or
 	// reason, and ECONFLICT when the case may not be extended.
 	Extend(ctx context.Context, tenant conversation.Tenant, id int64, days int, reason, actor string) (handoff.Case, error)
+	CaseWork
 }
 
 var (
@@ -45,6 +46,7 @@ type CaseStore interface {
 	CaseByRadicado(ctx context.Context, tenantID int64, radicado string) (handoff.Case, error)
 	CaseHistory(ctx context.Context, tenantID, caseID int64) ([]handoff.CaseEvent, error)
 	ListCases(ctx context.Context, tenantID int64, f handoff.CaseFilter) ([]handoff.Case, error)
+	CaseAttachments(ctx context.Context, tenantID, caseID int64) ([]handoff.CaseAttachment, error)
 }
 
 // Limits of the case routes.
@@ -282,6 +284,19 @@ func (a *API) parseCaseQuery(r *http.Request, t tenant) (caseQuery, error) {
 	default:
 		return cq, conversation.FieldError("overdue", "must be true or false")
 	}
+	if f.AssigneeID, err = queryInt(r, "assignee_id"); err != nil {
+		return cq, err
+	}
+	if f.TeamID, err = queryInt(r, "team_id"); err != nil {
+		return cq, err
+	}
+	switch q.Get("paused") {
+	case "", "false":
+	case "true":
+		f.Paused = true
+	default:
+		return cq, conversation.FieldError("paused", "must be true or false")
+	}
 	return cq, nil
 }
 
@@ -326,7 +341,10 @@ func matches(c handoff.Case, f handoff.CaseFilter) bool {
 		f.ContactID != 0 && c.ContactID != f.ContactID,
 		!f.FiledFrom.IsZero() && c.FiledAt.Before(f.FiledFrom),
 		!f.FiledTo.IsZero() && !c.FiledAt.Before(f.FiledTo),
-		!f.OverdueAt.IsZero() && (c.Status == handoff.Resuelto || c.Status == handoff.Cerrado || !c.Due.Before(f.OverdueAt)):
+		!f.OverdueAt.IsZero() && (c.Status == handoff.Resuelto || c.Status == handoff.Cerrado || !c.Due.Before(f.OverdueAt) || !c.PausedAt.IsZero()),
+		f.AssigneeID != 0 && c.AssigneeID != f.AssigneeID,
+		f.TeamID != 0 && c.TeamID != f.TeamID,
+		f.Paused && c.PausedAt.IsZero():
 		return false
 	}
 	return true
@@ -346,6 +364,9 @@ func (a *API) listCases(w http.ResponseWriter, r *http.Request, t tenant) error 
 	}
 	var cur struct {
 		BeforeID int64 `json:"before_id"`
+		// BeforeFiled goes with BeforeID in a list of a date range, which
+		// is in the order of filing.
+		BeforeFiled time.Time `json:"before_filed,omitzero"`
 	}
 	if _, err := decodeCursor(r, &cur); err != nil {
 		return err
@@ -362,12 +383,12 @@ func (a *API) listCases(w http.ResponseWriter, r *http.Request, t tenant) error 
 		writeJSON(w, http.StatusOK, page[handoff.Case]{Data: cs})
 		return nil
 	}
-	cq.filter.Before, cq.filter.Limit = cur.BeforeID, limit
+	cq.filter.Before, cq.filter.BeforeFiled, cq.filter.Limit = cur.BeforeID, cur.BeforeFiled, limit
 	cs, err := a.cfg.CaseStore.ListCases(r.Context(), t.ID, cq.filter)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, newPage(cs, limit, func(c handoff.Case) any { return map[string]int64{"before_id": c.ID} }))
+	writeJSON(w, http.StatusOK, newPage(cs, limit, func(c handoff.Case) any { return cursorAfter(c, cq.filter) }))
 	return nil
 }
 
@@ -421,7 +442,10 @@ func (a *API) exportCases(w http.ResponseWriter, r *http.Request, t tenant) erro
 		if cw.Error() != nil || cq.radicado != "" || len(cs) < f.Limit {
 			break
 		}
-		f.Before = cs[len(cs)-1].ID
+		f.Before, f.BeforeFiled = cs[len(cs)-1].ID, time.Time{}
+		if dated(f) {
+			f.BeforeFiled = cs[len(cs)-1].FiledAt
+		}
 		if cs, err = a.cfg.CaseStore.ListCases(ctx, t.ID, f); err != nil {
 			// The status is sent: break the response, so that the
 			// client does not take a short file for the whole.
@@ -439,4 +463,15 @@ func cellText(s string) string {
 		return "'" + s
 	}
 	return s
+}
+
+// dated says a list is of a date range, in the order of filing.
+func dated(f handoff.CaseFilter) bool { return !f.FiledFrom.IsZero() || !f.FiledTo.IsZero() }
+
+// cursorAfter is the cursor of the page after the case c of a list.
+func cursorAfter(c handoff.Case, f handoff.CaseFilter) any {
+	if dated(f) {
+		return map[string]any{"before_id": c.ID, "before_filed": c.FiledAt}
+	}
+	return map[string]int64{"before_id": c.ID}
 }

@@ -65,14 +65,11 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 	defer db.Drop(ctx)
-	store, err := postgres.Open(ctx, postgres.Config{URL: db.URL})
+	store, err := db.OpenStore(ctx)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	if _, err := store.Migrate(ctx); err != nil {
-		return err
-	}
 
 	fmt.Println("== cases: PQR lists, lookups and escalation on PostgreSQL")
 	for _, line := range bench.Machine() {
@@ -146,6 +143,12 @@ func run(ctx context.Context, cfg config) error {
 		}
 		s := bench.Summarize(lat)
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%s\t\n", q.name, len(lat), rows/max(len(lat), 1), bench.Ms(s.P50), bench.Ms(s.P90), bench.Ms(s.P99), bench.Ms(s.Max))
+	}
+
+	// The old shape of a date-range list, ordered by ID alone, in the same
+	// run, and the plans of both.
+	if err := oldDateShape(ctx, db.URL, tw, d.big, now, r, cfg.queries); err != nil {
+		return err
 	}
 
 	var lat []time.Duration
@@ -355,4 +358,63 @@ func addDue(ctx context.Context, url string, d *data, now time.Time, n int) erro
 		SELECT id FROM jobs WHERE state = 'pending' AND run_at > $1 AND tenant_id = $2 ORDER BY run_at LIMIT $3)`, now, d.big, n)
 	d.due += int(tag.RowsAffected())
 	return err
+}
+
+// dateSQL is a list of a date range in the shape storage/postgres used
+// before migration 0011 (ORDER BY id DESC) and in the one it uses now.
+const (
+	oldDateSQL = `SELECT * FROM cases WHERE tenant_id = $1 AND filed_at >= $2 AND filed_at < $3 ORDER BY id DESC LIMIT 50`
+	newDateSQL = `SELECT * FROM cases WHERE tenant_id = $1 AND filed_at >= $2 AND filed_at < $3 ORDER BY filed_at DESC, id DESC LIMIT 50`
+)
+
+// oldDateShape times "filed in a past month" in the old query shape, as a
+// row of the table, and prints the plans of both shapes for one month.
+func oldDateShape(ctx context.Context, url string, tw *tabwriter.Writer, tenant int64, now time.Time, r *rand.Rand, runs int) error {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	var lat []time.Duration
+	rows := 0
+	for range runs {
+		from := now.AddDate(0, -1-r.IntN(20), 0)
+		t0 := time.Now()
+		rs, err := conn.Query(ctx, oldDateSQL, tenant, from, from.AddDate(0, 1, 0))
+		if err != nil {
+			return err
+		}
+		for rs.Next() {
+			rows++
+		}
+		if rs.Close(); rs.Err() != nil {
+			return rs.Err()
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	s := bench.Summarize(lat)
+	fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%s\t\n", "past month, old shape (by id)", len(lat), rows/max(len(lat), 1), bench.Ms(s.P50), bench.Ms(s.P90), bench.Ms(s.P99), bench.Ms(s.Max))
+	tw.Flush()
+	from := now.AddDate(0, -12, 0)
+	for _, q := range []struct{ name, sql string }{{"old", oldDateSQL}, {"new", newDateSQL}} {
+		rs, err := conn.Query(ctx, "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON) "+q.sql, tenant, from, from.AddDate(0, 1, 0))
+		if err != nil {
+			return err
+		}
+		fmt.Printf("\nplan of a past month, %s shape:\n", q.name)
+		for rs.Next() {
+			var line string
+			if err := rs.Scan(&line); err != nil {
+				rs.Close()
+				return err
+			}
+			fmt.Println("  " + line)
+		}
+		rs.Close()
+		if rs.Err() != nil {
+			return rs.Err()
+		}
+	}
+	fmt.Println()
+	return nil
 }

@@ -82,14 +82,11 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 	defer db.Drop(ctx)
-	store, err := postgres.Open(ctx, postgres.Config{URL: db.URL})
+	store, err := db.OpenStore(ctx)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	if _, err := store.Migrate(ctx); err != nil {
-		return err
-	}
 	shared := memory.New()
 	svc, err := conversation.NewService(conversation.ServiceConfig{}, conversation.Deps{Store: store, Bus: shared})
 	if err != nil {

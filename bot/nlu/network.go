@@ -63,14 +63,27 @@ func (a adam) update(w, g []float32, off int, lr float32) {
 	}
 }
 
-// trainNetwork trains a network on the rows of x by minibatch Adam on the
-// cross-entropy of the labels, with dropout on the input. Only the weights
-// of the input features that dropout kept, in the examples the network has
-// not learned yet, are updated (lazy Adam). The work of each minibatch is
-// split among workers by hidden unit (or example, or feature) so that the
-// result does not depend on their number.
-func trainNetwork(ctx context.Context, x *matrix, labels []int32, nc, workers int, r *rng) (*network, error) {
-	nf, H := x.cols, networkHidden
+// netParams are the hyperparameters of a network's training (see the
+// constants above): hidden units, epochs, Adam's initial rate, the share of
+// input features dropped, the probability above which an example is
+// learned, and the weight of the log-probabilities in the scores.
+type netParams struct {
+	hidden, epochs         int
+	rate, dropout, learned float64
+	weight                 float64
+}
+
+// defaultNet is what Train uses; experiments on validation data vary it.
+var defaultNet = netParams{hidden: networkHidden, epochs: networkEpochs, rate: networkRate, dropout: networkDropout, learned: networkLearned, weight: networkWeight}
+
+// trainNetwork trains a network with the hyperparameters p on the rows of
+// x by minibatch Adam on the cross-entropy of the labels, with dropout on
+// the input. Only the weights of the input features that dropout kept, in
+// the examples the network has not learned yet, are updated (lazy Adam).
+// The work of each minibatch is split among workers by hidden unit (or
+// example, or feature) so that the result does not depend on their number.
+func trainNetwork(ctx context.Context, x *matrix, labels []int32, nc, workers int, r *rng, p netParams) (*network, error) {
+	nf, H := x.cols, p.hidden
 	w1 := make([]float32, nf*H)
 	b1 := make([]float32, H)
 	w2 := make([]float32, H*nc)
@@ -105,7 +118,7 @@ func trainNetwork(ctx context.Context, x *matrix, labels []int32, nc, workers in
 	// their values.
 	actIdx := make([][]int32, B)
 	actVal := make([][]float32, B)
-	keep := float32(1 - networkDropout)
+	keep := float32(1 - p.dropout)
 	learned := make([]bool, B) // by example of the batch
 	var live []int             // the examples of the batch not learned
 	workers = max(1, workers)
@@ -124,9 +137,9 @@ func trainNetwork(ctx context.Context, x *matrix, labels []int32, nc, workers in
 		}
 		wg.Wait()
 	}
-	steps := networkEpochs * ((l + B - 1) / B)
+	steps := p.epochs * ((l + B - 1) / B)
 	step := 0
-	for range networkEpochs {
+	for range p.epochs {
 		r.shuffle(order)
 		for start := 0; start < l; start += B {
 			if err := ctx.Err(); err != nil {
@@ -171,7 +184,7 @@ func trainNetwork(ctx context.Context, x *matrix, labels []int32, nc, workers in
 					}
 					softmax32(z)
 					lab := labels[batch[bi]]
-					learned[bi] = z[lab] >= networkLearned
+					learned[bi] = z[lab] >= float32(p.learned)
 					inv := 1 / float32(nb)
 					for c := range z {
 						z[c] *= inv
@@ -228,7 +241,7 @@ func trainNetwork(ctx context.Context, x *matrix, labels []int32, nc, workers in
 				}
 			}
 			step++
-			rate := networkRate * (1 - float64(step-1)/float64(steps))
+			rate := p.rate * (1 - float64(step-1)/float64(steps))
 			lr := float32(rate * math.Sqrt(1-math.Pow(adamBeta2, float64(step))) / (1 - math.Pow(adamBeta1, float64(step))))
 			// Only the rows of the batch's features (lazy Adam).
 			parallel(len(touched), func(lo, hi int) {
@@ -245,7 +258,7 @@ func trainNetwork(ctx context.Context, x *matrix, labels []int32, nc, workers in
 		}
 	}
 	q, scales := quantize8(w1, H)
-	return &network{hidden: H, intents: nc, weight: networkWeight, w1: q, w1Scale: scales, b1: b1, w2: w2, b2: b2}, nil
+	return &network{hidden: H, intents: nc, weight: p.weight, w1: q, w1Scale: scales, b1: b1, w2: w2, b2: b2}, nil
 }
 
 // axpy32 adds a times x to y, which is at least as long as x.

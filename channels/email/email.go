@@ -17,14 +17,19 @@ package email
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/mail"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"conversa/channels"
@@ -47,7 +52,7 @@ const (
 	SettingSMTPPassword = "smtp_password" // default imap_password
 	SettingFromName     = "from_name"     // display name of the From address; default the account name
 	// SettingProcessedFolder, when set, is where processed mail is moved
-	// (created if missing); otherwise processed mail is flagged \Seen.
+	// (created if missing). Processed mail is flagged \Seen either way.
 	SettingProcessedFolder = "processed_folder"
 	// SettingAutoreplyInterval is the least time between two automatic
 	// replies to one sender, a Go duration from 1s to 720h; default 10m.
@@ -59,6 +64,10 @@ const (
 	// SettingInsecureSkipVerify, "true", turns off TLS certificate checks.
 	// Allowed only when both hosts are loopback addresses (test servers).
 	SettingInsecureSkipVerify = "insecure_skip_verify"
+	// SettingTLSCA is one or more PEM certificates of authorities trusted,
+	// besides the system's, to sign the IMAP and SMTP servers'
+	// certificates: a company's own CA. Verification stays on.
+	SettingTLSCA = "tls_ca"
 )
 
 // TLS modes of imap_tls and smtp_tls.
@@ -97,7 +106,60 @@ type Config struct {
 	// LockTTL is the lease on a mailbox when a Locker is given, so that
 	// one node watches it (default 60 s).
 	LockTTL time.Duration
-	Logger  *slog.Logger
+	// PublicURL is the base URL browsers reach this server at; notification
+	// emails carry one-click unsubscribe links under it (RFC 8058). Empty
+	// leaves the https link out (the mailto one stays).
+	PublicURL string
+	// Observer, when set, is told when each stage of an email's handling
+	// ends (see Stage), for benchmarks and tracing. It is called on the
+	// channel's goroutines and must return quickly. Nil, the default,
+	// costs a clock reading per stage at most.
+	Observer func(Event)
+	Logger   *slog.Logger
+}
+
+// Stage names a point in the handling of an email, for Config.Observer.
+type Stage string
+
+// The stages, in the order an email passes them. Duration is, for the
+// stages that wait on a server, the time spent waiting.
+const (
+	// StageNotified: the IMAP server announced new mail (an EXISTS
+	// response, during IDLE or after a poll). No UID or Message-ID yet.
+	StageNotified Stage = "notified"
+	// StageIdleEnded: the client ended IDLE to read; Duration is the
+	// DONE round trip.
+	StageIdleEnded Stage = "idle_ended"
+	// StageListed: the new UIDs were listed; Duration is that FETCH.
+	StageListed Stage = "listed"
+	// StageFetched: an email was read; Duration is its body's FETCH.
+	StageFetched Stage = "fetched"
+	// StageIngested: the email is stored; Duration is parsing and storing.
+	StageIngested Stage = "ingested"
+	// StageSent: the SMTP server accepted an email the channel sent;
+	// MessageID is the Message-ID of the email it answers (none for a
+	// first email), Duration the SMTP session.
+	StageSent Stage = "sent"
+)
+
+// Event is one stage of an email's handling.
+type Event struct {
+	Stage     Stage
+	AccountID int64
+	// UID is the email's, for StageFetched.
+	UID uint32
+	// MessageID is, for StageIngested, the email's Message-ID without
+	// brackets; for StageSent, the one of the email answered.
+	MessageID string
+	At        time.Time
+	Duration  time.Duration
+}
+
+// observe tells the Observer, if any, of a stage that has just ended.
+func (c *Channel) observe(stage Stage, accountID int64, uid uint32, messageID string, d time.Duration) {
+	if c.cfg.Observer != nil {
+		c.cfg.Observer(Event{Stage: stage, AccountID: accountID, UID: uid, MessageID: messageID, At: time.Now(), Duration: d})
+	}
 }
 
 // Validate fills in defaults and checks the values.
@@ -126,6 +188,13 @@ func (c *Config) Validate() error {
 	if len(c.TokenKey) < 16 {
 		return errors.New("email: the token key must be at least 16 bytes")
 	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("email: public URL %q is not an http(s) URL", c.PublicURL)
+		}
+		c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -137,11 +206,13 @@ func (c *Config) Validate() error {
 type Service interface {
 	Ingest(ctx context.Context, in conversation.Inbound) (conversation.IngestResult, error)
 	UpdateStatus(ctx context.Context, u conversation.StatusUpdate) (conversation.Message, error)
+	RecordConsent(ctx context.Context, c conversation.ConsentChange) (conversation.ConsentChange, error)
 }
 
 // Store is what the channel reads and writes in the durable store: the
 // mailboxes to watch, the thread of a conversation, and each mailbox's
-// position. conversation.Store implements it.
+// position, and the contacts and consent of the unsubscribe links.
+// conversation.Store implements it.
 type Store interface {
 	ListTenants(ctx context.Context) ([]conversation.Tenant, error)
 	ListChannelAccounts(ctx context.Context, tenantID int64) ([]conversation.ChannelAccount, error)
@@ -149,6 +220,8 @@ type Store interface {
 	// Setting returns ENOTFOUND when name has no value.
 	Setting(ctx context.Context, name string) (string, error)
 	PutSetting(ctx context.Context, name, value string) error
+	Contact(ctx context.Context, tenantID, id int64) (conversation.Contact, error)
+	OptedOutOf(ctx context.Context, tenantID, accountID int64, address, purpose string) (bool, error)
 }
 
 // Deps are the channel's collaborators. Locker is optional: with one, each
@@ -171,11 +244,14 @@ type Channel struct {
 	// so that a retried send of the same message is not refused.
 	grantedMu sync.Mutex
 	granted   map[int64]time.Time
+
+	public atomic.Pointer[string]
 }
 
 var (
-	_ channels.Channel = (*Channel)(nil)
-	_ channels.Runner  = (*Channel)(nil)
+	_ channels.Channel  = (*Channel)(nil)
+	_ channels.Runner   = (*Channel)(nil)
+	_ channels.Webhooks = (*Channel)(nil)
 )
 
 // New returns the channel. Deps may be zero for a channel that only
@@ -184,7 +260,16 @@ func New(cfg Config, deps Deps) (*Channel, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Channel{cfg: cfg, deps: deps, logger: cfg.Logger.With("channel", "email"), granted: map[int64]time.Time{}}, nil
+	c := &Channel{cfg: cfg, deps: deps, logger: cfg.Logger.With("channel", "email"), granted: map[int64]time.Time{}}
+	c.public.Store(&cfg.PublicURL)
+	return c, nil
+}
+
+// SetPublicURL replaces Config.PublicURL, for a server that learns its
+// address only when it binds its port.
+func (c *Channel) SetPublicURL(u string) {
+	u = strings.TrimRight(u, "/")
+	c.public.Store(&u)
 }
 
 // Kind implements channels.Channel.
@@ -209,6 +294,7 @@ type settings struct {
 	autoreplyInterval time.Duration
 	plusAddressing    bool
 	insecure          bool
+	rootCAs           *x509.CertPool // nil: the system's
 }
 
 var knownSettings = map[string]bool{
@@ -216,7 +302,7 @@ var knownSettings = map[string]bool{
 	SettingIMAPPassword: true, SettingIMAPMailbox: true, SettingSMTPHost: true, SettingSMTPPort: true,
 	SettingSMTPTLS: true, SettingSMTPUser: true, SettingSMTPPassword: true, SettingFromName: true,
 	SettingProcessedFolder: true, SettingAutoreplyInterval: true, SettingPlusAddressing: true,
-	SettingInsecureSkipVerify: true,
+	SettingInsecureSkipVerify: true, SettingTLSCA: true,
 }
 
 // ValidateAccount implements channels.Channel: the key must be an email
@@ -321,7 +407,48 @@ func (c *Channel) parseSettings(a conversation.ChannelAccount) (settings, error)
 	if s.insecure && (!loopback(s.imapHost) || !loopback(s.smtpHost)) {
 		return settings{}, conversation.FieldError("settings."+SettingInsecureSkipVerify, "is allowed only for loopback test servers")
 	}
+	if v := m[SettingTLSCA]; v != "" {
+		if s.rootCAs, err = certPool(v); err != nil {
+			return settings{}, err
+		}
+	}
 	return s, nil
+}
+
+// certPool returns the system's certificate pool with the PEM
+// certificates of tls_ca added.
+func certPool(pemText string) (*x509.CertPool, error) {
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	rest, n := []byte(pemText), 0
+	for {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			return nil, conversation.FieldError("settings."+SettingTLSCA, "holds a %s block; only CERTIFICATE blocks belong there", b.Type)
+		}
+		cert, err := x509.ParseCertificate(b.Bytes)
+		if err != nil || !cert.IsCA {
+			return nil, conversation.FieldError("settings."+SettingTLSCA, "holds a certificate that is not a CA certificate")
+		}
+		pool.AddCert(cert)
+		n++
+	}
+	if n == 0 || strings.TrimSpace(string(rest)) != "" {
+		return nil, conversation.FieldError("settings."+SettingTLSCA, "must be PEM CA certificates (-----BEGIN CERTIFICATE-----)")
+	}
+	return pool, nil
+}
+
+// tlsConfig is the TLS configuration to reach host: verification on,
+// with the account's CAs, unless the account is a loopback test setup
+// that turned it off.
+func (s settings) tlsConfig(host string) *tls.Config {
+	return &tls.Config{ServerName: host, RootCAs: s.rootCAs, InsecureSkipVerify: s.insecure, MinVersion: tls.VersionTLS12}
 }
 
 func host(m map[string]string, name string) (string, error) {

@@ -72,9 +72,11 @@ type envOptions struct {
 	noBot    bool
 	settings map[string]string
 	cfg      func(*email.Config)
-	// imapAddr replaces the IMAP server's address (a proxy).
-	imapAddr string
-	noRun    bool
+	// imapAddr and smtpAddr replace the servers' addresses (proxies).
+	imapAddr, smtpAddr string
+	// handle registers more job handlers on the node's worker.
+	handle func(*env, *conversation.Worker)
+	noRun  bool
 	// store reuses a store (a restarted node).
 	store *sqlite.Store
 }
@@ -125,6 +127,9 @@ func newEnv(t *testing.T, o envOptions) *env {
 	}
 	worker.Handle(conversation.JobRoute, e.svc.RouteJob)
 	worker.Handle(conversation.JobDeliver, e.svc.DeliverJob)
+	if o.handle != nil {
+		o.handle(e, worker)
+	}
 	wctx, wstop := context.WithCancel(context.Background())
 	wdone := make(chan error, 1)
 	go func() { wdone <- worker.Run(wctx) }()
@@ -149,6 +154,9 @@ func newEnv(t *testing.T, o envOptions) *env {
 			imapHost, imapPort, _ = net.SplitHostPort(o.imapAddr)
 		}
 		smtpHost, smtpPort, _ := net.SplitHostPort(mail.SMTPAddr)
+		if o.smtpAddr != "" {
+			smtpHost, smtpPort, _ = net.SplitHostPort(o.smtpAddr)
+		}
 		settings := map[string]string{
 			email.SettingIMAPHost: imapHost, email.SettingIMAPPort: imapPort, email.SettingIMAPTLS: email.TLSNone,
 			email.SettingIMAPUser: e.support, email.SettingIMAPPassword: e.pw,

@@ -2,7 +2,6 @@ package email
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -80,10 +79,11 @@ func (w *watcher) dial() (*imapclient.Client, chan struct{}, error) {
 	updates := make(chan struct{}, 1)
 	opts := &imapclient.Options{
 		Dialer:    &net.Dialer{Timeout: w.c.cfg.Timeout},
-		TLSConfig: &tls.Config{ServerName: w.s.imapHost, InsecureSkipVerify: w.s.insecure, MinVersion: tls.VersionTLS12},
+		TLSConfig: w.s.tlsConfig(w.s.imapHost),
 		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
 			Mailbox: func(d *imapclient.UnilateralDataMailbox) {
 				if d.NumMessages != nil {
+					w.c.observe(StageNotified, w.acct.ID, 0, "", 0)
 					select {
 					case updates <- struct{}{}:
 					default:
@@ -191,12 +191,14 @@ func (w *watcher) wait(ctx context.Context, client *imapclient.Client, updates c
 	case <-t.C:
 	case <-client.Closed():
 	}
+	start := time.Now()
 	if err := cmd.Close(); err != nil {
 		return fmt.Errorf("end idle: %w", err)
 	}
 	if err := cmd.Wait(); err != nil {
 		return fmt.Errorf("idle: %w", err)
 	}
+	w.c.observe(StageIdleEnded, w.acct.ID, 0, "", time.Since(start))
 	return ctx.Err()
 }
 
@@ -210,10 +212,12 @@ type candidate struct {
 // fetchNew reads the emails after pos.UID, in UID order.
 func (w *watcher) fetchNew(ctx context.Context, client *imapclient.Client, validity uint32, pos *position) error {
 	set := imap.UIDSet{imap.UIDRange{Start: imap.UID(pos.UID + 1), Stop: 0}}
+	start := time.Now()
 	list, err := client.Fetch(set, &imap.FetchOptions{UID: true, RFC822Size: true, InternalDate: true}).Collect()
 	if err != nil {
 		return fmt.Errorf("list new mail: %w", err)
 	}
+	w.c.observe(StageListed, w.acct.ID, 0, "", time.Since(start))
 	var cs []candidate
 	for _, m := range list {
 		if uint32(m.UID) > pos.UID {
@@ -299,6 +303,7 @@ func (w *watcher) read(ctx context.Context, client *imapclient.Client, cand cand
 	}
 	raw := msgs[0].FindBodySection(section)
 	fetched := time.Since(start)
+	w.c.observe(StageFetched, w.acct.ID, uint32(cand.uid), "", fetched)
 	keep, err := w.c.ingest(ctx, w.acct, w.s, raw, cand.internal, cand.size, tooLarge, w.logger.With("uid", cand.uid))
 	if err != nil {
 		return false, err
@@ -307,15 +312,15 @@ func (w *watcher) read(ctx context.Context, client *imapclient.Client, cand cand
 	if keep {
 		return true, nil
 	}
+	// Flagged \Seen, then moved to the processed folder if there is one.
 	uids := imap.UIDSetNum(cand.uid)
+	if err := client.Store(uids, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagSeen}}, nil).Close(); err != nil {
+		return true, fmt.Errorf("flag uid %d seen: %w", cand.uid, err)
+	}
 	if w.s.processedFolder != "" {
 		if _, err := client.Move(uids, w.s.processedFolder).Wait(); err != nil {
 			return true, fmt.Errorf("move uid %d to %s: %w", cand.uid, w.s.processedFolder, err)
 		}
-		return true, nil
-	}
-	if err := client.Store(uids, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagSeen}}, nil).Close(); err != nil {
-		return true, fmt.Errorf("flag uid %d seen: %w", cand.uid, err)
 	}
 	return true, nil
 }

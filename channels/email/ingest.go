@@ -120,6 +120,18 @@ func (c *Channel) ingest(ctx context.Context, acct conversation.ChannelAccount, 
 	}
 	in.Parts = append(in.Parts, media...)
 
+	if u, ok := c.unsubscribeRequest(acct, e.Subject); ok {
+		// The mailto of a notification's List-Unsubscribe: the opt-out is
+		// recorded, and the email is kept, unanswered.
+		switch err := c.optOut(ctx, u, e.MessageID); {
+		case conversation.IsNotFound(err) || conversation.ErrorCode(err) == conversation.EINVALID:
+			logger.Warn("unsubscribe email not applied", "message_id", e.MessageID, "contact", u.contactID, "err", err)
+		case err != nil:
+			return true, fmt.Errorf("record the unsubscribe request: %w", err)
+		}
+		in.Meta[conversation.MetaNoReply] = "unsubscribe request"
+	}
+
 	res, err := c.deps.Service.Ingest(ctx, in)
 	switch code := conversation.ErrorCode(err); {
 	case err == nil:
@@ -160,6 +172,7 @@ func (c *Channel) ingest(ctx context.Context, acct conversation.ChannelAccount, 
 			logger.Info("bounce: email marked failed", "bounce_of", e.Bounce.MessageID, "status", e.Bounce.Status)
 		}
 	}
+	c.observe(StageIngested, acct.ID, 0, e.MessageID, time.Since(start))
 	logger.Debug("email ingested", "message_id", e.MessageID, "from", from, "automated", e.Automated, "parse", parsed, "total", time.Since(start))
 	return tooLarge, nil
 }
@@ -214,4 +227,18 @@ func truncateWords(s string, max int) string {
 		s = rest
 	}
 	return s
+}
+
+// unsubscribeRequest reports whether an email's subject is the one of a
+// List-Unsubscribe mailto the account sent, and what it unsubscribes.
+func (c *Channel) unsubscribeRequest(acct conversation.ChannelAccount, subject string) (unsubscribe, bool) {
+	f := strings.Fields(subject)
+	if len(f) != 2 || !strings.EqualFold(f[0], strings.TrimSpace(unsubscribeSubject)) {
+		return unsubscribe{}, false
+	}
+	u, ok := c.verifyUnsubscribe(f[1])
+	if !ok || u.tenantID != acct.TenantID || u.accountID != acct.ID {
+		return unsubscribe{}, false
+	}
+	return u, true
 }

@@ -31,6 +31,9 @@ var htmlTmpl = template.Must(template.New("email").Parse(`<!DOCTYPE html>
 <html lang="{{.Lang}}">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{{.Subject}}</title></head>
 <body style="margin:0;padding:16px;font-family:-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;font-size:15px;line-height:1.5;color:#1f2328">
+{{- if .Fragment}}
+{{.Fragment}}
+{{- end}}
 {{- range .Blocks}}
 {{- if .Items}}
 <ol style="margin:0 0 12px 0;padding-left:24px">{{range .Items}}<li>{{.}}</li>{{end}}</ol>
@@ -140,9 +143,10 @@ func Render(parts []conversation.Part, lang, subject string, q *Quote) (Rendered
 	}
 	err := htmlTmpl.Execute(&b, struct {
 		Lang, Subject string
+		Fragment      template.HTML
 		Blocks        []htmlBlock
 		Quote         any
-	}{lang, subject, blocks, quote})
+	}{lang, subject, "", blocks, quote})
 	if err != nil {
 		return Rendered{}, fmt.Errorf("render email: %w", err)
 	}
@@ -201,4 +205,31 @@ func replySubject(subject string) string {
 		return ""
 	}
 	return "Re: " + s
+}
+
+// RenderHTML is Render for a message whose HTML was rendered already: a
+// notification's email variant, which the templates package renders with
+// html/template (the tenant's markup, the data escaped). The fragment
+// goes into the same document as Render's, whose plain text stays the
+// text alternative.
+func RenderHTML(parts []conversation.Part, lang, subject, fragment string) (Rendered, error) {
+	r, err := Render(parts, lang, subject, nil)
+	if err != nil || strings.TrimSpace(fragment) == "" {
+		return r, err
+	}
+	if lang == "" {
+		lang = "es"
+	}
+	var b bytes.Buffer
+	err = htmlTmpl.Execute(&b, struct {
+		Lang, Subject string
+		Fragment      template.HTML
+		Blocks        []htmlBlock
+		Quote         any
+	}{lang, subject, template.HTML(fragment), nil, nil})
+	if err != nil {
+		return Rendered{}, fmt.Errorf("render email: %w", err)
+	}
+	r.HTML = b.String()
+	return r, nil
 }

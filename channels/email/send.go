@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -137,7 +136,13 @@ func (c *Channel) Send(ctx context.Context, d conversation.Delivery) (conversati
 	if err != nil {
 		return conversation.Receipt{}, err
 	}
-	automatic := d.Message.Author.Kind == conversation.AuthorBot || d.Message.Author.Kind == conversation.AuthorSystem
+	// A notification (a message with a purpose, from notify) is automatic
+	// mail but no reply: it is auto-generated, carries the unsubscribe
+	// links, is sent as written, and the per-sender limit of automatic
+	// replies does not hold it back (notify has its own caps).
+	purpose := d.Message.Meta[conversation.MetaPurpose]
+	notification := purpose != "" && conversation.ValidPurpose(purpose)
+	automatic := !notification && (d.Message.Author.Kind == conversation.AuthorBot || d.Message.Author.Kind == conversation.AuthorSystem)
 	if th.lang != "en" {
 		th.lang = "es"
 	}
@@ -157,7 +162,12 @@ func (c *Channel) Send(ctx context.Context, d conversation.Delivery) (conversati
 			subject = s.address
 		}
 	}
-	body, err := Render(parts, th.lang, subject, th.quote)
+	var body Rendered
+	if fragment := d.Message.Meta[conversation.MetaHTML]; notification && fragment != "" {
+		body, err = RenderHTML(parts, th.lang, subject, fragment)
+	} else {
+		body, err = Render(parts, th.lang, subject, th.quote)
+	}
 	if err != nil {
 		return conversation.Receipt{}, &conversation.DeliveryError{Message: err.Error(), Permanent: true}
 	}
@@ -188,6 +198,17 @@ func (c *Channel) Send(ctx context.Context, d conversation.Delivery) (conversati
 	if automatic {
 		m.SetGenHeader(gomail.Header("Auto-Submitted"), "auto-replied")
 		m.SetGenHeader(gomail.HeaderXAutoResponseSuppress, "All")
+	}
+	if notification {
+		m.SetGenHeader(gomail.Header("Auto-Submitted"), "auto-generated")
+		m.SetGenHeader(gomail.HeaderXAutoResponseSuppress, "All")
+		if d.Contact.ID > 0 {
+			h, oneClick := c.listUnsubscribe(unsubscribe{tenantID: d.Message.TenantID, accountID: d.Account.ID, contactID: d.Contact.ID, purpose: purpose}, s.address)
+			m.SetGenHeader(gomail.HeaderListUnsubscribe, h)
+			if oneClick {
+				m.SetGenHeader(gomail.HeaderListUnsubscribePost, "List-Unsubscribe=One-Click")
+			}
+		}
 	}
 	m.SetBodyString(gomail.TypeTextPlain, body.Text)
 	m.AddAlternativeString(gomail.TypeTextHTML, body.HTML)
@@ -229,6 +250,7 @@ func (c *Channel) Send(ctx context.Context, d conversation.Delivery) (conversati
 		c.logger.Warn("email not sent", "account", d.Account.ID, "message", d.Message.ID, "err", err)
 		return conversation.Receipt{}, smtpError(err)
 	}
+	c.observe(StageSent, d.Account.ID, 0, th.inReplyTo, time.Since(start))
 	c.logger.Debug("email sent", "account", d.Account.ID, "message", d.Message.ID, "message_id", msgID, "automatic", automatic, "duration", time.Since(start))
 	return conversation.Receipt{ProviderID: msgID, Status: conversation.StatusSent}, nil
 }
@@ -291,7 +313,7 @@ func (c *Channel) smtpClient(s settings) (*gomail.Client, error) {
 	opts := []gomail.Option{
 		gomail.WithPort(s.smtpPort),
 		gomail.WithTimeout(c.cfg.Timeout),
-		gomail.WithTLSConfig(&tls.Config{ServerName: s.smtpHost, InsecureSkipVerify: s.insecure, MinVersion: tls.VersionTLS12}),
+		gomail.WithTLSConfig(s.tlsConfig(s.smtpHost)),
 	}
 	switch s.smtpTLS {
 	case TLSImplicit:

@@ -40,11 +40,14 @@ type Config struct {
 	IngestConcurrency        int           `setting:"ingest_concurrency" usage:"most ingest transactions at once (default: 1 on SQLite, 2 on PostgreSQL)"`
 	APIRequestsPerMinute     int           `setting:"api_requests_per_minute" usage:"requests one API key may make per minute"`
 	WebchatVisitorsPerMinute int           `setting:"webchat_visitors_per_minute" usage:"new web-chat visitors one client address may start per minute"`
-	AllowPrivateWebhooks     bool          `setting:"allow_private_webhooks" usage:"let api-channel webhooks reach private and loopback addresses"`
+	AllowPrivateWebhooks     bool          `setting:"allow_private_webhooks" usage:"let api-channel webhooks and webhook endpoints reach private and loopback addresses"`
 	ShutdownTimeout          time.Duration `setting:"shutdown_timeout" usage:"how long a stopping server waits for requests and deliveries in flight"`
 	TelegramAPIURL           string        `setting:"telegram_api_url" usage:"base URL of Telegram's Bot API (default Telegram's own; for a local Bot API server)"`
 	TwilioAPIURL             string        `setting:"twilio_api_url" usage:"base URL of Twilio's REST API (default Twilio's own; for a local mock)"`
 	DebugAddr                string        `setting:"debug_addr" usage:"address of a separate listener for Go's pprof profiles (default: none); keep it private"`
+	CaseAttachmentMaxBytes   int           `setting:"case_attachment_max_bytes" usage:"largest file an agent attaches to a case, in bytes"`
+	CaseTermHours            string        `setting:"case_term_hours" usage:"case types whose term is in business hours (Monday to Friday, 08:00 to 17:00, in the tenant's time zone), such as denuncia=4,queja=8"`
+	CasePauseRule            string        `setting:"case_pause_rule" usage:"what resuming a case paused for the customer does to its term: resume (the days left) or restart (the whole term)"`
 
 	// publicURLFromAddr records that PublicURL was derived from Addr, so it
 	// follows the port actually bound when Addr's port is 0.
@@ -118,6 +121,8 @@ func defaultConfig() Config {
 		APIRequestsPerMinute:     6000,
 		WebchatVisitorsPerMinute: 60,
 		ShutdownTimeout:          20 * time.Second,
+		CaseAttachmentMaxBytes:   10 << 20,
+		CasePauseRule:            "resume",
 	}
 }
 
@@ -284,6 +289,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("shutdown_timeout: must be positive"))
+	}
+	if err := c.validateCases(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -23,6 +23,8 @@ type demoInfo struct {
 	// apiKey is set only when the tenant was created by this start, the one
 	// time its key can be shown.
 	apiKey string
+	// password is this start's password of the demo console logins.
+	password string
 }
 
 // demoBot is the example bot the demo tenant runs.
@@ -58,6 +60,9 @@ func seedDemo(ctx context.Context, store durableStore, bots *bot.Engine, reg *ch
 		if _, err := router.CreateQueue(ctx, handoff.Queue{TenantID: p.tenant.ID, Name: "General", Strategy: handoff.StrategyLongestIdle}); err != nil {
 			return nil, fmt.Errorf("demo queue: %w", err)
 		}
+	}
+	if info.password, err = seedDemoAgents(ctx, store, router, p.tenant.ID); err != nil {
+		return nil, err
 	}
 	_, active, err := bots.Bot(ctx, p.tenant)
 	if err != nil {

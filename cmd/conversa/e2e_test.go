@@ -150,6 +150,10 @@ func TestServeDemo(t *testing.T) {
 	if code, _, _ := get(t, s.url+"/"); code != 200 {
 		t.Fatalf("index: %d", code)
 	}
+	// The email channel's unsubscribe links are mounted; a forged one is refused.
+	if code, _, body := get(t, s.url+"/channels/email/unsubscribe/1.1.1.survey.0123456789abcdef0123456789abcdef"); code != 404 || !strings.Contains(body, "Invalid link") {
+		t.Fatalf("forged unsubscribe link: %d %s", code, body)
+	}
 	// The template routes reach the template service on the node's store.
 	tpl := "purpose: survey\nvariables:\n  name: {sample: Ana}\nvariants:\n  - {channel: default, language: es, text: \"Hola {{.name}}\"}\n"
 	req, _ := http.NewRequest("PUT", s.url+"/api/v1/templates/survey", strings.NewReader(tpl))

@@ -28,6 +28,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{Registry: s.registry}))
 	mux.HandleFunc("GET /{$}", s.index)
 	s.api.Routes(mux)
+	s.console.Routes(mux)
 	s.channels.Routes(mux)
 	s.media.Routes(mux)
 	return s.middleware(mux)
@@ -59,6 +60,7 @@ var indexPage = template.Must(template.New("index").Parse(`<!doctype html>
 <p>The omnichannel messaging gateway and chatbot runtime is running.</p>
 <ul>
 {{range .Demos}}<li><a href="/webchat/demo?channel={{.}}">Web-chat demo ({{.}})</a></li>{{end}}
+<li><a href="/console/">Agent console</a></li>
 <li><a href="/api/openapi.json">REST API description</a> (<code>/api/v1/</code>)</li>
 <li><a href="/healthz">/healthz</a>, <a href="/readyz">/readyz</a>, <a href="/metrics">/metrics</a></li>
 </ul>

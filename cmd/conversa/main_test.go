@@ -82,6 +82,10 @@ func TestConfigRejects(t *testing.T) {
 		{"bad valkey url", nil, []string{"--valkey-url", "http://x"}, "valkey_url"},
 		{"bad addr", nil, []string{"--addr", "8080"}, "addr"},
 		{"missing file", nil, []string{"--config", filepath.Join(dir, "nope.yaml")}, "no such file"},
+		{"bad case term hours", nil, []string{"--case-term-hours", "grito=4"}, "case_term_hours"},
+		{"zero case term hours", nil, []string{"--case-term-hours", "queja=0"}, "case_term_hours"},
+		{"bad case pause rule", nil, []string{"--case-pause-rule", "forever"}, "pause"},
+		{"huge case attachments", nil, []string{"--case-attachment-max-bytes", "1000000000"}, "case_attachment_max_bytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"conversa/adapters/api"
+	"conversa/adapters/console"
 	"conversa/bot"
 	"conversa/channels"
 	"conversa/channels/apichannel"
@@ -31,6 +32,8 @@ import (
 	"conversa/conversation"
 	"conversa/handoff"
 	"conversa/notify"
+	"conversa/notify/campaign"
+	"conversa/notify/webhook"
 	"conversa/storage/media"
 	"conversa/storage/memory"
 	"conversa/storage/postgres"
@@ -56,8 +59,12 @@ type durableStore interface {
 	handoff.CaseStore
 	handoff.RoutingStore
 	handoff.SurveyStore
+	handoff.ConsoleStore
+	handoff.ViewStore
 	templates.Store
 	notify.Store
+	campaign.Store
+	webhook.Store
 }
 
 var (
@@ -82,10 +89,13 @@ type Server struct {
 	media     *channels.MediaLinks
 	templates *templates.Service
 	notifier  *notify.Service
+	campaigns *campaign.Service
+	webhooks  *webhook.Service
 	router    *handoff.Router
 	// publicURLs tell channels the public URL once the port is bound.
 	publicURLs []func(string)
 	api        *api.API
+	console    *console.Console
 	registry   *prometheus.Registry
 	handler    http.Handler
 
@@ -229,7 +239,7 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 	}
 	s.media = &channels.MediaLinks{Secret: secret, BaseURL: cfg.PublicURL, Store: files, Logger: logger}
 
-	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), newJobsCollector(store, conversation.JobRoute, conversation.JobDeliver, handoff.JobCaseEscalation, handoff.JobOffer, notify.JobNotify))
+	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), newJobsCollector(store, conversation.JobRoute, conversation.JobDeliver, handoff.JobCaseEscalation, handoff.JobOffer, notify.JobNotify, campaign.JobSend, webhook.JobDeliver))
 	s.worker, err = conversation.NewWorker(store, conversation.WorkerConfig{Concurrency: max(cfg.Workers, 1), DrainTimeout: cfg.ShutdownTimeout / 2}, logger)
 	if err != nil {
 		return nil, err
@@ -237,13 +247,26 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 	// The cases tell customers of their cases through the notification
 	// service, built below.
 	notices := &caseNotifier{}
+	staff := &staffNotifier{contacts: store}
+	rules, err := caseRules(&cfg)
+	if err != nil {
+		return nil, err
+	}
 	cases := handoff.NewCases(store, handoff.CasesConfig{Jobs: store, Tenants: store, Contacts: store, Logger: logger.With("component", "cases"),
-		Notifier: notices, Surveys: store, Messages: store})
+		Notifier: notices, Surveys: store, Messages: store,
+		// Agents' work on cases: assignment, escalations told to their
+		// people by email and on their consoles, attached files.
+		Agents: store, Staff: staff, Bus: s.shared, Media: files, MaxAttachment: int64(cfg.CaseAttachmentMaxBytes), Rules: rules})
 	s.bots = bot.NewEngine(store, store, store, bot.Config{
 		Actions: botActions(cases),
 		Client:  bot.NewActionClient(cfg.AllowPrivateWebhooks),
 		Logger:  logger.With("component", "bot"),
 	})
+	if s.webhooks, err = webhook.New(store, store, webhook.Config{AllowPrivate: cfg.AllowPrivateWebhooks,
+		Logger: logger.With("component", "webhook"), JobsAdded: s.worker.Wake}); err != nil {
+		return nil, err
+	}
+	s.worker.Handle(webhook.JobDeliver, s.webhooks.DeliverJob)
 	var registry *channels.Registry
 	s.svc, err = conversation.NewService(conversation.ServiceConfig{
 		IngestBatch:       cfg.IngestBatch,
@@ -272,6 +295,9 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 		Metrics:   newMetrics(s.registry),
 		Logger:    logger,
 		JobsAdded: s.worker.Wake,
+
+		// Delivery results go to the tenant's webhook endpoints.
+		StatusChanged: func(ctx context.Context, m conversation.Message) { s.webhooks.MessageStatus(ctx, m) },
 	})
 	if err != nil {
 		return nil, err
@@ -289,10 +315,16 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 	// Notifications use the tenant's templates, else the built-in ones;
 	// a case's survey gets its rating buttons where the channel shows them.
 	if s.notifier, err = notify.New(store, notify.Deps{Conversations: store, Sender: surveySender{s.svc}, Templates: s.templates.Defaults()},
-		notify.Config{Logger: logger.With("component", "notify"), JobsAdded: s.worker.Wake}); err != nil {
+		notify.Config{Logger: logger.With("component", "notify"), JobsAdded: s.worker.Wake,
+			Recorded: func(ctx context.Context, n notify.Notification) {
+				if n.Status == notify.StatusUndeliverable {
+					s.webhooks.Emit(ctx, n.TenantID, webhook.EventNotificationUndeliverable, fmt.Sprintf("notification:%d", n.ID), n)
+				}
+			}}); err != nil {
 		return nil, err
 	}
 	notices.svc = s.notifier
+	staff.svc = s.notifier
 	s.worker.Handle(notify.JobNotify, func(ctx context.Context, j conversation.Job) error {
 		if err := s.notifier.NotifyJob(ctx, j); err != nil {
 			return err
@@ -306,13 +338,30 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 		return cases.NoticeDone(ctx, noticeOutcome(n))
 	})
 
+	if s.campaigns, err = campaign.New(campaign.Deps{Store: store, Tenants: store, Notifier: s.notifier, Bus: s.shared},
+		campaign.Config{Logger: logger.With("component", "campaign"), JobsAdded: s.worker.Wake,
+			Progress: func(ctx context.Context, p campaign.Progress) {
+				s.webhooks.Emit(ctx, p.TenantID, webhook.EventCampaignProgress,
+					fmt.Sprintf("campaign:%d:%s:%d", p.Campaign, p.Status, p.Report.Queued), p)
+			}}); err != nil {
+		return nil, err
+	}
+	s.worker.Handle(campaign.JobSend, s.campaigns.SendJob)
+
 	s.api, err = api.New(api.Config{RequestsPerMinute: cfg.APIRequestsPerMinute, Logger: logger, Bots: s.bots, BotStore: store,
-		Cases: cases, CaseStore: store, Templates: s.templates, TemplateStore: store, Media: s.media,
-		Channels: s.channels, Notifications: s.notifier,
+		Cases: cases, CaseStore: store, Templates: s.templates, TemplateStore: store, Media: s.media, MaxUploadBytes: int64(cfg.CaseAttachmentMaxBytes),
+		Channels: s.channels, Notifications: s.notifier, Campaigns: s.campaigns, Webhooks: s.webhooks,
+		Routing: s.router, RoutingStore: store, Console: store, ContactView: handoff.NewViews(store),
 		AccountSaved: func(ctx context.Context, a conversation.ChannelAccount) error {
 			_, err := registerWebhook(ctx, s.channels, a)
 			return err
 		}}, s.svc, store, s.shared, s.shared)
+	if err != nil {
+		return nil, err
+	}
+	// The agent console, on the same store, router and shared state.
+	s.console, err = console.New(console.Config{PublicURL: cfg.PublicURL, Logger: logger},
+		console.Deps{Console: store, Service: s.svc, Store: store, Router: s.router, Routing: store, Bus: s.shared, Limiter: s.shared, Views: handoff.NewViews(store)})
 	if err != nil {
 		return nil, err
 	}
@@ -332,7 +381,7 @@ func buildChannels(cfg Config, logger *slog.Logger, secret []byte, svc *conversa
 	if err != nil {
 		return nil, nil, err
 	}
-	mail, err := email.New(email.Config{TokenKey: secret, Logger: logger},
+	mail, err := email.New(email.Config{TokenKey: secret, PublicURL: cfg.PublicURL, Logger: logger},
 		email.Deps{Service: svc, Store: store, Media: media.Store, Limiter: shared, Locker: shared})
 	if err != nil {
 		return nil, nil, err
@@ -343,7 +392,7 @@ func buildChannels(cfg Config, logger *slog.Logger, secret []byte, svc *conversa
 		return nil, nil, err
 	}
 	r, err := channels.NewRegistry(wc, apichannel.New(apichannel.Config{AllowPrivate: cfg.AllowPrivateWebhooks}), tw.SMS(), tw.WhatsApp(), mail, tg)
-	return r, []func(string){tw.SetPublicURL}, err
+	return r, []func(string){tw.SetPublicURL, mail.SetPublicURL}, err
 }
 
 // validationRegistry returns the channels of buildChannels fit only to
@@ -445,6 +494,7 @@ func (s *Server) Run(ctx context.Context) error {
 	g.Go(func() error { return s.channels.Run(gctx) })
 	g.Go(func() error { return s.router.Run(gctx) })
 	g.Go(func() error { return s.api.Run(gctx) })
+	g.Go(func() error { return s.console.Run(gctx) })
 	if s.runValkey != nil {
 		g.Go(func() error { return s.runValkey(gctx) })
 	}
@@ -471,6 +521,7 @@ func (s *Server) printURLs(w io.Writer, demo *demoInfo) {
 		fmt.Fprintf(w, "  Web-chat demo   %s/webchat/demo?channel=%s\n", base, demo.channel)
 		fmt.Fprintf(w, "                  %s/webchat/demo?channel=%s&lang=en\n", base, demo.channel)
 	}
+	printConsole(w, base, demo)
 	fmt.Fprintf(w, "  Health          %s/healthz   %s/readyz\n", base, base)
 	fmt.Fprintf(w, "  Metrics         %s/metrics\n", base)
 	fmt.Fprintf(w, "  API             %s/api/v1/   (description: %s/api/openapi.json)\n", base, base)

@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha1"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -39,11 +40,14 @@ func newFakeTwilio(t *testing.T) *fakeTwilio {
 		f.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusCreated)
-		io.WriteString(w, `{"sid":"SMout`+strings.Repeat("0", 28)+string(rune('0'+n%10))+`","status":"queued"}`)
+		io.WriteString(w, `{"sid":"`+fakeSID(n)+`","status":"queued"}`)
 	}))
 	t.Cleanup(f.srv.Close)
 	return f
 }
+
+// fakeSID is the SID the fake gives the nth message (from 1).
+func fakeSID(n int) string { return fmt.Sprintf("SMout%029d", n) }
 
 func (f *fakeTwilio) messages() []url.Values {
 	f.mu.Lock()

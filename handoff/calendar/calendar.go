@@ -2,7 +2,8 @@
 // (PQRs) run in business days of the tenant's country, skipping weekends
 // and holidays, in the tenant's time zone. Colombia's holidays are built in,
 // with the moved-to-Monday rule of Ley 51 de 1983 and the ones that follow
-// Easter; other countries give their holidays by configuration.
+// Easter; other countries give their holidays by configuration. Terms in
+// business hours count the calendar's opening Hours of its business days.
 package calendar
 
 import (
@@ -69,6 +70,9 @@ type Calendar struct {
 	Holidays Holidays
 	// Extra are further closed days of the tenant.
 	Extra []Date
+	// Hours are the business hours of each business day, for terms in
+	// hours; nil means none.
+	Hours []Opening
 }
 
 func (c Calendar) loc() *time.Location {
@@ -135,4 +139,95 @@ func (c Calendar) BusinessDaysBetween(from, to Date) int {
 		}
 	}
 	return n
+}
+
+// Opening is a stretch of business hours on a day of the week: from From
+// to To after the day's midnight, in the calendar's time zone.
+type Opening struct {
+	Day      time.Weekday
+	From, To time.Duration
+}
+
+// maxSearchDays bounds the days the business-hour functions look through:
+// a calendar with hours on no business day reaches nothing.
+const maxSearchDays = 3660
+
+// windows calls fn with each stretch of business hours of the business
+// days from the day of t on, in order, until fn returns false or
+// maxSearchDays have passed.
+func (c Calendar) windows(t time.Time, fn func(open, close time.Time) bool) {
+	loc := c.loc()
+	start := DateOf(t.In(loc))
+	for i := range maxSearchDays {
+		day := start.AddDays(i)
+		if !c.IsBusinessDay(day) {
+			continue
+		}
+		var spans []Opening
+		for _, o := range c.Hours {
+			if o.Day == day.Weekday() && o.From < o.To {
+				spans = append(spans, o)
+			}
+		}
+		slices.SortFunc(spans, func(a, b Opening) int { return int(a.From - b.From) })
+		for _, o := range spans {
+			at := func(d time.Duration) time.Time {
+				return time.Date(day.Year, day.Month, day.Day, 0, int(d/time.Minute), int(d%time.Minute/time.Second), 0, loc)
+			}
+			if !fn(at(o.From), at(o.To)) {
+				return
+			}
+		}
+	}
+}
+
+// AddBusinessTime returns the moment d of business time after t: only the
+// calendar's Hours on its business days count, so 4 hours from Friday
+// 15:00 with hours 08:00 to 17:00 end on Monday at 10:00 (Tuesday when
+// Monday is a holiday). A t outside the hours counts from the next
+// opening. Returns the zero time when the calendar has no Hours (or none
+// within ten years).
+func (c Calendar) AddBusinessTime(t time.Time, d time.Duration) time.Time {
+	var due time.Time
+	c.windows(t, func(open, close time.Time) bool {
+		if !close.After(t) {
+			return true
+		}
+		if open.Before(t) {
+			open = t
+		}
+		left := close.Sub(open)
+		if d <= left {
+			due = open.Add(d)
+			return false
+		}
+		d -= left
+		return true
+	})
+	return due
+}
+
+// BusinessTimeBetween returns how much business time lies from from to to
+// (0 when to is not after from).
+func (c Calendar) BusinessTimeBetween(from, to time.Time) time.Duration {
+	var sum time.Duration
+	if !to.After(from) {
+		return 0
+	}
+	c.windows(from, func(open, close time.Time) bool {
+		if !open.Before(to) {
+			return false
+		}
+		if open.Before(from) {
+			open = from
+		}
+		if close.After(to) {
+			close = to
+		}
+		if close.After(open) {
+			sum += close.Sub(open)
+		}
+		return true
+	})
+	return sum
 }

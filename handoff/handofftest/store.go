@@ -43,6 +43,10 @@ func TestCaseStore(t *testing.T, newStore func(t *testing.T) (conversation.Store
 		{"TenantIsolation", testTenantIsolation},
 		{"Source", testSource},
 		{"List", testList},
+		{"WorkFields", testWorkFields},
+		{"ListWork", testListWork},
+		{"DateRangeOrder", testDateRangeOrder},
+		{"Attachments", testAttachments},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -143,11 +147,14 @@ func diffCase(got, want handoff.Case) string {
 	if !got.UpdatedAt.Equal(micro(want.UpdatedAt)) {
 		d = append(d, fmt.Sprintf("UpdatedAt %v, want %v", got.UpdatedAt, micro(want.UpdatedAt)))
 	}
+	if !got.PausedAt.Equal(micro(want.PausedAt)) {
+		d = append(d, fmt.Sprintf("PausedAt %v, want %v", got.PausedAt, micro(want.PausedAt)))
+	}
 	if !maps.Equal(got.Fields, want.Fields) {
 		d = append(d, fmt.Sprintf("Fields %q, want %q", got.Fields, want.Fields))
 	}
-	got.Due, got.FiledAt, got.UpdatedAt, got.Fields = time.Time{}, time.Time{}, time.Time{}, nil
-	want.Due, want.FiledAt, want.UpdatedAt, want.Fields = time.Time{}, time.Time{}, time.Time{}, nil
+	got.Due, got.FiledAt, got.UpdatedAt, got.PausedAt, got.Fields = time.Time{}, time.Time{}, time.Time{}, time.Time{}, nil
+	want.Due, want.FiledAt, want.UpdatedAt, want.PausedAt, want.Fields = time.Time{}, time.Time{}, time.Time{}, time.Time{}, nil
 	if !reflect.DeepEqual(got, want) {
 		d = append(d, fmt.Sprintf("\n got  %+v\n want %+v", got, want))
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"conversa/conversation"
 	"conversa/handoff"
@@ -21,12 +22,15 @@ var _ handoff.RoutingStore = (*Store)(nil)
 const agentColumns = `id, tenant_id, name, email, role, skills, teams, capacity, status, status_since, load, idle_since,
 	last_offered_at, seen_at, created_at, updated_at`
 
-func scanAgent(row pgx.Row) (handoff.Agent, error) {
+func scanAgent(row pgx.Row) (handoff.Agent, error) { return scanAgentWith(row) }
+
+// scanAgentWith scans agentColumns and then the extra columns into extra.
+func scanAgentWith(row pgx.Row, extra ...any) (handoff.Agent, error) {
 	var a handoff.Agent
 	var skills, teams string
 	var offered, seen *time.Time
-	err := row.Scan(&a.ID, &a.TenantID, &a.Name, &a.Email, &a.Role, &skills, &teams, &a.Capacity, &a.Status, &a.StatusSince,
-		&a.Load, &a.IdleSince, &offered, &seen, &a.CreatedAt, &a.UpdatedAt)
+	err := row.Scan(append([]any{&a.ID, &a.TenantID, &a.Name, &a.Email, &a.Role, &skills, &teams, &a.Capacity, &a.Status, &a.StatusSince,
+		&a.Load, &a.IdleSince, &offered, &seen, &a.CreatedAt, &a.UpdatedAt}, extra...)...)
 	a.Skills, a.Teams = handoff.SplitList(skills), handoff.SplitIDs(teams)
 	a.StatusSince, a.IdleSince, a.CreatedAt, a.UpdatedAt = a.StatusSince.UTC(), a.IdleSince.UTC(), a.CreatedAt.UTC(), a.UpdatedAt.UTC()
 	a.LastOfferedAt, a.SeenAt = timeOf(offered), timeOf(seen)
@@ -91,12 +95,18 @@ func (s *Store) routingTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 func (s *Store) SetAgentStatus(ctx context.Context, tenantID, id int64, st handoff.AgentStatus, at time.Time) (handoff.Agent, []handoff.Entry, error) {
 	at = at.UTC().Truncate(time.Microsecond)
 	if st == handoff.StatusAvailable {
-		// Nothing goes back to the queue: one statement, no transaction.
-		a, err := scanAgent(s.pool.QueryRow(ctx, `UPDATE agents SET status = 'available',
-			status_since = CASE WHEN status = 'available' THEN status_since ELSE $3 END,
-			idle_since = CASE WHEN status = 'available' THEN idle_since ELSE $3 END,
-			updated_at = CASE WHEN status = 'available' THEN updated_at ELSE $3 END
-			WHERE tenant_id = $1 AND id = $2 RETURNING `+agentColumns, tenantID, id, at))
+		// Nothing goes back to the queue: one statement. It may still be
+		// picked as a deadlock victim, so it runs under routingTx's retry.
+		var a handoff.Agent
+		err := s.routingTx(ctx, func(tx pgx.Tx) error {
+			var err error
+			a, err = scanAgent(tx.QueryRow(ctx, `UPDATE agents SET status = 'available',
+				status_since = CASE WHEN status = 'available' THEN status_since ELSE $3 END,
+				idle_since = CASE WHEN status = 'available' THEN idle_since ELSE $3 END,
+				updated_at = CASE WHEN status = 'available' THEN updated_at ELSE $3 END
+				WHERE tenant_id = $1 AND id = $2 RETURNING `+agentColumns, tenantID, id, at))
+			return err
+		})
 		if err != nil {
 			return handoff.Agent{}, nil, fmt.Errorf("set agent status: %w", notFound(err, "agent"))
 		}
@@ -135,7 +145,12 @@ func (s *Store) SetAgentStatus(ctx context.Context, tenantID, id int64, st hando
 
 // TouchAgent implements handoff.RoutingStore.
 func (s *Store) TouchAgent(ctx context.Context, tenantID, id int64, at time.Time) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE agents SET seen_at = $3 WHERE tenant_id = $1 AND id = $2`, tenantID, id, at.UTC())
+	var tag pgconn.CommandTag
+	err := s.routingTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		tag, err = tx.Exec(ctx, `UPDATE agents SET seen_at = $3 WHERE tenant_id = $1 AND id = $2`, tenantID, id, at.UTC())
+		return err
+	})
 	if err == nil && tag.RowsAffected() == 0 {
 		return conversation.Errorf(conversation.ENOTFOUND, "agent not found")
 	}

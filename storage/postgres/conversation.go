@@ -142,10 +142,16 @@ const conversationColumns = `id, tenant_id, contact_id, state, channel, channel_
 	last_seq, last_message_at, opened_at, closed_at, updated_at`
 
 func scanConversation(row pgx.Row) (conversation.Conversation, error) {
+	return scanConversationWith(row)
+}
+
+// scanConversationWith scans conversationColumns and then the extra
+// columns into extra.
+func scanConversationWith(row pgx.Row, extra ...any) (conversation.Conversation, error) {
 	var c conversation.Conversation
 	var closed *time.Time
-	err := row.Scan(&c.ID, &c.TenantID, &c.ContactID, &c.State, &c.Channel, &c.ChannelAccountID, &c.AssigneeID,
-		&c.LastSeq, &c.LastMessageAt, &c.OpenedAt, &closed, &c.UpdatedAt)
+	err := row.Scan(append([]any{&c.ID, &c.TenantID, &c.ContactID, &c.State, &c.Channel, &c.ChannelAccountID, &c.AssigneeID,
+		&c.LastSeq, &c.LastMessageAt, &c.OpenedAt, &closed, &c.UpdatedAt}, extra...)...)
 	c.LastMessageAt, c.OpenedAt, c.ClosedAt, c.UpdatedAt = c.LastMessageAt.UTC(), c.OpenedAt.UTC(), timeOf(closed), c.UpdatedAt.UTC()
 	return c, err
 }

@@ -11,7 +11,10 @@ import (
 	"conversa/handoff/handofftest"
 	"conversa/internal/testenv"
 	"conversa/notify"
+	"conversa/notify/campaign/campaigntest"
 	"conversa/notify/notifytest"
+	"conversa/notify/webhook"
+	"conversa/notify/webhook/webhooktest"
 	"conversa/storage/postgres"
 	"conversa/templates"
 	"conversa/templates/templatestest"
@@ -148,5 +151,55 @@ func TestRoutingStore(t *testing.T) {
 		}
 		t.Cleanup(func() { s2.Close() })
 		return s, s, s2
+	})
+}
+
+func TestConsoleStore(t *testing.T) {
+	handofftest.TestConsoleStore(t, func(t *testing.T) (conversation.Store, handoff.RoutingStore, handoff.ConsoleStore) {
+		s := open(t)
+		if _, err := s.Migrate(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		return s, s, s
+	})
+}
+
+func TestViewStore(t *testing.T) {
+	handofftest.TestViewStore(t, func(t *testing.T) handofftest.ViewStores {
+		s := open(t)
+		if _, err := s.Migrate(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+func TestCampaignStore(t *testing.T) {
+	campaigntest.TestStore(t, func(t *testing.T) campaigntest.Stores {
+		s := open(t)
+		if _, err := s.Migrate(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		return campaigntest.Stores{Conv: s, Notify: s, Campaigns: s}
+	})
+}
+
+func TestWebhookStore(t *testing.T) {
+	webhooktest.TestStore(t, func(t *testing.T) (conversation.Store, webhook.Store) {
+		s := open(t)
+		if _, err := s.Migrate(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		return s, s
+	})
+}
+
+func TestCasePolicyStore(t *testing.T) {
+	handofftest.TestCasePolicyStore(t, func(t *testing.T) (conversation.Store, handoff.CasePolicyStore) {
+		s := open(t)
+		if _, err := s.Migrate(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		return s, s
 	})
 }

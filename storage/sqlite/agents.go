@@ -23,12 +23,15 @@ var _ handoff.RoutingStore = (*Store)(nil)
 const agentColumns = `id, tenant_id, name, email, role, skills, teams, capacity, status, status_since, load, idle_since,
 	last_offered_at, seen_at, created_at, updated_at`
 
-func scanAgent(row scanner) (handoff.Agent, error) {
+func scanAgent(row scanner) (handoff.Agent, error) { return scanAgentWith(row) }
+
+// scanAgentWith scans agentColumns and then the extra columns into extra.
+func scanAgentWith(row scanner, extra ...any) (handoff.Agent, error) {
 	var a handoff.Agent
 	var skills, teams string
 	var since, idle, offered, seen, created, updated int64
-	err := row.Scan(&a.ID, &a.TenantID, &a.Name, &a.Email, &a.Role, &skills, &teams, &a.Capacity, &a.Status, &since,
-		&a.Load, &idle, &offered, &seen, &created, &updated)
+	err := row.Scan(append([]any{&a.ID, &a.TenantID, &a.Name, &a.Email, &a.Role, &skills, &teams, &a.Capacity, &a.Status, &since,
+		&a.Load, &idle, &offered, &seen, &created, &updated}, extra...)...)
 	a.Skills, a.Teams = handoff.SplitList(skills), handoff.SplitIDs(teams)
 	a.StatusSince, a.IdleSince, a.LastOfferedAt, a.SeenAt = fromMicros(since), fromMicros(idle), fromMicros(offered), fromMicros(seen)
 	a.CreatedAt, a.UpdatedAt = fromMicros(created), fromMicros(updated)

@@ -1,11 +1,13 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -16,19 +18,21 @@ import (
 var _ handoff.CaseStore = (*Store)(nil)
 
 const caseColumns = `id, tenant_id, radicado, type, status, contact_id, conversation_id, channel, subject, description,
-	fields, priority, term_days, due, extended_days, extension_note, filed_at, updated_at, version, source`
+	fields, priority, term_days, due, extended_days, extension_note, filed_at, updated_at, version, source,
+	term_hours, assignee_id, team_id, paused_at, pause_reason, paused_units`
 
 func scanCase(row scanner) (handoff.Case, error) {
 	var c handoff.Case
 	var fields string
-	var due, filed, updated int64
+	var due, filed, updated, paused int64
 	err := row.Scan(&c.ID, &c.TenantID, &c.Radicado, &c.Type, &c.Status, &c.ContactID, &c.ConversationID, &c.Channel,
 		&c.Subject, &c.Description, &fields, &c.Priority, &c.TermDays, &due, &c.ExtendedDays, &c.ExtensionNote,
-		&filed, &updated, &c.Version, &c.Source)
+		&filed, &updated, &c.Version, &c.Source,
+		&c.TermHours, &c.AssigneeID, &c.TeamID, &paused, &c.PauseReason, &c.PausedUnits)
 	if err != nil {
 		return c, err
 	}
-	c.Due, c.FiledAt, c.UpdatedAt = fromMicros(due), fromMicros(filed), fromMicros(updated)
+	c.Due, c.FiledAt, c.UpdatedAt, c.PausedAt = fromMicros(due), fromMicros(filed), fromMicros(updated), fromMicros(paused)
 	c.Fields, err = decodeFields(fields)
 	return c, err
 }
@@ -71,6 +75,7 @@ func normalizeCase(c *handoff.Case) {
 	c.Due = c.Due.Truncate(time.Microsecond)
 	c.FiledAt = c.FiledAt.Truncate(time.Microsecond)
 	c.UpdatedAt = c.UpdatedAt.Truncate(time.Microsecond)
+	c.PausedAt = c.PausedAt.Truncate(time.Microsecond)
 }
 
 // insertCaseEvent appends ev to the case's history; a zero CreatedAt is at.
@@ -112,11 +117,13 @@ func (s *Store) CreateCase(ctx context.Context, c *handoff.Case, prefix string, 
 		}
 		radicado = handoff.FormatRadicado(prefix, year, seq)
 		err = tx.QueryRowContext(ctx, `INSERT INTO cases (tenant_id, radicado, type, status, contact_id, conversation_id, channel,
-			subject, description, fields, priority, term_days, due, extended_days, extension_note, filed_at, updated_at, version, source)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?) RETURNING id`,
+			subject, description, fields, priority, term_days, due, extended_days, extension_note, filed_at, updated_at, version, source,
+			term_hours, assignee_id, team_id, paused_at, pause_reason, paused_units)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 			c.TenantID, radicado, c.Type, c.Status, c.ContactID, c.ConversationID, c.Channel,
 			c.Subject, c.Description, fields, c.Priority, c.TermDays, micros(c.Due), c.ExtendedDays, c.ExtensionNote,
-			micros(c.FiledAt), micros(c.FiledAt), c.Source).Scan(&id)
+			micros(c.FiledAt), micros(c.FiledAt), c.Source,
+			c.TermHours, c.AssigneeID, c.TeamID, micros(c.PausedAt), c.PauseReason, c.PausedUnits).Scan(&id)
 		if isUnique(err) {
 			// The transaction rolls back, and the number with it.
 			return conversation.Errorf(conversation.ECONFLICT, "a case with filing number %s or source %q exists", radicado, c.Source)
@@ -169,10 +176,12 @@ func (s *Store) UpdateCase(ctx context.Context, c *handoff.Case, ev handoff.Case
 	err = s.write(ctx, func(tx *wtx) error {
 		err := tx.QueryRowContext(ctx, `UPDATE cases SET type = ?, status = ?, contact_id = ?, conversation_id = ?, channel = ?,
 			subject = ?, description = ?, fields = ?, priority = ?, term_days = ?, due = ?, extended_days = ?, extension_note = ?,
+			term_hours = ?, assignee_id = ?, team_id = ?, paused_at = ?, pause_reason = ?, paused_units = ?,
 			updated_at = ?, version = version + 1
 			WHERE tenant_id = ? AND id = ? AND version = ? RETURNING version`,
 			c.Type, c.Status, c.ContactID, c.ConversationID, c.Channel,
 			c.Subject, c.Description, fields, c.Priority, c.TermDays, micros(c.Due), c.ExtendedDays, c.ExtensionNote,
+			c.TermHours, c.AssigneeID, c.TeamID, micros(c.PausedAt), c.PauseReason, c.PausedUnits,
 			micros(ts), c.TenantID, c.ID, c.Version).Scan(&version)
 		if errors.Is(err, sql.ErrNoRows) {
 			var one int
@@ -249,10 +258,28 @@ func (s *Store) ListCases(ctx context.Context, tenantID int64, f handoff.CaseFil
 		where, args = append(where, "filed_at < ?"), append(args, f.FiledTo.UnixMicro())
 	}
 	if !f.OverdueAt.IsZero() {
-		where = append(where, "status NOT IN (?, ?) AND due < ?")
+		where = append(where, "status NOT IN (?, ?) AND due < ? AND paused_at = 0")
 		args = append(args, string(handoff.Resuelto), string(handoff.Cerrado), f.OverdueAt.UnixMicro())
 	}
-	if f.Before != 0 {
+	if f.AssigneeID != 0 {
+		where, args = append(where, "assignee_id = ?"), append(args, f.AssigneeID)
+	}
+	if f.TeamID != 0 {
+		where, args = append(where, "team_id = ?"), append(args, f.TeamID)
+	}
+	if f.Paused {
+		where = append(where, "paused_at <> 0")
+	}
+	order := "id DESC"
+	dated := !f.FiledFrom.IsZero() || !f.FiledTo.IsZero()
+	if dated {
+		order = "filed_at DESC, id DESC"
+	}
+	switch {
+	case dated && !f.BeforeFiled.IsZero():
+		where = append(where, "(filed_at < ? OR (filed_at = ? AND id < ?))")
+		args = append(args, f.BeforeFiled.UnixMicro(), f.BeforeFiled.UnixMicro(), cmp.Or(f.Before, math.MaxInt64))
+	case f.Before != 0:
 		where, args = append(where, "id < ?"), append(args, f.Before)
 	}
 	limit := f.Limit
@@ -262,9 +289,46 @@ func (s *Store) ListCases(ctx context.Context, tenantID int64, f handoff.CaseFil
 	limit = min(limit, maxCaseLimit)
 	args = append(args, limit)
 	cs, err := queryAll(ctx, s.rd, scanCase, `SELECT `+caseColumns+` FROM cases WHERE `+strings.Join(where, " AND ")+
-		` ORDER BY id DESC LIMIT ?`, args...)
+		` ORDER BY `+order+` LIMIT ?`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list cases: %w", err)
 	}
 	return cs, nil
+}
+
+// AddCaseAttachment implements handoff.CaseStore.
+func (s *Store) AddCaseAttachment(ctx context.Context, a *handoff.CaseAttachment, ev handoff.CaseEvent) error {
+	if a.CreatedAt.IsZero() {
+		a.CreatedAt = now()
+	}
+	a.CreatedAt = a.CreatedAt.Truncate(time.Microsecond)
+	return s.write(ctx, func(tx *wtx) error {
+		var one int
+		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM cases WHERE tenant_id = ? AND id = ?`, a.TenantID, a.CaseID).Scan(&one); err != nil {
+			return notFound(err, "case")
+		}
+		err := tx.QueryRowContext(ctx, `INSERT INTO case_attachments (tenant_id, case_id, media_key, content_type, filename, size, added_by, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			a.TenantID, a.CaseID, a.Key, a.ContentType, a.Filename, a.Size, a.AddedBy, micros(a.CreatedAt)).Scan(&a.ID)
+		if err != nil {
+			return err
+		}
+		return insertCaseEvent(ctx, tx, a.TenantID, a.CaseID, ev, a.CreatedAt)
+	})
+}
+
+// CaseAttachments implements handoff.CaseStore.
+func (s *Store) CaseAttachments(ctx context.Context, tenantID, caseID int64) ([]handoff.CaseAttachment, error) {
+	var one int
+	if err := s.rd.QueryRowContext(ctx, `SELECT 1 FROM cases WHERE tenant_id = ? AND id = ?`, tenantID, caseID).Scan(&one); err != nil {
+		return nil, notFound(err, "case")
+	}
+	return queryAll(ctx, s.rd, func(row scanner) (handoff.CaseAttachment, error) {
+		var a handoff.CaseAttachment
+		var created int64
+		err := row.Scan(&a.ID, &a.TenantID, &a.CaseID, &a.Key, &a.ContentType, &a.Filename, &a.Size, &a.AddedBy, &created)
+		a.CreatedAt = fromMicros(created)
+		return a, err
+	}, `SELECT id, tenant_id, case_id, media_key, content_type, filename, size, added_by, created_at
+		FROM case_attachments WHERE tenant_id = ? AND case_id = ? ORDER BY id`, tenantID, caseID)
 }

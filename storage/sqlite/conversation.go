@@ -141,10 +141,16 @@ const conversationColumns = `id, tenant_id, contact_id, state, channel, channel_
 	last_seq, last_message_at, opened_at, closed_at, updated_at`
 
 func scanConversation(row scanner) (conversation.Conversation, error) {
+	return scanConversationWith(row)
+}
+
+// scanConversationWith scans conversationColumns and then the extra
+// columns into extra.
+func scanConversationWith(row scanner, extra ...any) (conversation.Conversation, error) {
 	var c conversation.Conversation
 	var last, opened, closed, updated int64
-	err := row.Scan(&c.ID, &c.TenantID, &c.ContactID, &c.State, &c.Channel, &c.ChannelAccountID, &c.AssigneeID,
-		&c.LastSeq, &last, &opened, &closed, &updated)
+	err := row.Scan(append([]any{&c.ID, &c.TenantID, &c.ContactID, &c.State, &c.Channel, &c.ChannelAccountID, &c.AssigneeID,
+		&c.LastSeq, &last, &opened, &closed, &updated}, extra...)...)
 	c.LastMessageAt, c.OpenedAt, c.ClosedAt, c.UpdatedAt = fromMicros(last), fromMicros(opened), fromMicros(closed), fromMicros(updated)
 	return c, err
 }

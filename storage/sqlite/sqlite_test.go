@@ -11,7 +11,10 @@ import (
 	"conversa/handoff"
 	"conversa/handoff/handofftest"
 	"conversa/notify"
+	"conversa/notify/campaign/campaigntest"
 	"conversa/notify/notifytest"
+	"conversa/notify/webhook"
+	"conversa/notify/webhook/webhooktest"
 	"conversa/storage/sqlite"
 	"conversa/templates"
 	"conversa/templates/templatestest"
@@ -135,5 +138,60 @@ func TestRoutingStore(t *testing.T) {
 		}
 		t.Cleanup(func() { s2.Close() })
 		return s, s, s2
+	})
+}
+
+func TestConsoleStore(t *testing.T) {
+	handofftest.TestConsoleStore(t, func(t *testing.T) (conversation.Store, handoff.RoutingStore, handoff.ConsoleStore) {
+		s, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "conversa.db")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s, s, s
+	})
+}
+
+func TestViewStore(t *testing.T) {
+	handofftest.TestViewStore(t, func(t *testing.T) handofftest.ViewStores {
+		s, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "conversa.db")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+func TestCampaignStore(t *testing.T) {
+	campaigntest.TestStore(t, func(t *testing.T) campaigntest.Stores {
+		s, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "conversa.db")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return campaigntest.Stores{Conv: s, Notify: s, Campaigns: s}
+	})
+}
+
+func TestWebhookStore(t *testing.T) {
+	webhooktest.TestStore(t, func(t *testing.T) (conversation.Store, webhook.Store) {
+		s, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "conversa.db")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s, s
+	})
+}
+
+func TestCasePolicyStore(t *testing.T) {
+	handofftest.TestCasePolicyStore(t, func(t *testing.T) (conversation.Store, handoff.CasePolicyStore) {
+		s, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "conversa.db")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s, s
 	})
 }

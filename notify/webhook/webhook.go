@@ -1,0 +1,430 @@
+// Package webhook sends delivery results to the tenants' own systems:
+// per-tenant endpoints subscribe to events (message.delivered,
+// message.read, message.failed, notification.undeliverable,
+// campaign.progress), each delivered as a durable job that POSTs a JSON
+// body signed with HMAC-SHA256 and a timestamp, retried with backoff. An
+// endpoint whose host resolves to a private, loopback or link-local
+// address is refused unless the configuration allows it, both when it is
+// saved and when each request connects.
+package webhook
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+	"unicode/utf8"
+
+	"conversa/conversation"
+)
+
+// Event types an endpoint may subscribe to.
+const (
+	EventMessageDelivered          = "message.delivered"
+	EventMessageRead               = "message.read"
+	EventMessageFailed             = "message.failed"
+	EventNotificationUndeliverable = "notification.undeliverable"
+	EventCampaignProgress          = "campaign.progress"
+)
+
+// Events are the event types, in the order they are documented.
+var Events = []string{EventMessageDelivered, EventMessageRead, EventMessageFailed, EventNotificationUndeliverable, EventCampaignProgress}
+
+// Endpoint is a tenant's URL that receives events.
+type Endpoint struct {
+	ID       int64  `json:"id"`
+	TenantID int64  `json:"tenant_id"`
+	URL      string `json:"url"`
+	// Secret signs the requests; it is shown when the endpoint is created.
+	Secret string `json:"secret,omitempty"`
+	// Events are the event types sent; empty is all.
+	Events    []string  `json:"events,omitempty"`
+	Disabled  bool      `json:"disabled"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Wants reports whether the endpoint takes events of type t.
+func (e Endpoint) Wants(t string) bool {
+	return !e.Disabled && (len(e.Events) == 0 || slices.Contains(e.Events, t))
+}
+
+// Store keeps the tenants' endpoints. storage/sqlite and storage/postgres
+// implement it, proven by webhooktest.TestStore. Every method is safe for
+// concurrent use and scoped to one tenant: another tenant's ids are
+// ENOTFOUND.
+type Store interface {
+	// CreateEndpoint stores e and returns it with ID, CreatedAt and
+	// UpdatedAt set. Returns ENOTFOUND when the tenant does not exist.
+	CreateEndpoint(ctx context.Context, e Endpoint) (Endpoint, error)
+	// Endpoint returns ENOTFOUND unless id belongs to tenantID.
+	Endpoint(ctx context.Context, tenantID, id int64) (Endpoint, error)
+	// ListEndpoints returns the tenant's endpoints by ID.
+	ListEndpoints(ctx context.Context, tenantID int64) ([]Endpoint, error)
+	// UpdateEndpoint stores the URL, events and disabled flag of e (the
+	// secret stays). Returns ENOTFOUND unless e.ID belongs to e.TenantID.
+	UpdateEndpoint(ctx context.Context, e Endpoint) (Endpoint, error)
+	// DeleteEndpoint returns ENOTFOUND unless id belongs to tenantID.
+	DeleteEndpoint(ctx context.Context, tenantID, id int64) error
+}
+
+// Jobs enqueues durable jobs. conversation.Store implements it.
+type Jobs interface {
+	EnqueueJob(ctx context.Context, j conversation.Job) (conversation.Job, error)
+}
+
+// JobDeliver is the kind of an event's delivery to one endpoint: Ref is
+// the endpoint, Payload the event.
+const JobDeliver = "webhook"
+
+// Headers of a delivery.
+const (
+	// SignatureHeader carries "t=<unix seconds>,v1=<hex HMAC-SHA256 of
+	// "<t>.<body>" with the endpoint's secret>".
+	SignatureHeader = "X-Conversa-Signature"
+	// EventHeader names the event type.
+	EventHeader = "X-Conversa-Event"
+	// DeliveryHeader is the event's id, the same on every retry.
+	DeliveryHeader = "X-Conversa-Delivery"
+)
+
+// Event is the body of a delivery.
+type Event struct {
+	// ID names the event; a receiver may drop a repeated one.
+	ID       string    `json:"id"`
+	Type     string    `json:"type"`
+	TenantID int64     `json:"tenant_id"`
+	At       time.Time `json:"at"`
+	// Data is the message, notification or campaign report.
+	Data json.RawMessage `json:"data"`
+}
+
+// Config configures the service.
+type Config struct {
+	// AllowPrivate allows endpoints on private, loopback and link-local
+	// addresses (for tests and closed networks).
+	AllowPrivate bool
+	// Timeout bounds one request; default 10 seconds.
+	Timeout time.Duration
+	// Now is the clock of signatures; default time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
+	// JobsAdded wakes the local Worker after deliveries were enqueued.
+	JobsAdded func()
+}
+
+// Service keeps endpoints, enqueues events and delivers them. It is safe
+// for concurrent use.
+type Service struct {
+	store  Store
+	jobs   Jobs
+	cfg    Config
+	client *http.Client
+}
+
+// New returns the service.
+func New(store Store, jobs Jobs, cfg Config) (*Service, error) {
+	if store == nil || jobs == nil {
+		return nil, errors.New("webhook: the service needs a store and jobs")
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.JobsAdded == nil {
+		cfg.JobsAdded = func() {}
+	}
+	s := &Service{store: store, jobs: jobs, cfg: cfg}
+	dialer := &net.Dialer{Timeout: cfg.Timeout, Control: s.control}
+	s.client = &http.Client{Timeout: cfg.Timeout, Transport: &http.Transport{DialContext: dialer.DialContext, Proxy: nil,
+		MaxIdleConnsPerHost: 4, IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: cfg.Timeout},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return s, nil
+}
+
+// control refuses, as each connection is made, an address the
+// configuration does not allow: a host that resolved to a public address
+// when it was saved may resolve to a private one later.
+func (s *Service) control(_, address string, _ syscall.RawConn) error {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return err
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || (!s.cfg.AllowPrivate && !public(ip)) {
+		return fmt.Errorf("webhook: %s is not a public address", host)
+	}
+	return nil
+}
+
+// public reports whether ip is a public unicast address.
+func public(ip net.IP) bool {
+	return !(ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
+		ip.IsUnspecified() || ip.IsMulticast() || ip.IsInterfaceLocalMulticast())
+}
+
+// Limits of an endpoint.
+const (
+	maxURL       = 2048
+	maxEndpoints = 20
+)
+
+// checkURL validates an endpoint's URL: http or https, a host, no user
+// info, and unless private addresses are allowed a host whose every
+// address is public.
+func (s *Service) checkURL(ctx context.Context, raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case len(raw) > maxURL || !utf8.ValidString(raw) || err != nil:
+		return conversation.FieldError("url", "is not a URL")
+	case u.Scheme != "https" && u.Scheme != "http":
+		return conversation.FieldError("url", "must be an http or https URL")
+	case u.Hostname() == "" || u.User != nil || u.Fragment != "":
+		return conversation.FieldError("url", "needs a host, and no user info or fragment")
+	}
+	if s.cfg.AllowPrivate {
+		return nil
+	}
+	host := u.Hostname()
+	var ips []net.IP
+	if ip := net.ParseIP(host); ip != nil {
+		ips = []net.IP{ip}
+	} else {
+		addrs, err := net.DefaultResolver.LookupIPAddr(ctx, host)
+		if err != nil {
+			return conversation.FieldError("url", "the host %s does not resolve", host)
+		}
+		for _, a := range addrs {
+			ips = append(ips, a.IP)
+		}
+	}
+	for _, ip := range ips {
+		if !public(ip) {
+			return conversation.FieldError("url", "the host %s is a private, loopback or link-local address (%s)", host, ip)
+		}
+	}
+	return nil
+}
+
+func checkEvents(events []string) error {
+	for i, e := range events {
+		if !slices.Contains(Events, e) {
+			return conversation.FieldError(fmt.Sprintf("events[%d]", i), "unknown event %q: one of %s", e, strings.Join(Events, ", "))
+		}
+	}
+	return nil
+}
+
+// Create validates and stores an endpoint with a new secret, when it has
+// none. Returns EINVALID naming the bad field (a URL on a private address
+// unless allowed).
+func (s *Service) Create(ctx context.Context, e Endpoint) (Endpoint, error) {
+	if err := s.checkURL(ctx, e.URL); err != nil {
+		return Endpoint{}, err
+	}
+	if err := checkEvents(e.Events); err != nil {
+		return Endpoint{}, err
+	}
+	if e.Secret == "" {
+		b := make([]byte, 24)
+		rand.Read(b)
+		e.Secret = "whsec_" + hex.EncodeToString(b)
+	} else if len(e.Secret) < 16 || len(e.Secret) > 256 {
+		return Endpoint{}, conversation.FieldError("secret", "must be 16 to 256 bytes")
+	}
+	if eps, err := s.store.ListEndpoints(ctx, e.TenantID); err != nil {
+		return Endpoint{}, err
+	} else if len(eps) >= maxEndpoints {
+		return Endpoint{}, conversation.FieldError("url", "at most %d endpoints per tenant", maxEndpoints)
+	}
+	return s.store.CreateEndpoint(ctx, e)
+}
+
+// Update validates and stores an endpoint's URL, events and disabled
+// flag. Returns EINVALID naming the bad field, ENOTFOUND unless it is the
+// tenant's.
+func (s *Service) Update(ctx context.Context, e Endpoint) (Endpoint, error) {
+	if err := s.checkURL(ctx, e.URL); err != nil {
+		return Endpoint{}, err
+	}
+	if err := checkEvents(e.Events); err != nil {
+		return Endpoint{}, err
+	}
+	out, err := s.store.UpdateEndpoint(ctx, e)
+	out.Secret = ""
+	return out, err
+}
+
+// Get returns an endpoint without its secret. Returns ENOTFOUND unless it
+// is the tenant's.
+func (s *Service) Get(ctx context.Context, tenantID, id int64) (Endpoint, error) {
+	e, err := s.store.Endpoint(ctx, tenantID, id)
+	e.Secret = ""
+	return e, err
+}
+
+// List returns the tenant's endpoints without their secrets.
+func (s *Service) List(ctx context.Context, tenantID int64) ([]Endpoint, error) {
+	eps, err := s.store.ListEndpoints(ctx, tenantID)
+	for i := range eps {
+		eps[i].Secret = ""
+	}
+	return eps, err
+}
+
+// Delete removes an endpoint. Returns ENOTFOUND unless it is the tenant's.
+func (s *Service) Delete(ctx context.Context, tenantID, id int64) error {
+	return s.store.DeleteEndpoint(ctx, tenantID, id)
+}
+
+// Emit enqueues an event for every endpoint of the tenant that wants it,
+// one durable job each keyed by endpoint and event id, so the same event
+// emitted twice is delivered once. A failure is logged: the change it
+// reports is committed already.
+func (s *Service) Emit(ctx context.Context, tenantID int64, typ, id string, data any) {
+	eps, err := s.store.ListEndpoints(ctx, tenantID)
+	if err != nil {
+		s.cfg.Logger.Warn("webhook endpoints", "tenant", tenantID, "err", err)
+		return
+	}
+	var body []byte
+	added := false
+	for _, ep := range eps {
+		if !ep.Wants(typ) {
+			continue
+		}
+		if body == nil {
+			raw, err := json.Marshal(data)
+			if err != nil {
+				s.cfg.Logger.Error("encode webhook event", "type", typ, "err", err)
+				return
+			}
+			body, _ = json.Marshal(Event{ID: id, Type: typ, TenantID: tenantID, At: s.cfg.Now().UTC(), Data: raw})
+		}
+		if _, err := s.jobs.EnqueueJob(context.WithoutCancel(ctx), conversation.Job{TenantID: tenantID, Kind: JobDeliver, Ref: ep.ID,
+			Key: "webhook:" + strconv.FormatInt(ep.ID, 10) + ":" + id, Payload: body, MaxAttempts: 12}); err != nil {
+			s.cfg.Logger.Warn("enqueue webhook", "tenant", tenantID, "endpoint", ep.ID, "event", id, "err", err)
+			continue
+		}
+		added = true
+	}
+	if added {
+		s.cfg.JobsAdded()
+	}
+}
+
+// MessageStatus emits message.delivered, message.read or message.failed
+// for an outbound message whose status changed.
+func (s *Service) MessageStatus(ctx context.Context, m conversation.Message) {
+	var typ string
+	switch m.Status {
+	case conversation.StatusDelivered:
+		typ = EventMessageDelivered
+	case conversation.StatusRead:
+		typ = EventMessageRead
+	case conversation.StatusFailed:
+		typ = EventMessageFailed
+	default:
+		return
+	}
+	s.Emit(ctx, m.TenantID, typ, "message:"+strconv.FormatInt(m.ID, 10)+":"+string(m.Status), m)
+}
+
+// Sign returns the signature header's value of body at t.
+func Sign(secret []byte, t time.Time, body []byte) string {
+	ts := strconv.FormatInt(t.Unix(), 10)
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(ts + "."))
+	m.Write(body)
+	return "t=" + ts + ",v1=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// Verify checks a signature header of body against secret, and that its
+// time is within tolerance of now: what a receiver does.
+func Verify(secret []byte, header string, body []byte, now time.Time, tolerance time.Duration) bool {
+	var ts, sig string
+	for part := range strings.SplitSeq(header, ",") {
+		k, v, _ := strings.Cut(part, "=")
+		switch k {
+		case "t":
+			ts = v
+		case "v1":
+			sig = v
+		}
+	}
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil || now.Sub(time.Unix(sec, 0)).Abs() > tolerance {
+		return false
+	}
+	return hmac.Equal([]byte(Sign(secret, time.Unix(sec, 0), body)), []byte("t="+ts+",v1="+sig))
+}
+
+// DeliverJob is the conversation.JobHandler of JobDeliver: it POSTs the
+// event to the endpoint, signed. A 2xx answer delivers it; a 4xx answer
+// other than 408 and 429, an endpoint gone or disabled, or an address
+// refused ends it; anything else is retried with the Worker's backoff (or
+// the endpoint's Retry-After).
+func (s *Service) DeliverJob(ctx context.Context, j conversation.Job) error {
+	ep, err := s.store.Endpoint(ctx, j.TenantID, j.Ref)
+	if conversation.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if ep.Disabled {
+		return nil
+	}
+	var ev Event
+	if err := json.Unmarshal(j.Payload, &ev); err != nil {
+		return &conversation.JobError{Err: fmt.Errorf("decode webhook event: %w", err), Permanent: true}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.URL, strings.NewReader(string(j.Payload)))
+	if err != nil {
+		return &conversation.JobError{Err: err, Permanent: true}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "Conversa-Webhooks/1")
+	req.Header.Set(EventHeader, ev.Type)
+	req.Header.Set(DeliveryHeader, ev.ID)
+	req.Header.Set(SignatureHeader, Sign([]byte(ep.Secret), s.cfg.Now(), j.Payload))
+	resp, err := s.client.Do(req)
+	if err != nil {
+		if strings.Contains(err.Error(), "is not a public address") {
+			return &conversation.JobError{Err: err, Permanent: true}
+		}
+		return fmt.Errorf("post webhook %s: %w", ev.ID, err)
+	}
+	defer resp.Body.Close()
+	switch code := resp.StatusCode; {
+	case code >= 200 && code < 300:
+		s.cfg.Logger.Info("webhook delivered", "tenant", j.TenantID, "endpoint", ep.ID, "event", ev.ID, "status", code)
+		return nil
+	case code == http.StatusTooManyRequests || code == http.StatusRequestTimeout || code >= 500:
+		e := &conversation.JobError{Err: fmt.Errorf("webhook %s: endpoint answered %d", ev.ID, code)}
+		if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
+			e.RetryAfter = min(time.Duration(secs)*time.Second, time.Hour)
+		}
+		return e
+	default:
+		return &conversation.JobError{Err: fmt.Errorf("webhook %s: endpoint answered %d", ev.ID, code), Permanent: true}
+	}
+}

@@ -1,0 +1,367 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"conversa/conversation"
+	"conversa/notify"
+	"conversa/notify/campaign"
+)
+
+var _ campaign.Store = (*Store)(nil)
+
+const campaignColumns = `id, tenant_id, name, purpose, data::text, source, coalesce(segment::text, ''), throttle::text, status,
+	coalesce(import::text, ''), created_at, updated_at`
+
+func scanCampaign(row pgx.Row) (campaign.Campaign, error) {
+	var c campaign.Campaign
+	var data, segment, throttle, imp string
+	if err := row.Scan(&c.ID, &c.TenantID, &c.Name, &c.Purpose, &data, &c.Source, &segment, &throttle, &c.Status,
+		&imp, &c.CreatedAt, &c.UpdatedAt); err != nil {
+		return c, err
+	}
+	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
+	if err := decodeJSON(data, &c.Data); err != nil {
+		return c, err
+	}
+	if err := decodeJSON(segment, &c.Segment); err != nil {
+		return c, err
+	}
+	if err := decodeJSON(imp, &c.Import); err != nil {
+		return c, err
+	}
+	return c, decodeJSON(throttle, &c.Throttle)
+}
+
+// CreateCampaign implements campaign.Store.
+func (s *Store) CreateCampaign(ctx context.Context, c campaign.Campaign) (campaign.Campaign, error) {
+	ts := now()
+	var segment *string
+	if c.Segment != nil {
+		v := encodeJSON(c.Segment, "{}")
+		segment = &v
+	}
+	out, err := scanCampaign(s.pool.QueryRow(ctx, `INSERT INTO campaigns (tenant_id, name, purpose, data, source, segment, throttle, status, created_at, updated_at)
+		VALUES ($1, $2, $3, $4::jsonb, $5, $6::jsonb, $7::jsonb, $8, $9, $9) RETURNING `+campaignColumns,
+		c.TenantID, c.Name, c.Purpose, encodeJSON(c.Data, "{}"), c.Source, segment, encodeJSON(c.Throttle, "{}"), campaign.StatusPlanning, ts))
+	if isForeignKey(err) {
+		return out, conversation.Errorf(conversation.ENOTFOUND, "tenant not found")
+	}
+	return out, err
+}
+
+// Campaign implements campaign.Store.
+func (s *Store) Campaign(ctx context.Context, tenantID, id int64) (campaign.Campaign, error) {
+	c, err := scanCampaign(s.pool.QueryRow(ctx, `SELECT `+campaignColumns+` FROM campaigns WHERE id = $1 AND tenant_id = $2`, id, tenantID))
+	return c, notFound(err, "campaign")
+}
+
+// ListCampaigns implements campaign.Store.
+func (s *Store) ListCampaigns(ctx context.Context, tenantID, beforeID int64, limit int) ([]campaign.Campaign, error) {
+	if beforeID <= 0 {
+		beforeID = 1<<63 - 1
+	}
+	return queryAll(ctx, s.pool, scanCampaign, `SELECT `+campaignColumns+` FROM campaigns
+		WHERE tenant_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3`, tenantID, beforeID, conversation.ClampLimit(limit))
+}
+
+// SetImport implements campaign.Store.
+func (s *Store) SetImport(ctx context.Context, tenantID, id int64, r campaign.ImportReport) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE campaigns SET import = $1::jsonb, updated_at = $2 WHERE id = $3 AND tenant_id = $4`,
+		encodeJSON(r, "{}"), now(), id, tenantID)
+	if err == nil && tag.RowsAffected() == 0 {
+		return conversation.Errorf(conversation.ENOTFOUND, "campaign not found")
+	}
+	return err
+}
+
+// SetCampaignStatus implements campaign.Store.
+func (s *Store) SetCampaignStatus(ctx context.Context, tenantID, id int64, from []campaign.Status, to campaign.Status, runAt time.Time) (campaign.Campaign, error) {
+	var c campaign.Campaign
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		c, err = scanCampaign(tx.QueryRow(ctx, `SELECT `+campaignColumns+` FROM campaigns WHERE id = $1 AND tenant_id = $2 FOR UPDATE`, id, tenantID))
+		if err != nil {
+			return notFound(err, "campaign")
+		}
+		if !slices.Contains(from, c.Status) {
+			return conversation.Errorf(conversation.ECONFLICT, "the campaign is %s", c.Status)
+		}
+		ts := now()
+		if c, err = scanCampaign(tx.QueryRow(ctx, `UPDATE campaigns SET status = $1, updated_at = $2 WHERE id = $3 RETURNING `+campaignColumns,
+			to, ts, id)); err != nil {
+			return err
+		}
+		switch to {
+		case campaign.StatusRunning:
+			_, err = tx.Exec(ctx, `INSERT INTO jobs (tenant_id, kind, ref, key, state, run_at, max_attempts, created_at, updated_at)
+				VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $7)
+				ON CONFLICT (tenant_id, key) WHERE key IS NOT NULL AND state <> 'failed' DO NOTHING`,
+				tenantID, campaign.JobSend, id, campaign.JobKey(id, runAt), micro(runAt), conversation.DeliverMaxAttempts, ts)
+		case campaign.StatusCancelled:
+			_, err = tx.Exec(ctx, `UPDATE campaign_recipients SET state = 'cancelled', updated_at = $1
+				WHERE campaign_id = $2 AND state = 'planned'`, ts, id)
+		}
+		return err
+	})
+	return c, err
+}
+
+// AddRecipients implements campaign.Store.
+func (s *Store) AddRecipients(ctx context.Context, tenantID, campaignID int64, rs []campaign.Recipient) (int, error) {
+	if _, err := s.Campaign(ctx, tenantID, campaignID); err != nil {
+		return 0, err
+	}
+	if len(rs) == 0 {
+		return 0, nil
+	}
+	n := len(rs)
+	contacts, accounts := make([]int64, n), make([]int64, n)
+	channels, addresses, states, codes, reasons := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	dues := make([]time.Time, n)
+	for i, r := range rs {
+		contacts[i], accounts[i], dues[i] = r.ContactID, r.AccountID, micro(r.Due)
+		channels[i], addresses[i], states[i], codes[i], reasons[i] = string(r.Channel), r.Address, r.State, r.Code, r.Reason
+	}
+	tag, err := s.pool.Exec(ctx, `INSERT INTO campaign_recipients (tenant_id, campaign_id, contact_id, channel, account_id, address, due, state, code, reason, updated_at)
+		SELECT $1, $2, u.contact, u.channel, u.account, u.address, u.due, u.state, u.code, u.reason, $3
+		FROM unnest($4::bigint[], $5::text[], $6::bigint[], $7::text[], $8::timestamptz[], $9::text[], $10::text[], $11::text[])
+			AS u(contact, channel, account, address, due, state, code, reason)
+		ON CONFLICT (campaign_id, contact_id) DO NOTHING`,
+		tenantID, campaignID, now(), contacts, channels, accounts, addresses, dues, states, codes, reasons)
+	if err != nil {
+		return 0, err
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+const recipientColumns = `r.id, r.campaign_id, r.tenant_id, r.contact_id, r.channel, r.account_id, r.address, r.due, r.state, r.code, r.reason, r.notification_id`
+
+func scanRecipient(row pgx.Row) (campaign.Recipient, error) {
+	var r campaign.Recipient
+	err := row.Scan(&r.ID, &r.CampaignID, &r.TenantID, &r.ContactID, &r.Channel, &r.AccountID, &r.Address, &r.Due, &r.State, &r.Code, &r.Reason, &r.NotificationID)
+	r.Due = r.Due.UTC()
+	return r, err
+}
+
+// NextRecipients implements campaign.Store.
+func (s *Store) NextRecipients(ctx context.Context, tenantID, campaignID int64, channel conversation.ChannelKind, limit int) ([]campaign.Recipient, error) {
+	return queryAll(ctx, s.pool, scanRecipient, `SELECT `+recipientColumns+` FROM campaign_recipients r
+		WHERE r.campaign_id = $1 AND r.tenant_id = $2 AND r.state = 'planned' AND r.channel = $3 ORDER BY r.id LIMIT $4`,
+		campaignID, tenantID, channel, max(limit, 0))
+}
+
+// PlannedChannels implements campaign.Store.
+func (s *Store) PlannedChannels(ctx context.Context, tenantID, campaignID int64) ([]conversation.ChannelKind, error) {
+	// One probe per channel kind through the partial index, instead of a
+	// DISTINCT over every planned recipient.
+	return queryAll(ctx, s.pool, func(row pgx.Row) (conversation.ChannelKind, error) {
+		var k conversation.ChannelKind
+		return k, row.Scan(&k)
+	}, `SELECT k FROM unnest($3::text[]) AS k WHERE EXISTS (SELECT 1 FROM campaign_recipients r
+		WHERE r.campaign_id = $1 AND r.tenant_id = $2 AND r.state = 'planned' AND r.channel = k) ORDER BY k`,
+		campaignID, tenantID, channelKinds())
+}
+
+// channelKinds are the channel kinds a recipient may be planned on.
+func channelKinds() []string {
+	return []string{string(conversation.ChannelWhatsApp), string(conversation.ChannelSMS), string(conversation.ChannelTelegram),
+		string(conversation.ChannelEmail), string(conversation.ChannelWebchat), string(conversation.ChannelVoice), string(conversation.ChannelAPI)}
+}
+
+// ReleaseRecipient implements campaign.Store.
+func (s *Store) ReleaseRecipient(ctx context.Context, tenantID, id, notificationID int64, reason string) (bool, error) {
+	state := campaign.StateQueued
+	if reason != "" {
+		state = campaign.StateError
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE campaign_recipients SET state = $1, notification_id = $2, reason = $3, updated_at = $4
+		WHERE id = $5 AND tenant_id = $6 AND state = 'planned'`, state, notificationID, reason, now(), id, tenantID)
+	if err != nil {
+		return false, err
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// recipientOutcome reads what became of a released recipient r: its
+// notification n and message m, and whether the contact wrote after.
+const recipientOutcome = `coalesce(n.status, ''), coalesce(m.status, ''), coalesce(m.failure_code, ''),
+	coalesce(n.status = 'undeliverable' AND n.skipped::text LIKE '%"opted_out%', false),
+	coalesce(n.status = 'sent' AND EXISTS (SELECT 1 FROM messages i WHERE i.tenant_id = r.tenant_id AND i.contact_id = r.contact_id
+		AND i.direction = 'in' AND i.created_at > n.sent_at), false)`
+
+const recipientJoins = `campaign_recipients r
+	LEFT JOIN notifications n ON n.id = r.notification_id AND n.tenant_id = r.tenant_id
+	LEFT JOIN messages m ON m.id = n.message_id AND m.tenant_id = r.tenant_id AND n.message_id <> 0`
+
+// ListRecipients implements campaign.Store.
+func (s *Store) ListRecipients(ctx context.Context, tenantID, campaignID int64, f campaign.RecipientFilter) ([]campaign.Recipient, error) {
+	where, args := []string{"r.campaign_id = $1", "r.tenant_id = $2", "r.id > $3"}, []any{campaignID, tenantID, f.AfterID}
+	if f.State != "" {
+		args = append(args, f.State)
+		where = append(where, "r.state = $"+strconv.Itoa(len(args)))
+	}
+	args = append(args, conversation.ClampLimit(f.Limit))
+	return queryAll(ctx, s.pool, func(row pgx.Row) (campaign.Recipient, error) {
+		var r campaign.Recipient
+		err := row.Scan(&r.ID, &r.CampaignID, &r.TenantID, &r.ContactID, &r.Channel, &r.AccountID, &r.Address, &r.Due, &r.State, &r.Code, &r.Reason, &r.NotificationID,
+			&r.NotificationStatus, &r.MessageStatus, &r.FailureCode, &r.OptedOut, &r.Replied)
+		r.Due = r.Due.UTC()
+		return r, err
+	}, `SELECT `+recipientColumns+`, `+recipientOutcome+` FROM `+recipientJoins+`
+		WHERE `+strings.Join(where, " AND ")+` ORDER BY r.id LIMIT $`+strconv.Itoa(len(args)), args...)
+}
+
+// Outcomes implements campaign.Store.
+func (s *Store) Outcomes(ctx context.Context, tenantID, campaignID int64) ([]campaign.Outcome, error) {
+	return queryAll(ctx, s.pool, func(row pgx.Row) (campaign.Outcome, error) {
+		var o campaign.Outcome
+		r := &o.Recipient
+		err := row.Scan(&r.State, &r.Code, &r.NotificationStatus, &r.MessageStatus, &r.FailureCode, &r.OptedOut, &r.Replied, &o.Count)
+		return o, err
+	}, `SELECT r.state, r.code, `+recipientOutcome+`, count(*) FROM `+recipientJoins+`
+		WHERE r.campaign_id = $1 AND r.tenant_id = $2 GROUP BY 1, 2, 3, 4, 5, 6, 7`, campaignID, tenantID)
+}
+
+// SegmentContacts implements campaign.Store.
+func (s *Store) SegmentContacts(ctx context.Context, tenantID int64, seg campaign.Segment, afterID int64, limit int) ([]conversation.Contact, error) {
+	where, args := []string{"c.tenant_id = $1", "c.id > $2"}, []any{tenantID, afterID}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, strings.ReplaceAll(cond, "$?", "$"+strconv.Itoa(len(args))))
+	}
+	if len(seg.Attributes) > 0 {
+		add("c.attributes @> $?::jsonb", encodeJSON(seg.Attributes, "{}"))
+	}
+	if seg.Language != "" {
+		add("c.language = $?", seg.Language)
+	}
+	if len(seg.Channels) > 0 {
+		add(`EXISTS (SELECT 1 FROM identities i WHERE i.tenant_id = c.tenant_id AND i.contact_id = c.id AND i.channel = ANY($?::text[]))`, seg.Channels)
+	}
+	if !seg.SeenAfter.IsZero() {
+		add(`EXISTS (SELECT 1 FROM conversations v WHERE v.tenant_id = c.tenant_id AND v.contact_id = c.id AND v.last_message_at >= $?)`, seg.SeenAfter)
+	}
+	if !seg.SeenBefore.IsZero() {
+		add(`NOT EXISTS (SELECT 1 FROM conversations v WHERE v.tenant_id = c.tenant_id AND v.contact_id = c.id AND v.last_message_at >= $?)`, seg.SeenBefore)
+	}
+	args = append(args, min(max(limit, 1), 5000))
+	cs, err := queryAll(ctx, s.pool, scanContact, `SELECT `+contactColumns+` FROM contacts c
+		WHERE `+strings.Join(where, " AND ")+` ORDER BY c.id LIMIT $`+strconv.Itoa(len(args)), args...)
+	if err != nil {
+		return nil, err
+	}
+	return withIdentities(ctx, s.pool, cs)
+}
+
+// ImportContacts implements campaign.Store, in one transaction.
+func (s *Store) ImportContacts(ctx context.Context, tenantID int64, cs []campaign.ContactImport) ([]conversation.Contact, error) {
+	if len(cs) == 0 {
+		return nil, nil
+	}
+	ids := make([]int64, len(cs))
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var chans, addrs []string
+		for _, c := range cs {
+			for _, id := range c.Identities {
+				chans, addrs = append(chans, string(id.Channel)), append(addrs, id.Address)
+			}
+		}
+		owner := map[conversation.Identity]int64{}
+		rows, err := tx.Query(ctx, `SELECT i.channel, i.address, i.contact_id FROM identities i
+			JOIN unnest($2::text[], $3::text[]) AS u(channel, address) ON i.channel = u.channel AND i.address = u.address
+			WHERE i.tenant_id = $1`, tenantID, chans, addrs)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id conversation.Identity
+			var contact int64
+			if err := rows.Scan(&id.Channel, &id.Address, &contact); err != nil {
+				rows.Close()
+				return err
+			}
+			owner[id] = contact
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		ts := now()
+		var newChans, newAddrs []string
+		var newContacts []int64
+		for i, c := range cs {
+			for _, id := range c.Identities {
+				if ids[i] = owner[id]; ids[i] != 0 {
+					break
+				}
+			}
+			attrs := encodeJSON(c.Attributes, "{}")
+			if ids[i] == 0 {
+				err = tx.QueryRow(ctx, `INSERT INTO contacts (tenant_id, name, language, attributes, created_at, updated_at)
+					VALUES ($1, $2, $3, $4::jsonb, $5, $5) RETURNING id`, tenantID, c.Name, c.Language, attrs, ts).Scan(&ids[i])
+			} else if c.Name != "" || c.Language != "" || len(c.Attributes) > 0 {
+				_, err = tx.Exec(ctx, `UPDATE contacts SET name = CASE WHEN name = '' THEN $1 ELSE name END,
+					language = CASE WHEN language = '' THEN $2 ELSE language END,
+					attributes = attributes || $3::jsonb, updated_at = $4 WHERE id = $5 AND tenant_id = $6`,
+					c.Name, c.Language, attrs, ts, ids[i], tenantID)
+			}
+			if err != nil {
+				return err
+			}
+			for _, id := range c.Identities {
+				if _, ok := owner[id]; !ok {
+					owner[id] = ids[i]
+					newChans, newAddrs, newContacts = append(newChans, string(id.Channel)), append(newAddrs, id.Address), append(newContacts, ids[i])
+				}
+			}
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO identities (tenant_id, channel, address, contact_id, created_at)
+			SELECT $1, u.channel, u.address, u.contact, $2 FROM unnest($3::text[], $4::text[], $5::bigint[]) AS u(channel, address, contact)
+			ON CONFLICT DO NOTHING`, tenantID, ts, newChans, newAddrs, newContacts)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	found, err := queryAll(ctx, s.pool, scanContact, `SELECT `+contactColumns+` FROM contacts WHERE tenant_id = $1 AND id = ANY($2)`, tenantID, ids)
+	if err != nil {
+		return nil, err
+	}
+	if found, err = withIdentities(ctx, s.pool, found); err != nil {
+		return nil, err
+	}
+	byID := make(map[int64]conversation.Contact, len(found))
+	for _, c := range found {
+		byID[c.ID] = c
+	}
+	out := make([]conversation.Contact, 0, len(ids))
+	for _, id := range ids {
+		if c, ok := byID[id]; ok {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// OptOuts implements campaign.Store.
+func (s *Store) OptOuts(ctx context.Context, tenantID int64, purpose string) ([]notify.OptOut, error) {
+	out, err := queryAll(ctx, s.pool, func(row pgx.Row) (notify.OptOut, error) {
+		var o notify.OptOut
+		return o, row.Scan(&o.AccountID, &o.Address, &o.Purpose)
+	}, `SELECT account_id, address, purpose FROM (
+			SELECT DISTINCT ON (account_id, address, purpose) account_id, address, purpose, opted_out FROM consent_changes
+			WHERE tenant_id = $1 AND purpose IN ('', $2) ORDER BY account_id, address, purpose, id DESC) latest
+		WHERE opted_out`, tenantID, purpose)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	return out, err
+}

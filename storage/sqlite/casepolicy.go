@@ -1,0 +1,40 @@
+package sqlite
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"conversa/conversation"
+	"conversa/handoff"
+)
+
+// CasePolicy implements handoff.CasePolicyStore.
+func (s *Store) CasePolicy(ctx context.Context, tenantID int64) (handoff.CasePolicy, error) {
+	var doc string
+	if err := s.rd.QueryRowContext(ctx, `SELECT policy FROM case_policies WHERE tenant_id = ?`, tenantID).Scan(&doc); err != nil {
+		return handoff.CasePolicy{}, notFound(err, "case policy")
+	}
+	var p handoff.CasePolicy
+	if err := json.Unmarshal([]byte(doc), &p); err != nil {
+		return p, fmt.Errorf("decode case policy: %w", err)
+	}
+	return p, nil
+}
+
+// PutCasePolicy implements handoff.CasePolicyStore.
+func (s *Store) PutCasePolicy(ctx context.Context, tenantID int64, p handoff.CasePolicy) error {
+	doc, err := json.Marshal(p)
+	if err != nil {
+		return fmt.Errorf("encode case policy: %w", err)
+	}
+	return s.write(ctx, func(tx *wtx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO case_policies (tenant_id, policy, updated_at) VALUES (?, ?, ?)
+			ON CONFLICT (tenant_id) DO UPDATE SET policy = excluded.policy, updated_at = excluded.updated_at`,
+			tenantID, string(doc), micros(now()))
+		if isForeignKey(err) {
+			return conversation.Errorf(conversation.ENOTFOUND, "tenant not found")
+		}
+		return err
+	})
+}
