@@ -386,6 +386,31 @@ func (r *Router) Touch(ctx context.Context, tenantID, agentID int64) error {
 	return r.store.TouchAgent(ctx, tenantID, agentID, r.cfg.Now())
 }
 
+// Now is the router's clock: what Touch records and GoneSince compares
+// with.
+func (r *Router) Now() time.Time { return r.cfg.Now() }
+
+// GoneSince sets the agent offline when no console of theirs has touched
+// since at, the moment one of their consoles closed, and reports whether
+// it did. A console calls it when it closes, once the agent's other
+// consoles (another tab, another node, the next page of the same one) have
+// had more than their touch interval to show they are there, so that a
+// closed console sets its agent offline within seconds rather than at the
+// sweep. An agent already offline stays as they are.
+func (r *Router) GoneSince(ctx context.Context, tenantID, agentID int64, at time.Time) (bool, error) {
+	a, err := r.store.Agent(ctx, tenantID, agentID)
+	if err != nil {
+		return false, err
+	}
+	if a.Status == StatusOffline || a.SeenAt.After(at) {
+		return false, nil
+	}
+	if _, err := r.SetStatus(ctx, tenantID, agentID, StatusOffline); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
 // Run sets offline the agents whose console went silent, until ctx ends.
 // Every node may run it: each change is a compare-and-set in the store.
 func (r *Router) Run(ctx context.Context) error {

@@ -61,8 +61,8 @@ type wireMessage struct {
 // events (and the tenant's, which inbox and supervisor pages refresh on),
 // and the messages and typing of the conversation it watches. The socket
 // is the agent's presence: while it is open the router hears from the
-// agent; when every console is gone, the router's sweep sets the agent
-// offline. Only the console's own pages may open it: the Origin must be
+// agent; when it closes and no other console of the agent is heard from
+// within a touch interval and a half, the agent goes offline (see left). Only the console's own pages may open it: the Origin must be
 // this host and the CSRF token of the session must come along.
 func (c *Console) socket(w http.ResponseWriter, r *http.Request, rq *request) error {
 	if tok := r.URL.Query().Get("csrf"); tok == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(rq.session.CSRF)) != 1 {
@@ -95,7 +95,29 @@ func (c *Console) socket(w http.ResponseWriter, r *http.Request, rq *request) er
 	go cn.touch(ctx)
 	cn.send(serverFrame{Type: "hello"})
 	cn.read(ctx)
+	c.left(a, c.deps.Router.Now())
 	return nil
+}
+
+// left sets the agent offline when, a touch interval and a half after one
+// of their consoles closed at at, no other console of theirs has been
+// heard from. A node that stops meanwhile leaves that to the router's
+// sweep, as it does for a node that goes away.
+func (c *Console) left(a handoff.Agent, at time.Time) {
+	time.AfterFunc(c.cfg.TouchInterval*3/2, func() {
+		if c.stop.Err() != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(c.stop, 10*time.Second)
+		defer cancel()
+		gone, err := c.deps.Router.GoneSince(ctx, a.TenantID, a.ID, at)
+		switch {
+		case err != nil && c.stop.Err() == nil:
+			c.log.Warn("console presence", "tenant", a.TenantID, "agent", a.ID, "err", err)
+		case gone:
+			c.log.Info("agent offline: their console closed", "tenant", a.TenantID, "agent", a.ID)
+		}
+	})
 }
 
 type consoleConn struct {
