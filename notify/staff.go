@@ -180,16 +180,28 @@ func (r StaffRequest) validate() error {
 	return nil
 }
 
+// StaffConfig configures the staff mail.
+type StaffConfig struct {
+	// Now is the clock; default time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
+	// JobsAdded is called after a commit that enqueued a job, to wake the
+	// local Worker.
+	JobsAdded func()
+	// Recorded, when set, is called after a staff email's outcome was
+	// recorded (to tell the case of an email that failed).
+	Recorded func(ctx context.Context, m StaffEmail)
+}
+
 // StaffMail emails a tenant's staff. It is safe for concurrent use.
 type StaffMail struct {
 	store StaffStore
 	deps  StaffDeps
-	cfg   Config
+	cfg   StaffConfig
 }
 
-// NewStaffMail returns the staff mail service. Of cfg it uses Now,
-// Logger and JobsAdded.
-func NewStaffMail(store StaffStore, deps StaffDeps, cfg Config) (*StaffMail, error) {
+// NewStaffMail returns the staff mail service.
+func NewStaffMail(store StaffStore, deps StaffDeps, cfg StaffConfig) (*StaffMail, error) {
 	if store == nil || deps.Accounts == nil || deps.Templates == nil || deps.Mailer == nil {
 		return nil, errors.New("notify: staff mail needs a store, accounts, templates and a mailer")
 	}
@@ -370,8 +382,12 @@ func (s *StaffMail) finish(ctx context.Context, m StaffEmail, status Status, not
 // record stores the outcome; one recorded by a job that ran at the same
 // time is kept. A failure is logged as an error.
 func (s *StaffMail) record(ctx context.Context, m StaffEmail) error {
-	if _, err := s.store.FinishStaffEmail(ctx, m); err != nil && !conversation.IsConflict(err) {
+	stored, err := s.store.FinishStaffEmail(ctx, m)
+	if err != nil && !conversation.IsConflict(err) {
 		return fmt.Errorf("record staff email %d: %w", m.ID, err)
+	}
+	if err == nil && s.cfg.Recorded != nil {
+		s.cfg.Recorded(ctx, stored)
 	}
 	log := s.cfg.Logger.Info
 	if m.Status != StatusSent {
