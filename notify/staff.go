@@ -31,8 +31,10 @@ const StatusFailed Status = "failed"
 const JobStaffEmail = "staff_email"
 
 // StaffMaxAttempts is how many times a staff email's job is tried before
-// the email is recorded failed.
-const StaffMaxAttempts = 8
+// the email is recorded failed: with the worker's default backoff (2 s
+// doubling, at most an hour) the attempts span about an hour of an SMTP
+// server's outage.
+const StaffMaxAttempts = 12
 
 // StaffJobKey is the key of a staff email's job.
 func StaffJobKey(id int64) string { return "staff_email:" + strconv.FormatInt(id, 10) }
