@@ -129,19 +129,77 @@ const PurposeEscalated = "case_escalated"
 type StaffNotice struct {
 	TenantID int64
 	Agent    Agent
+	// Language is the agent's language (AgentLanguage), "" when unknown:
+	// the tenant's is the fallback.
+	Language string
 	Purpose  string
 	Data     map[string]string
-	// Key makes a retry send once: "case:<id>:level:<n>:agent:<id>".
+	// Key makes a retry send once: StaffNoticeKey(case, level, agent).
 	Key string
 }
 
-// StaffNotifier emails agents. cmd/conversa adapts the notification
-// service to it.
+// StaffNotifier emails agents: staff of the tenant, not its customers,
+// so no contact, consent or quiet hours stand in the way. cmd/conversa
+// adapts the notification service's staff mail (notify.StaffMail) to it.
 type StaffNotifier interface {
-	// NotifyAgent schedules the notice to the agent's email; the same Key
-	// schedules it once. Returns EINVALID when it cannot be sent (the agent
-	// has no email). It must be safe for concurrent use.
+	// NotifyAgent queues the notice to the agent's email as a durable
+	// job; the same Key queues it once, also across nodes. Returns
+	// EINVALID when it cannot be sent (the agent has no email address) and
+	// EUNAVAILABLE when the tenant has no email account to send it from
+	// (the notice is then recorded undeliverable). It must be safe for
+	// concurrent use.
 	NotifyAgent(ctx context.Context, n StaffNotice) error
+}
+
+// StaffNoticeKey is the key of the notice to an agent that a case reached
+// a level (1-based) of its escalation chain.
+func StaffNoticeKey(caseID int64, level int, agentID int64) string {
+	return fmt.Sprintf("case:%d:level:%d:agent:%d", caseID, level, agentID)
+}
+
+// parseStaffNoticeKey reads a StaffNoticeKey; ok is false for any other
+// key.
+func parseStaffNoticeKey(key string) (caseID int64, level int, agentID int64, ok bool) {
+	f := strings.Split(key, ":")
+	if len(f) != 6 || f[0] != "case" || f[2] != "level" || f[4] != "agent" {
+		return 0, 0, 0, false
+	}
+	c, err1 := strconv.ParseInt(f[1], 10, 64)
+	l, err2 := strconv.Atoi(f[3])
+	a, err3 := strconv.ParseInt(f[5], 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil || c <= 0 || l <= 0 || a <= 0 {
+		return 0, 0, 0, false
+	}
+	return c, l, a, true
+}
+
+// AgentLanguage returns the language an agent is written to in: their
+// first skill that is a two-letter language code (skills name the
+// languages an agent speaks, such as "en"), or "" when none is.
+func AgentLanguage(a Agent) string {
+	for _, s := range a.Skills {
+		if len(s) == 2 && s[0] >= 'a' && s[0] <= 'z' && s[1] >= 'a' && s[1] <= 'z' {
+			return s
+		}
+	}
+	return ""
+}
+
+// StaffNoticeFailed records in a case's history that the email of a
+// notice to an agent (its key a StaffNoticeKey) was not delivered, with
+// why, for the case's people to see; keys of other notices are ignored. It
+// is idempotent: cmd/conversa calls it for every staff email that failed.
+func (s *Cases) StaffNoticeFailed(ctx context.Context, tenantID int64, key, reason string) error {
+	caseID, level, agentID, ok := parseStaffNoticeKey(key)
+	if !ok {
+		return nil
+	}
+	mark := fmt.Sprintf("email to agent %d of level %d failed", agentID, level)
+	err := s.appendEvent(ctx, tenantID, caseID, CaseEvent{Kind: "staff_email", Actor: "system", Note: mark + ": " + reason}, mark)
+	if conversation.IsNotFound(err) {
+		return nil
+	}
+	return err
 }
 
 // TargetTeamLead names, in a Level's Notify, the leads of the case's team.
@@ -420,8 +478,8 @@ func (s *Cases) tellLevel(ctx context.Context, tenant conversation.Tenant, c Cas
 		what := fmt.Sprintf("agent %d", a.ID)
 		var how []string
 		if s.cfg.Staff != nil {
-			err := s.cfg.Staff.NotifyAgent(ctx, StaffNotice{TenantID: tenant.ID, Agent: a, Purpose: PurposeEscalated,
-				Key:  fmt.Sprintf("case:%d:level:%d:agent:%d", c.ID, i+1, a.ID),
+			err := s.cfg.Staff.NotifyAgent(ctx, StaffNotice{TenantID: tenant.ID, Agent: a, Language: AgentLanguage(a),
+				Purpose: PurposeEscalated, Key: StaffNoticeKey(c.ID, i+1, a.ID),
 				Data: map[string]string{"name": a.Name, "radicado": c.Radicado, "level": l.To, "share": share, "due": due}})
 			if err != nil {
 				s.cfg.Logger.Error("email of an escalation not sent", "case", c.Radicado, "agent", a.ID, "err", err)

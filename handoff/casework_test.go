@@ -1,8 +1,6 @@
 package handoff_test
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"slices"
@@ -16,28 +14,6 @@ import (
 	"conversa/notify"
 	"conversa/storage/memory"
 )
-
-// staffNotifier adapts the notification service to handoff.StaffNotifier,
-// as cmd/conversa does: the agent's email is a contact's email identity.
-type staffNotifier struct {
-	svc      *notify.Service
-	contacts interface {
-		ContactByIdentity(ctx context.Context, tenantID int64, id conversation.Identity) (conversation.Contact, error)
-	}
-}
-
-func (s *staffNotifier) NotifyAgent(ctx context.Context, n handoff.StaffNotice) error {
-	c, err := s.contacts.ContactByIdentity(ctx, n.TenantID, conversation.Identity{Channel: conversation.ChannelEmail, Address: n.Agent.Email})
-	if conversation.IsNotFound(err) || n.Agent.Email == "" {
-		return conversation.FieldError("email", "agent %d has no email contact", n.Agent.ID)
-	}
-	if err != nil {
-		return err
-	}
-	_, err = s.svc.Notify(ctx, notify.Request{TenantID: n.TenantID, ContactID: c.ID, Purpose: n.Purpose, Data: n.Data,
-		IdempotencyKey: n.Key, Channels: []conversation.ChannelKind{conversation.ChannelEmail}})
-	return err
-}
 
 // mustCase returns the case of a call that must succeed:
 // mustCase(t)(cases.Pause(…)).
@@ -446,26 +422,20 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 func asError(err error, target **conversation.Error) bool { return errors.As(err, target) }
 
 // TestEscalationTellsTheChain: each level's people are told once, by
-// email through the notification service and on their console's topic,
-// and it is recorded; the team lead is the case's team's supervisor.
+// email from the tenant's email account (they are staff, no contacts)
+// and on their console's topic, and it is recorded; the team lead is the
+// case's team's supervisor.
 func TestEscalationTellsTheChain(t *testing.T) {
-	e := newCaseEnv(t, handoff.CasesConfig{})
+	e := newStaffEnv(t, true)
 	ctx := t.Context()
 	bus := memory.New()
-	email, err := e.store.CreateChannelAccount(ctx, conversation.ChannelAccount{TenantID: e.tenant.ID, Kind: conversation.ChannelEmail, Key: "soporte@acme.co", Name: "Soporte"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.accts[conversation.ChannelEmail] = email
 	billing, orders := e.team(t, e.tenant.ID, "Facturación"), e.team(t, e.tenant.ID, "Pedidos")
-	ana := e.agent(t, "Ana", "ana@acme.co", handoff.RoleAgent, billing.ID)
-	lead := e.agent(t, "Lina", "lina@acme.co", handoff.RoleSupervisor, billing.ID)
-	otherLead := e.agent(t, "Omar", "omar@acme.co", handoff.RoleSupervisor, orders.ID) // no email contact
-	boss := e.agent(t, "Marta", "marta@acme.co", handoff.RoleAdmin)
-	// Lina and Marta have written from their email before: they are contacts.
-	e.write(t, conversation.ChannelEmail, "lina@acme.co", text("hola"))
-	e.write(t, conversation.ChannelEmail, "marta@acme.co", text("hola"))
-	e.runNotices(t)
+	linaAddr, _ := e.mail.AddUser(t, "lina")
+	martaAddr, _ := e.mail.AddUser(t, "marta")
+	ana := e.agent(t, "Ana", "", handoff.RoleAgent, billing.ID)
+	lead := e.agent(t, "Lina", linaAddr, handoff.RoleSupervisor, billing.ID)
+	otherLead := e.agent(t, "Omar", "", handoff.RoleSupervisor, orders.ID) // no email address
+	boss := e.agent(t, "Marta", martaAddr, handoff.RoleAdmin)
 
 	sub, err := bus.Subscribe(ctx, handoff.AgentTopic(e.tenant.ID, lead.ID), handoff.AgentTopic(e.tenant.ID, ana.ID))
 	if err != nil {
@@ -475,7 +445,7 @@ func TestEscalationTellsTheChain(t *testing.T) {
 	var n notifier
 	n.svc = e.notify
 	e.cases = handoff.NewCases(e.store, handoff.CasesConfig{Now: e.clock.now, Jobs: e.store, Tenants: e.store, Contacts: e.store,
-		Notifier: &n, Agents: e.store, Bus: bus, Staff: &staffNotifier{svc: e.notify, contacts: e.store}})
+		Notifier: &n, Agents: e.store, Bus: bus, Staff: &staffNotifier{e.staff}})
 
 	contact := e.write(t, conversation.ChannelWebchat, "v1", text("hola")).ContactID
 	e.clock.set(atBogota(t, "2026-09-01 10:00"))
@@ -484,7 +454,6 @@ func TestEscalationTellsTheChain(t *testing.T) {
 	e.runNotices(t)
 
 	e.escalate(t, e.claimOne(t, "2026-09-16 00:00", "2026-09-15 23:59"))
-	e.clock.set(atBogota(t, "2026-09-16 09:00")) // emails wait out the quiet hours
 	select {
 	case m := <-sub.C():
 		var ev map[string]any
@@ -502,33 +471,23 @@ func TestEscalationTellsTheChain(t *testing.T) {
 		t.Fatalf("a second console event %s %s (the assignee is no lead; a retry tells nobody again)", m.Topic, m.Payload)
 	default:
 	}
-	sent := e.runNotices(t)
-	var escalated []notify.Notification
-	for _, x := range sent {
-		if x.Purpose == handoff.PurposeEscalated {
-			escalated = append(escalated, x)
-		}
+	// At midnight: staff emails wait for no quiet hours.
+	if errs := e.runStaffJobs(t); len(errs) != 1 || errs[0] != nil {
+		t.Fatalf("level 1 staff email jobs: %v", errs)
 	}
-	if len(escalated) != 1 || escalated[0].Status != notify.StatusSent || escalated[0].Channel != conversation.ChannelEmail {
-		t.Fatalf("escalation emails %+v (all: %s)", escalated, purposes(sent))
-	}
-	if lina, _ := e.store.ContactByIdentity(ctx, e.tenant.ID, conversation.Identity{Channel: conversation.ChannelEmail, Address: "lina@acme.co"}); escalated[0].ContactID != lina.ID {
-		t.Fatalf("the escalation email went to contact %d, not Lina's", escalated[0].ContactID)
-	}
-	out, _ := e.sent(t, escalated[0])
-	if !bytes.Contains([]byte(out), []byte(c.Radicado)) || !strings.Contains(out, "70%") {
-		t.Fatalf("escalation email %q", out)
+	sent, err := e.staff.List(ctx, e.tenant.ID, notify.StaffFilter{Status: notify.StatusSent})
+	if err != nil || len(sent) != 1 || sent[0].To != linaAddr || sent[0].Data["radicado"] != c.Radicado || sent[0].Data["share"] != "70" {
+		t.Fatalf("level 1 staff emails %+v, %v", sent, err)
 	}
 
-	// 90%: every supervisor; Omar has no email contact, which is recorded.
+	// 90%: every supervisor; Omar has no email address, which is recorded.
 	e.escalate(t, e.claimOne(t, "2026-09-19 00:00", "2026-09-18 23:59"))
 	// Breach: the admins.
 	e.escalate(t, e.claimOne(t, "2026-09-23 00:00", "2026-09-22 23:59"))
-	e.clock.set(atBogota(t, "2026-09-23 09:00"))
-	notices := eventsOf(t, e, c.ID, "level_notice")
+	notices := eventsOf(t, e.caseEnv, c.ID, "level_notice")
 	want := []string{
 		"level 1 (lead): told agent " + itoa(lead.ID) + " (email, console)",
-		"level 2 (supervisor): told agent " + itoa(lead.ID) + " (email, console); agent " + itoa(otherLead.ID) + " (email not sent: agent " + itoa(otherLead.ID) + " has no email contact, console)",
+		"level 2 (supervisor): told agent " + itoa(lead.ID) + " (email, console); agent " + itoa(otherLead.ID) + " (email not sent: agent " + itoa(otherLead.ID) + " has no email address, console)",
 		"level 3 (manager): told agent " + itoa(boss.ID) + " (email, console)",
 	}
 	var got []string
@@ -538,8 +497,13 @@ func TestEscalationTellsTheChain(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("level notices\n got %q\nwant %q", got, want)
 	}
-	sent = e.runNotices(t)
-	if n := len(sent); n != 2 {
-		t.Fatalf("levels 2 and 3 sent %d emails, want 2 (%s)", n, purposes(sent))
+	if errs := e.runStaffJobs(t); len(errs) != 2 {
+		t.Fatalf("levels 2 and 3 ran %d staff email jobs, want 2", len(errs))
+	}
+	if sent, _ := e.staff.List(ctx, e.tenant.ID, notify.StaffFilter{Status: notify.StatusSent}); len(sent) != 3 {
+		t.Fatalf("%d staff emails sent, want 3", len(sent))
+	}
+	if ns, _ := e.notify.List(ctx, e.tenant.ID, notify.Filter{Purpose: handoff.PurposeEscalated}); len(ns) != 0 {
+		t.Fatalf("%d escalation notifications to contacts", len(ns))
 	}
 }

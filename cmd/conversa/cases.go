@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	"conversa/channels"
+	"conversa/channels/email"
 	"conversa/conversation"
 	"conversa/handoff"
 	"conversa/notify"
@@ -49,29 +51,28 @@ func (c *Config) validateCases() error {
 	return errors.Join(errs...)
 }
 
-// staffNotifier emails agents through the notification service: the
-// service writes to contacts, so an agent is emailed as the tenant's
-// contact with the agent's email address (one who has written to the
-// tenant's email channel), on the email channel only.
-type staffNotifier struct {
-	svc      *notify.Service
-	contacts interface {
-		ContactByIdentity(ctx context.Context, tenantID int64, id conversation.Identity) (conversation.Contact, error)
-	}
-}
+// staffNotifier emails agents through the staff mail: from the tenant's
+// email account straight to the agent's address, with no contact.
+type staffNotifier struct{ mail *notify.StaffMail }
 
 func (s *staffNotifier) NotifyAgent(ctx context.Context, n handoff.StaffNotice) error {
 	if n.Agent.Email == "" {
 		return conversation.FieldError("email", "agent %d has no email address", n.Agent.ID)
 	}
-	c, err := s.contacts.ContactByIdentity(ctx, n.TenantID, conversation.Identity{Channel: conversation.ChannelEmail, Address: n.Agent.Email})
-	if conversation.IsNotFound(err) {
-		return conversation.FieldError("email", "agent %d's address %s is no contact of the tenant's email channel", n.Agent.ID, n.Agent.Email)
-	}
-	if err != nil {
-		return err
-	}
-	_, err = s.svc.Notify(ctx, notify.Request{TenantID: n.TenantID, ContactID: c.ID, Purpose: n.Purpose, Data: n.Data,
-		IdempotencyKey: n.Key, Channels: []conversation.ChannelKind{conversation.ChannelEmail}})
+	_, err := s.mail.Send(ctx, notify.StaffRequest{TenantID: n.TenantID, Key: n.Key, To: n.Agent.Email, Name: n.Agent.Name,
+		Language: n.Language, Purpose: n.Purpose, Data: n.Data})
 	return err
+}
+
+// letterMailer sends staff emails through the registry's email channel.
+type letterMailer struct{ registry *channels.Registry }
+
+func (m letterMailer) SendMail(ctx context.Context, acct conversation.ChannelAccount, x notify.Mail) (string, error) {
+	ch, _ := m.registry.Channel(conversation.ChannelEmail)
+	mail, ok := ch.(*email.Channel)
+	if !ok {
+		return "", &conversation.DeliveryError{Message: "this server runs no email channel", Permanent: true}
+	}
+	return mail.SendLetter(ctx, acct, email.Letter{TenantID: x.TenantID, Key: x.Key, To: x.To, Name: x.Name,
+		Language: x.Language, Subject: x.Subject, Text: x.Text, HTML: x.HTML})
 }

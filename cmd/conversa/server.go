@@ -63,6 +63,7 @@ type durableStore interface {
 	handoff.ViewStore
 	templates.Store
 	notify.Store
+	notify.StaffStore
 	campaign.Store
 	webhook.Store
 }
@@ -239,7 +240,7 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 	}
 	s.media = &channels.MediaLinks{Secret: secret, BaseURL: cfg.PublicURL, Store: files, Logger: logger}
 
-	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), newJobsCollector(store, conversation.JobRoute, conversation.JobDeliver, handoff.JobCaseEscalation, handoff.JobOffer, notify.JobNotify, campaign.JobSend, webhook.JobDeliver))
+	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), newJobsCollector(store, conversation.JobRoute, conversation.JobDeliver, handoff.JobCaseEscalation, handoff.JobOffer, notify.JobNotify, campaign.JobSend, webhook.JobDeliver, notify.JobStaffEmail))
 	s.worker, err = conversation.NewWorker(store, conversation.WorkerConfig{Concurrency: max(cfg.Workers, 1), DrainTimeout: cfg.ShutdownTimeout / 2}, logger)
 	if err != nil {
 		return nil, err
@@ -247,7 +248,7 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 	// The cases tell customers of their cases through the notification
 	// service, built below.
 	notices := &caseNotifier{}
-	staff := &staffNotifier{contacts: store}
+	staff := &staffNotifier{}
 	rules, err := caseRules(&cfg)
 	if err != nil {
 		return nil, err
@@ -324,7 +325,22 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 		return nil, err
 	}
 	notices.svc = s.notifier
-	staff.svc = s.notifier
+	// The people of an escalation are emailed from the tenant's email
+	// account: staff, not contacts. An email that fails is recorded in its
+	// case's history.
+	if staff.mail, err = notify.NewStaffMail(store, notify.StaffDeps{Accounts: store, Templates: s.templates.Defaults(), Mailer: letterMailer{registry}},
+		notify.StaffConfig{Logger: logger.With("component", "staff_mail"), JobsAdded: s.worker.Wake,
+			Recorded: func(ctx context.Context, m notify.StaffEmail) {
+				if m.Status == notify.StatusSent {
+					return
+				}
+				if err := cases.StaffNoticeFailed(ctx, m.TenantID, m.Key, m.Note); err != nil {
+					logger.Error("record a failed staff email in its case", "tenant", m.TenantID, "staff_email", m.ID, "err", err)
+				}
+			}}); err != nil {
+		return nil, err
+	}
+	s.worker.Handle(notify.JobStaffEmail, staff.mail.StaffJob)
 	s.worker.Handle(notify.JobNotify, func(ctx context.Context, j conversation.Job) error {
 		if err := s.notifier.NotifyJob(ctx, j); err != nil {
 			return err

@@ -203,3 +203,13 @@ func TestCasePolicyStore(t *testing.T) {
 		return s, s
 	})
 }
+
+func TestStaffStore(t *testing.T) {
+	notifytest.TestStaffStore(t, func(t *testing.T) (conversation.Store, notify.StaffStore) {
+		s := open(t)
+		if _, err := s.Migrate(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		return s, s
+	})
+}

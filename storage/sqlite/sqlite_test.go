@@ -195,3 +195,14 @@ func TestCasePolicyStore(t *testing.T) {
 		return s, s
 	})
 }
+
+func TestStaffStore(t *testing.T) {
+	notifytest.TestStaffStore(t, func(t *testing.T) (conversation.Store, notify.StaffStore) {
+		s, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "conversa.db")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s, s
+	})
+}
