@@ -13,6 +13,8 @@ import (
 	"conversa/notify"
 	"conversa/notify/campaign/campaigntest"
 	"conversa/notify/notifytest"
+	"conversa/notify/survey"
+	"conversa/notify/survey/surveytest"
 	"conversa/notify/webhook"
 	"conversa/notify/webhook/webhooktest"
 	"conversa/storage/postgres"
@@ -196,6 +198,16 @@ func TestWebhookStore(t *testing.T) {
 
 func TestCasePolicyStore(t *testing.T) {
 	handofftest.TestCasePolicyStore(t, func(t *testing.T) (conversation.Store, handoff.CasePolicyStore) {
+		s := open(t)
+		if _, err := s.Migrate(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		return s, s
+	})
+}
+
+func TestNotifySurveyStore(t *testing.T) {
+	surveytest.TestStore(t, func(t *testing.T) (conversation.Store, survey.Store) {
 		s := open(t)
 		if _, err := s.Migrate(t.Context()); err != nil {
 			t.Fatal(err)
