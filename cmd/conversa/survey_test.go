@@ -1,0 +1,136 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"conversa/notify"
+	"conversa/notify/survey"
+)
+
+// TestSurveyEndToEnd follows a web-chat customer of the demo tenant who
+// gets an NPS survey through the API and answers "9" (stored, and the
+// report shows NPS 100); then a CSAT survey with buttons, answered with a
+// button; then a CSAT survey after which the bot shows its menu, so that
+// the customer's "2" goes to the bot and not to the survey.
+func TestSurveyEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	s := serve(t, map[string]string{"CONVERSA_DATA_DIR": dir, "CONVERSA_LOG_LEVEL": "warn"}, "--demo")
+	w := openWidget(t, s.url, "demo-web", "")
+	say := func(f map[string]any) {
+		t.Helper()
+		w.send(f)
+		w.next("ack")
+	}
+	say(map[string]any{"type": "message", "id": "m1", "text": "hola"})
+	w.reply()
+
+	key := s.demoKey(t)
+	// Notifications go out at once, whatever the hour of the test.
+	store := storeAt(t, dir)
+	if err := store.PutPolicy(t.Context(), 1, notify.Policy{QuietHours: &notify.QuietHours{Start: "00:00", End: "00:00"}}); err != nil {
+		t.Fatal(err)
+	}
+	var contacts struct{ Data []struct{ ID int64 } }
+	apiGet(t, s.url, key, "/api/v1/contacts", &contacts)
+	if len(contacts.Data) != 1 {
+		t.Fatalf("contacts %+v", contacts)
+	}
+	contact := contacts.Data[0].ID
+	send := func(body string) survey.Survey {
+		t.Helper()
+		req, _ := http.NewRequest("POST", s.url+"/api/v1/surveys", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		var sv survey.Survey
+		if resp.StatusCode != http.StatusAccepted || json.Unmarshal(b, &sv) != nil {
+			t.Fatalf("POST /api/v1/surveys %s: %d %s", body, resp.StatusCode, b)
+		}
+		return sv
+	}
+	read := func(id int64) survey.Survey {
+		t.Helper()
+		var sv survey.Survey
+		apiGet(t, s.url, key, fmt.Sprintf("/api/v1/surveys/%d", id), &sv)
+		return sv
+	}
+	buttons := func(m map[string]any) string {
+		var ids []string
+		for _, p := range m["parts"].([]any) {
+			bs, _ := p.(map[string]any)["buttons"].([]any)
+			for _, b := range bs {
+				ids = append(ids, b.(map[string]any)["id"].(string))
+			}
+		}
+		return strings.Join(ids, ",")
+	}
+
+	// NPS: a number, no buttons; "9" is the answer.
+	nps := send(fmt.Sprintf(`{"kind":"nps","contact_id":%d,"topic":"tu compra"}`, contact))
+	m := w.reply()
+	if got := textOf(m); !strings.HasPrefix(got, "Del 0 al 10, ¿qué tan probable es que nos recomiendes a un amigo o colega después de tu compra?") || buttons(m) != "" {
+		t.Fatalf("NPS survey %q, buttons %q", got, buttons(m))
+	}
+	say(map[string]any{"type": "message", "id": "m2", "text": "9"})
+	if got := textOf(w.reply()); got != "¡Gracias por tu respuesta!" {
+		t.Fatalf("after 9: %q", got)
+	}
+	got := read(nps.ID)
+	if got.Status != survey.StatusAnswered || got.Score != 9 || got.AnswerChannel != "webchat" || got.Channel != "webchat" ||
+		got.AnswerText != "9" || got.AnsweredAt.IsZero() || got.Subject != "topic:tu compra" {
+		t.Fatalf("NPS survey after the answer %+v", got)
+	}
+	var rep survey.Report
+	apiGet(t, s.url, key, "/api/v1/surveys/report?kind=nps", &rep)
+	if rep.Total.Sent != 1 || rep.Total.Answered != 1 || rep.Total.NPS == nil || *rep.Total.NPS != 100 || rep.Total.ResponseRate != 100 ||
+		len(rep.ByChannel) != 1 || rep.ByChannel[0].Channel != "webchat" || len(rep.ByDay) != 1 {
+		b, _ := json.Marshal(rep)
+		t.Fatalf("NPS report %s", b)
+	}
+
+	// CSAT: buttons 1 to 5; a button's payload is the answer.
+	csat := send(fmt.Sprintf(`{"kind":"csat","contact_id":%d}`, contact))
+	m = w.reply()
+	if got := textOf(m); !strings.HasPrefix(got, "¿Cómo calificarías tu experiencia? Responde de 1 (muy mala) a 5 (excelente).") ||
+		buttons(m) != "csat:1,csat:2,csat:3,csat:4,csat:5" {
+		t.Fatalf("CSAT survey %q, buttons %q", got, buttons(m))
+	}
+	say(map[string]any{"type": "message", "id": "m3", "text": "4", "payload": "csat:4"})
+	if got := textOf(w.reply()); got != "¡Gracias por tu respuesta!" {
+		t.Fatalf("after the button: %q", got)
+	}
+	if got := read(csat.ID); got.Status != survey.StatusAnswered || got.Score != 4 {
+		t.Fatalf("CSAT survey after the button %+v", got)
+	}
+
+	// A survey, then the bot's menu: "2" answers the menu.
+	pending := send(fmt.Sprintf(`{"kind":"csat","contact_id":%d,"idempotency_key":"third"}`, contact))
+	w.reply()
+	say(map[string]any{"type": "message", "id": "m4", "text": "hola"})
+	menu := w.reply()
+	if buttons(menu) == "" {
+		t.Fatalf("the bot's menu has no buttons: %v", menu)
+	}
+	say(map[string]any{"type": "message", "id": "m5", "text": "2"})
+	if got := textOf(w.reply()); strings.Contains(got, "Gracias por tu respuesta") {
+		t.Fatalf("the 2 that answers the menu went to the survey: %q", got)
+	}
+	if got := read(pending.ID); got.Status != survey.StatusSent || got.Score != 0 {
+		t.Fatalf("the survey after the menu %+v", got)
+	}
+	var list struct{ Data []survey.Survey }
+	apiGet(t, s.url, key, "/api/v1/surveys?kind=csat&status=answered", &list)
+	if len(list.Data) != 1 || list.Data[0].ID != csat.ID {
+		t.Fatalf("answered CSAT surveys %+v", list)
+	}
+}
