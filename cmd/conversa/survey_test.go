@@ -16,7 +16,8 @@ import (
 // gets an NPS survey through the API and answers "9" (stored, and the
 // report shows NPS 100); then a CSAT survey with buttons, answered with a
 // button; then a CSAT survey after which the bot shows its menu, so that
-// the customer's "2" goes to the bot and not to the survey.
+// the customer's "2" goes to the bot and not to the survey; then a
+// campaign of the NPS survey, whose survey the customer answers "10".
 func TestSurveyEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	s := serve(t, map[string]string{"CONVERSA_DATA_DIR": dir, "CONVERSA_LOG_LEVEL": "warn"}, "--demo")
@@ -132,5 +133,32 @@ func TestSurveyEndToEnd(t *testing.T) {
 	apiGet(t, s.url, key, "/api/v1/surveys?kind=csat&status=answered", &list)
 	if len(list.Data) != 1 || list.Data[0].ID != csat.ID {
 		t.Fatalf("answered CSAT surveys %+v", list)
+	}
+
+	// A campaign of the NPS survey to a segment: each recipient's survey
+	// is registered, the campaign its subject, and answered like any.
+	req, _ := http.NewRequest("POST", s.url+"/api/v1/campaigns", strings.NewReader(`{"name":"NPS","purpose":"survey_nps","segment":{"channels":["webchat"]}}`))
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct{ ID int64 }
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated || json.Unmarshal(b, &c) != nil {
+		t.Fatalf("create the campaign: %d %s", resp.StatusCode, b)
+	}
+	if got := textOf(w.reply()); !strings.HasPrefix(got, "Del 0 al 10") {
+		t.Fatalf("the campaign's survey %q", got)
+	}
+	say(map[string]any{"type": "message", "id": "m6", "text": "10"})
+	if got := textOf(w.reply()); got != "¡Gracias por tu respuesta!" {
+		t.Fatalf("after 10: %q", got)
+	}
+	apiGet(t, s.url, key, "/api/v1/surveys?kind=nps", &list)
+	if len(list.Data) != 2 || list.Data[0].Subject != fmt.Sprintf("campaign:%d", c.ID) || list.Data[0].Score != 10 || list.Data[0].Status != survey.StatusAnswered {
+		t.Fatalf("NPS surveys after the campaign %+v", list.Data)
 	}
 }
