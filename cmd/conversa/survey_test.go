@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -160,5 +161,79 @@ func TestSurveyEndToEnd(t *testing.T) {
 	apiGet(t, s.url, key, "/api/v1/surveys?kind=nps", &list)
 	if len(list.Data) != 2 || list.Data[0].Subject != fmt.Sprintf("campaign:%d", c.ID) || list.Data[0].Score != 10 || list.Data[0].Status != survey.StatusAnswered {
 		t.Fatalf("NPS surveys after the campaign %+v", list.Data)
+	}
+}
+
+// TestSurveyAndCaseSurvey: a customer has a CSAT survey waiting when their
+// complaint is resolved and the case's survey asked; the case's button is
+// the case's answer, not the older survey's, since the survey asked last
+// wins.
+func TestSurveyAndCaseSurvey(t *testing.T) {
+	dir := t.TempDir()
+	s := serve(t, map[string]string{"CONVERSA_DATA_DIR": dir, "CONVERSA_LOG_LEVEL": "warn"}, "--demo")
+	w := openWidget(t, s.url, "demo-web", "")
+	say := func(id, text, payload string) string {
+		t.Helper()
+		w.send(map[string]any{"type": "message", "id": id, "text": text, "payload": payload})
+		w.next("ack")
+		return textOf(w.reply())
+	}
+	say("h1", "hola", "")
+	key := s.demoKey(t)
+	store := storeAt(t, dir)
+	if err := store.PutPolicy(t.Context(), 1, notify.Policy{QuietHours: &notify.QuietHours{Start: "00:00", End: "00:00"}}); err != nil {
+		t.Fatal(err)
+	}
+	var contacts struct{ Data []struct{ ID int64 } }
+	apiGet(t, s.url, key, "/api/v1/contacts", &contacts)
+	post := func(path, body string, want int, out any) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", s.url+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != want || (out != nil && json.Unmarshal(b, out) != nil) {
+			t.Fatalf("POST %s %s: %d %s", path, body, resp.StatusCode, b)
+		}
+	}
+	var csat survey.Survey
+	post("/api/v1/surveys", fmt.Sprintf(`{"kind":"csat","contact_id":%d}`, contacts.Data[0].ID), http.StatusAccepted, &csat)
+	if got := textOf(w.reply()); !strings.HasPrefix(got, "¿Cómo calificarías tu experiencia?") {
+		t.Fatalf("CSAT survey %q", got)
+	}
+
+	// The customer files a complaint; it is resolved, and the case's
+	// survey asked.
+	say("q1", "quiero poner una queja", "")
+	say("q2", "me cobraron dos veces la factura de octubre", "")
+	say("q3", "ana.perez@example.com", "")
+	radicado := ""
+	for radicado == "" {
+		radicado = regexp.MustCompile(`PQR-\d{4}-000001`).FindString(textOf(w.reply()))
+	}
+	var cases struct{ Data []struct{ ID int64 } }
+	apiGet(t, s.url, key, "/api/v1/cases?radicado="+radicado, &cases)
+	for _, body := range []string{`{"status":"en_tramite","note":"revisado"}`, `{"status":"resuelto","answer":"Reembolsamos el cobro."}`} {
+		post(fmt.Sprintf("/api/v1/cases/%d/transition", cases.Data[0].ID), body, http.StatusOK, nil)
+	}
+	for {
+		if got := textOf(w.reply()); strings.HasPrefix(got, "¿Cómo calificarías la atención de tu caso "+radicado) {
+			break
+		}
+	}
+
+	// The case's button: the case's answer.
+	if got := say("s1", "2", "csat:2"); !strings.HasPrefix(got, "Gracias por tu calificación.") {
+		t.Fatalf("after the case survey's button: %q", got)
+	}
+	var got survey.Survey
+	apiGet(t, s.url, key, fmt.Sprintf("/api/v1/surveys/%d", csat.ID), &got)
+	if got.Status != survey.StatusSent {
+		t.Fatalf("the CSAT survey asked before the case's took its answer: %+v", got)
 	}
 }
