@@ -98,6 +98,8 @@ func TestLayers(t *testing.T) {
 		"conversa/bot/nlu":                       2,
 		"conversa/notify":                        2,
 		"conversa/notify/notifytest":             2,
+		"conversa/notify/survey":                 2,
+		"conversa/notify/survey/surveytest":      2,
 		"conversa/examples":                      1,
 		"conversa/channels/webchat":              3,
 		"conversa/adapters/api":                  3,

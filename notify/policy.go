@@ -65,7 +65,9 @@ var DefaultQuietHours = QuietHours{Start: "21:00", End: "08:00"}
 // DefaultPolicy is the policy of a tenant that stored none: the default
 // chain and quiet hours, and surveys at most once a week.
 func DefaultPolicy() Policy {
-	return Policy{Purposes: map[string]PurposePolicy{"survey": {Cap: &Cap{Count: 1, Period: "7d"}}}}
+	week := func() PurposePolicy { return PurposePolicy{Cap: &Cap{Count: 1, Period: "7d"}} }
+	// survey_csat and survey_nps are notify/survey's built-in purposes.
+	return Policy{Purposes: map[string]PurposePolicy{"survey": week(), "survey_csat": week(), "survey_nps": week()}}
 }
 
 // Limits of a policy.

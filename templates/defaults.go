@@ -13,8 +13,8 @@ import (
 
 // The built-in templates: Spanish and English texts for the notifications
 // Conversa sends by itself (a case filed, moved, extended, resolved, and
-// the survey after it), so that a tenant gets them before it writes its
-// own.
+// the survey after it; the generic CSAT and NPS surveys), so that a tenant
+// gets them before it writes its own.
 //
 //go:embed defaults/*.yaml
 var defaultFiles embed.FS
@@ -43,7 +43,8 @@ var loadDefaults = sync.OnceValues(func() (map[string]*Template, error) {
 
 // Default returns the built-in template of a purpose, and whether there is
 // one: case_filed, case_status, case_extended, case_resolved, case_survey,
-// and case_escalated (to agents).
+// case_escalated (to agents), and the generic surveys survey_csat and
+// survey_nps.
 func Default(purpose string) (*Template, bool) {
 	m, err := loadDefaults()
 	if err != nil {

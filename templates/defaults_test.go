@@ -14,13 +14,13 @@ import (
 // Spanish and English on every channel, with an email subject; a tenant's
 // own template wins over them, and the plain Service does not see them.
 func TestDefaults(t *testing.T) {
-	want := []string{"case_escalated", "case_extended", "case_filed", "case_resolved", "case_status", "case_survey"}
+	want := []string{"case_escalated", "case_extended", "case_filed", "case_resolved", "case_status", "case_survey", "survey_csat", "survey_nps"}
 	if got := templates.DefaultPurposes(); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("default purposes %v, want %v", got, want)
 	}
 	data := map[string]string{"name": "Ana", "radicado": "PQR-2026-000007", "type": "queja", "status": "en_tramite",
 		"due": "2026-11-24", "days": "10", "reason": "Esperamos a facturación.", "answer": "Reembolsamos el cobro doble.", "level": "supervisor", "share": "90"}
-	for _, purpose := range want {
+	for _, purpose := range want[:6] { // the case notifications
 		tp, ok := templates.Default(purpose)
 		if !ok {
 			t.Fatalf("no default %s", purpose)
@@ -92,5 +92,38 @@ func TestDefaults(t *testing.T) {
 	}
 	if r, err = defaults.Render(t.Context(), tn.ID, "case_resolved", req); err != nil || r.Version != 0 {
 		t.Fatalf("after deleting its own: %+v, %v", r, err)
+	}
+}
+
+// TestSurveyDefaults: the built-in CSAT and NPS surveys render in Spanish
+// and English on every channel, with or without a topic, and ask for
+// their scale.
+func TestSurveyDefaults(t *testing.T) {
+	for purpose, scale := range map[string][2]string{
+		"survey_csat": {"de 1 (muy mala) a 5 (excelente)", "from 1 (very poor) to 5 (excellent)"},
+		"survey_nps":  {"del 0 (nada probable) al 10 (muy probable)", "from 0 (not at all likely) to 10 (extremely likely)"},
+	} {
+		tp, ok := templates.Default(purpose)
+		if !ok {
+			t.Fatalf("no default %s", purpose)
+		}
+		if _, err := templates.Parse(purpose+".yaml", tp.Source()); err != nil {
+			t.Fatalf("%s: %v", purpose, err)
+		}
+		for _, data := range []map[string]string{nil, {"topic": "el pedido 123", "name": "Ana"}} {
+			for _, ch := range []conversation.ChannelKind{conversation.ChannelWebchat, conversation.ChannelSMS, conversation.ChannelWhatsApp,
+				conversation.ChannelTelegram, conversation.ChannelEmail, conversation.ChannelVoice} {
+				for i, lang := range []string{"es", "en"} {
+					r, err := tp.Render(templates.Request{Channel: ch, Language: lang, Data: data})
+					if err != nil {
+						t.Fatalf("%s on %s in %s: %v", purpose, ch, lang, err)
+					}
+					if !strings.Contains(r.Text, scale[i]) || strings.Contains(r.Text, "el pedido 123") != (data != nil) ||
+						(ch == conversation.ChannelEmail) != (r.Subject != "") || r.Language != lang {
+						t.Errorf("%s on %s in %s with %v: %+v", purpose, ch, lang, data, r)
+					}
+				}
+			}
+		}
 	}
 }

@@ -2,8 +2,9 @@
 // accounts, contacts and their consent, conversations and messages,
 // sending, state changes, search, inbound messages of the tenant's own
 // channels, a live event stream, the training and activation of the
-// tenant's bot, support cases (PQRs), message templates, and
-// notifications with the tenant's notification policy. Every
+// tenant's bot, support cases (PQRs), message templates,
+// notifications with the tenant's notification policy, and CSAT and NPS
+// surveys with their reports. Every
 // request is authenticated by a tenant API key and sees only that tenant's
 // data. The OpenAPI 3 description is served at /api/openapi.json.
 package api
@@ -29,6 +30,7 @@ import (
 	"conversa/handoff"
 	"conversa/notify"
 	"conversa/notify/campaign"
+	"conversa/notify/survey"
 	"conversa/notify/webhook"
 )
 
@@ -84,6 +86,9 @@ type Config struct {
 	// Webhooks keeps the tenants' webhook endpoints. Without it the
 	// webhook routes answer 503.
 	Webhooks Webhooks
+	// Surveys sends CSAT and NPS surveys and reports them. Without it the
+	// survey routes answer 503.
+	Surveys Surveys
 
 	// Channels validates channel accounts with the channel of their kind.
 	// Without it the routes that create and change accounts answer 503.
@@ -366,6 +371,12 @@ var routes = []route{
 	}))},
 	{"PATCH", "/api/v1/webhooks/{id}", withWebhooks((*API).updateWebhook)},
 	{"DELETE", "/api/v1/webhooks/{id}", withWebhooks((*API).deleteWebhook)},
+	{"GET", "/api/v1/surveys", withSurveys((*API).listSurveys)},
+	{"POST", "/api/v1/surveys", withSurveys((*API).createSurvey)},
+	{"GET", "/api/v1/surveys/report", withSurveys((*API).surveyReport)},
+	{"GET", "/api/v1/surveys/{id}", withSurveys(readByID(func(a *API, ctx context.Context, tenantID, id int64) (survey.Survey, error) {
+		return a.cfg.Surveys.Get(ctx, tenantID, id)
+	}))},
 }
 
 // Routes registers the API's handlers on mux.

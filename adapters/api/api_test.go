@@ -25,6 +25,7 @@ import (
 	"conversa/conversation"
 	"conversa/notify"
 	"conversa/notify/campaign"
+	"conversa/notify/survey"
 	notifywebhook "conversa/notify/webhook"
 	"conversa/storage/memory"
 	"conversa/storage/sqlite"
@@ -77,6 +78,9 @@ type envOptions struct {
 	// webhooks gives the API the webhook service, with private addresses
 	// allowed unless privateRefused.
 	webhooks, privateRefused bool
+	// surveys gives the API the survey service (with notifications), on
+	// the built-in survey templates.
+	surveys bool
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -88,6 +92,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	t.Cleanup(func() { store.Close() })
 	shared := memory.New()
 
+	o.notifications = o.notifications || o.surveys
 	if o.engine {
 		o.bot = bot.NewEngine(store, store, store, bot.Config{})
 	}
@@ -144,6 +149,15 @@ func newEnv(t *testing.T, o envOptions) *env {
 				t.Fatal(err)
 			}
 			o.cfg.Campaigns = cs
+		}
+		if o.surveys {
+			withDefaults, err := notify.New(store, notify.Deps{Conversations: store, Sender: svc, Templates: templates.NewService(store).Defaults()}, notify.Config{Now: o.now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.cfg.Surveys, err = survey.New(store, withDefaults, store, survey.Config{Now: o.now}); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	if o.webhooks {

@@ -33,6 +33,7 @@ import (
 	"conversa/handoff"
 	"conversa/notify"
 	"conversa/notify/campaign"
+	"conversa/notify/survey"
 	"conversa/notify/webhook"
 	"conversa/storage/media"
 	"conversa/storage/memory"
@@ -66,6 +67,7 @@ type durableStore interface {
 	notify.StaffStore
 	campaign.Store
 	webhook.Store
+	survey.Store
 }
 
 var (
@@ -93,6 +95,8 @@ type Server struct {
 	campaigns *campaign.Service
 	webhooks  *webhook.Service
 	router    *handoff.Router
+	// surveys sends CSAT and NPS surveys and takes their answers.
+	surveys *survey.Service
 	// publicURLs tell channels the public URL once the port is bound.
 	publicURLs []func(string)
 	api        *api.API
@@ -284,9 +288,10 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 			// an agent; it is built next, with the service.
 			conversation.ActionHandoff: routerHandler{&s.router},
 		},
-		// The answer to a case's satisfaction survey is taken before the
-		// bot sees it.
-		Interceptors: []conversation.Interceptor{cases},
+		// The answer to a survey, generic or a case's, is taken before
+		// the bot sees it; the survey service (built below) leaves an
+		// answer to a case's survey asked after its own to the cases.
+		Interceptors: []conversation.Interceptor{surveyInterceptor{&s.surveys}, cases},
 		// The registry holds channels that need the service: it is built
 		// next, before anything is sent.
 		Sender: senderFunc(func(ctx context.Context, d conversation.Delivery) (conversation.Receipt, error) {
@@ -351,8 +356,16 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 		if err != nil {
 			return err
 		}
-		return cases.NoticeDone(ctx, noticeOutcome(n))
+		if err := cases.NoticeDone(ctx, noticeOutcome(n)); err != nil {
+			return err
+		}
+		// A survey learns where it went, and starts waiting for its answer.
+		return s.surveys.NotificationDone(ctx, n)
 	})
+	if s.surveys, err = survey.New(store, s.notifier, store, survey.Config{Logger: logger.With("component", "survey"),
+		Rival: caseSurveyAsked(store)}); err != nil {
+		return nil, err
+	}
 
 	if s.campaigns, err = campaign.New(campaign.Deps{Store: store, Tenants: store, Notifier: s.notifier, Bus: s.shared},
 		campaign.Config{Logger: logger.With("component", "campaign"), JobsAdded: s.worker.Wake,
@@ -366,7 +379,7 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 
 	s.api, err = api.New(api.Config{RequestsPerMinute: cfg.APIRequestsPerMinute, Logger: logger, Bots: s.bots, BotStore: store,
 		Cases: cases, CaseStore: store, Templates: s.templates, TemplateStore: store, Media: s.media, MaxUploadBytes: int64(cfg.CaseAttachmentMaxBytes),
-		Channels: s.channels, Notifications: s.notifier, Campaigns: s.campaigns, Webhooks: s.webhooks,
+		Channels: s.channels, Notifications: s.notifier, Campaigns: s.campaigns, Webhooks: s.webhooks, Surveys: s.surveys,
 		Routing: s.router, RoutingStore: store, Console: store, ContactView: handoff.NewViews(store),
 		AccountSaved: func(ctx context.Context, a conversation.ChannelAccount) error {
 			_, err := registerWebhook(ctx, s.channels, a)
@@ -580,18 +593,50 @@ func noticeOutcome(n notify.Notification) handoff.NoticeOutcome {
 }
 
 // surveySender is the conversation service for notifications: a case's
-// survey gets its rating buttons on channels that show them.
+// survey and a CSAT survey get their rating buttons on channels that show
+// them.
 type surveySender struct{ svc *conversation.Service }
 
 func (s surveySender) Send(ctx context.Context, outs ...conversation.Outbound) ([]conversation.SendResult, error) {
-	outs, err := handoff.SurveyButtons(ctx, outs, func(ctx context.Context, tenantID, accountID int64) (conversation.ChannelKind, error) {
+	kindOf := func(ctx context.Context, tenantID, accountID int64) (conversation.ChannelKind, error) {
 		a, err := s.svc.AccountByID(ctx, tenantID, accountID)
 		return a.Kind, err
-	})
+	}
+	outs, err := handoff.SurveyButtons(ctx, outs, kindOf)
 	if err != nil {
 		return nil, err
 	}
+	if outs, err = survey.AddButtons(ctx, outs, kindOf); err != nil {
+		return nil, err
+	}
 	return s.svc.Send(ctx, outs...)
+}
+
+// surveyInterceptor takes answers to surveys with the survey service,
+// which is built after the conversation service that calls it.
+type surveyInterceptor struct{ s **survey.Service }
+
+func (i surveyInterceptor) Intercept(ctx context.Context, t conversation.Turn) (bool, [][]conversation.Part, error) {
+	return (*i.s).Intercept(ctx, t)
+}
+
+// caseSurveyAsked returns when the contact's latest case survey still
+// waiting for its answer was asked, zero when none is: the survey service
+// leaves an answer to the cases when theirs was asked last.
+func caseSurveyAsked(store handoff.SurveyStore) func(ctx context.Context, tenantID, contactID int64) (time.Time, error) {
+	return func(ctx context.Context, tenantID, contactID int64) (time.Time, error) {
+		now := time.Now()
+		list, err := store.ContactSurveys(ctx, tenantID, contactID, now.Add(-survey.MaxTTL))
+		if err != nil {
+			return time.Time{}, err
+		}
+		for _, sv := range list { // newest first
+			if sv.AnsweredAt.IsZero() && now.Before(sv.ExpiresAt) {
+				return sv.AskedAt, nil
+			}
+		}
+		return time.Time{}, nil
+	}
 }
 
 // routerHandler carries out the bot's handoff action with the router, which

@@ -13,6 +13,8 @@ import (
 	"conversa/notify"
 	"conversa/notify/campaign/campaigntest"
 	"conversa/notify/notifytest"
+	"conversa/notify/survey"
+	"conversa/notify/survey/surveytest"
 	"conversa/notify/webhook"
 	"conversa/notify/webhook/webhooktest"
 	"conversa/storage/postgres"
@@ -206,6 +208,16 @@ func TestCasePolicyStore(t *testing.T) {
 
 func TestStaffStore(t *testing.T) {
 	notifytest.TestStaffStore(t, func(t *testing.T) (conversation.Store, notify.StaffStore) {
+		s := open(t)
+		if _, err := s.Migrate(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		return s, s
+	})
+}
+
+func TestNotifySurveyStore(t *testing.T) {
+	surveytest.TestStore(t, func(t *testing.T) (conversation.Store, survey.Store) {
 		s := open(t)
 		if _, err := s.Migrate(t.Context()); err != nil {
 			t.Fatal(err)

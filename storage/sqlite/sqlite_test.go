@@ -13,6 +13,8 @@ import (
 	"conversa/notify"
 	"conversa/notify/campaign/campaigntest"
 	"conversa/notify/notifytest"
+	"conversa/notify/survey"
+	"conversa/notify/survey/surveytest"
 	"conversa/notify/webhook"
 	"conversa/notify/webhook/webhooktest"
 	"conversa/storage/sqlite"
@@ -198,6 +200,17 @@ func TestCasePolicyStore(t *testing.T) {
 
 func TestStaffStore(t *testing.T) {
 	notifytest.TestStaffStore(t, func(t *testing.T) (conversation.Store, notify.StaffStore) {
+		s, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "conversa.db")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s, s
+	})
+}
+
+func TestNotifySurveyStore(t *testing.T) {
+	surveytest.TestStore(t, func(t *testing.T) (conversation.Store, survey.Store) {
 		s, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "conversa.db")})
 		if err != nil {
 			t.Fatal(err)
