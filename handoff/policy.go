@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"conversa/conversation"
 	"conversa/handoff/calendar"
@@ -45,6 +47,9 @@ const (
 	maxPolicyTermDays = 365
 	maxPolicyHolidays = 400
 	maxPolicyLevels   = 10
+	maxPolicySpans    = 50
+	maxLevelNotify    = 20
+	maxLevelTo        = 40
 )
 
 // Validate checks a policy. Returns EINVALID naming the offending field.
@@ -56,6 +61,9 @@ func (p CasePolicy) Validate() error {
 		if d < 1 || d > maxPolicyTermDays {
 			return conversation.FieldError("terms."+string(t), "must be 1 to %d business days", maxPolicyTermDays)
 		}
+	}
+	if len(p.Rules.Hours) > maxPolicySpans {
+		return conversation.FieldError("rules.hours", "at most %d spans", maxPolicySpans)
 	}
 	if err := p.Rules.Validate(); err != nil {
 		field, _, _ := strings.Cut(err.Error(), ":")
@@ -72,6 +80,14 @@ func (p CasePolicy) Validate() error {
 	if len(p.Levels) > maxPolicyLevels {
 		return conversation.FieldError("levels", "at most %d levels", maxPolicyLevels)
 	}
+	for i, l := range p.Levels {
+		if utf8.RuneCountInString(l.To) > maxLevelTo || !utf8.ValidString(l.To) || strings.ContainsFunc(l.To, unicode.IsControl) {
+			return conversation.FieldError(fmt.Sprintf("levels[%d].to", i), "must be at most %d printable characters", maxLevelTo)
+		}
+		if len(l.Notify) > maxLevelNotify {
+			return conversation.FieldError(fmt.Sprintf("levels[%d].notify", i), "at most %d targets", maxLevelNotify)
+		}
+	}
 	if err := ValidateLevels(p.Levels); err != nil {
 		field, _, _ := strings.Cut(err.Error(), ":")
 		return conversation.FieldError(field, "%v", err)
@@ -79,6 +95,9 @@ func (p CasePolicy) Validate() error {
 	for i, t := range p.UrgentTypes {
 		if DefaultTerms[t] == 0 {
 			return conversation.FieldError(fmt.Sprintf("urgent_types[%d]", i), "unknown case type %q", t)
+		}
+		if slices.Contains(p.UrgentTypes[:i], t) {
+			return conversation.FieldError(fmt.Sprintf("urgent_types[%d]", i), "%s is listed twice", t)
 		}
 	}
 	if p.MaxExtensionDays < 0 || p.MaxExtensionDays > maxPolicyTermDays {
