@@ -447,7 +447,8 @@ func TestApplyNotifications(t *testing.T) {
 	}
 }
 
-// casesSection is docs/cases.md's example of a tenant's case policy.
+// casesSection is docs/cases.md's example of a tenant's case policy, as
+// written there.
 const casesSection = `cases:
   terms: {queja: 5, peticion: 10}
   holidays: [2026-12-24, 2026-12-31]
