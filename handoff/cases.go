@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -57,10 +58,16 @@ type CasesConfig struct {
 	// it 1 or 2 may reopen a case; default 15 days.
 	ReopenWithin time.Duration
 
-	// Rules are the rules of every tenant's terms but those in
-	// TenantRules: terms in hours, business hours, what a pause does.
-	Rules       CaseRules
-	TenantRules map[int64]CaseRules
+	// Rules are the rules of every tenant's terms: terms in hours,
+	// business hours, what a pause does.
+	Rules CaseRules
+	// Policies keeps each tenant's own CasePolicy, whose fields take the
+	// place of Terms, Rules, Levels and UrgentTypes for its cases; without
+	// it every tenant has those. A tenant's policy is read again after
+	// PolicyTTL (default DefaultPolicyTTL, by Now), so that a change made
+	// on another node applies within it.
+	Policies  CasePolicyStore
+	PolicyTTL time.Duration
 	// Agents reads the tenant's agents and teams, to assign cases and to
 	// find the people of an escalation level; without it cases are
 	// assigned to nobody and escalations tell nobody.
@@ -98,6 +105,10 @@ const PriorityUrgent = "urgent"
 type Cases struct {
 	store CaseStore
 	cfg   CasesConfig
+
+	mu            sync.Mutex
+	policies      map[int64]*tenantPolicy // by tenant
+	policyVersion uint64                  // counts PutPolicy calls
 }
 
 // NewCases returns the case service on store.
@@ -123,15 +134,19 @@ func NewCases(store CaseStore, cfg CasesConfig) *Cases {
 	if cfg.MaxAttachment <= 0 {
 		cfg.MaxAttachment = DefaultMaxAttachment
 	}
-	return &Cases{store: store, cfg: cfg}
+	if cfg.PolicyTTL <= 0 {
+		cfg.PolicyTTL = DefaultPolicyTTL
+	}
+	return &Cases{store: store, cfg: cfg, policies: map[int64]*tenantPolicy{}}
 }
 
-// urgency says why a filing is urgent, "" when it is not.
-func (s *Cases) urgency(ctx context.Context, tenantID int64, f Filing) (string, error) {
+// urgency says why a filing is urgent under the tenant's policy, "" when
+// it is not.
+func (s *Cases) urgency(ctx context.Context, tenantID int64, pol *tenantPolicy, f Filing) (string, error) {
 	switch {
 	case f.Priority == PriorityUrgent:
 		return "filed as urgent", nil
-	case slices.Contains(s.cfg.UrgentTypes, f.Type):
+	case slices.Contains(pol.view.Effective.UrgentTypes, f.Type):
 		return "a " + string(f.Type) + " is urgent", nil
 	case s.cfg.Contacts == nil:
 		return "", nil
@@ -187,22 +202,19 @@ func CalendarOf(t conversation.Tenant) calendar.Calendar {
 	return c
 }
 
-// term returns the term of a type in business days.
-func (s *Cases) term(t CaseType) int {
-	if d, ok := s.cfg.Terms[t]; ok && d > 0 {
-		return d
-	}
-	return DefaultTerms[t]
-}
-
 // File validates a filing and stores it as a new case in status radicado,
-// with its filing number and due date. Returns EINVALID naming the field of
-// a bad filing.
+// with its filing number and due date by the tenant's policy: its term for
+// the type, in business days or hours of its calendar. Returns EINVALID
+// naming the field of a bad filing.
 func (s *Cases) File(ctx context.Context, tenant conversation.Tenant, f Filing) (Case, error) {
 	if err := f.validate(); err != nil {
 		return Case{}, err
 	}
-	urgent, err := s.urgency(ctx, tenant.ID, f)
+	pol, err := s.policy(ctx, tenant.ID)
+	if err != nil {
+		return Case{}, fmt.Errorf("file case: %w", err)
+	}
+	urgent, err := s.urgency(ctx, tenant.ID, pol, f)
 	if err != nil {
 		return Case{}, err
 	}
@@ -210,15 +222,16 @@ func (s *Cases) File(ctx context.Context, tenant conversation.Tenant, f Filing) 
 		f.Priority = PriorityUrgent
 	}
 	now := s.cfg.Now()
-	days := s.term(f.Type)
+	cal := pol.calendar(tenant)
+	days, hours := pol.term(f.Type)
 	c := Case{
 		TenantID: tenant.ID, Type: f.Type, Status: Radicado, ContactID: f.ContactID,
 		ConversationID: f.ConversationID, Channel: f.Channel, Subject: strings.TrimSpace(f.Subject),
 		Description: strings.TrimSpace(f.Description), Fields: f.Fields, Priority: f.Priority,
-		TermDays: days, Due: CalendarOf(tenant).Due(now, days), FiledAt: now, Source: f.source,
+		TermDays: days, Due: cal.Due(now, days), FiledAt: now, Source: f.source,
 	}
-	if hours := s.rules(tenant.ID).TermHours[f.Type]; hours > 0 {
-		if due := s.calendar(tenant).AddBusinessTime(now, time.Duration(hours)*time.Hour); !due.IsZero() {
+	if hours > 0 {
+		if due := cal.AddBusinessTime(now, time.Duration(hours)*time.Hour); !due.IsZero() {
 			c.TermDays, c.TermHours, c.Due = 0, hours, due
 		}
 	}
@@ -227,10 +240,10 @@ func (s *Cases) File(ctx context.Context, tenant conversation.Tenant, f Filing) 
 		return Case{}, fmt.Errorf("file case: %w", err)
 	}
 	next := 0
-	if urgent != "" && len(s.levels()) > 0 {
+	if urgent != "" {
 		// An urgent case starts higher: at the first level of the chain
 		// now, and on to the next at its time.
-		l := s.levels()[0]
+		l := pol.levels()[0]
 		ev := CaseEvent{Kind: "escalated", Actor: "system", From: c.Status, To: Escalado, CreatedAt: now,
 			Note: fmt.Sprintf("to %s at filing: urgent (%s)", l.To, urgent)}
 		c.Status = Escalado
@@ -239,10 +252,10 @@ func (s *Cases) File(ctx context.Context, tenant conversation.Tenant, f Filing) 
 			c.Status = Radicado
 		} else {
 			next = 1
-			s.tellLevel(ctx, tenant, c, 0)
+			s.tellLevel(ctx, tenant, c, pol.levels(), 0)
 		}
 	}
-	if err := s.schedule(ctx, tenant, c, next); err != nil {
+	if err := s.schedule(ctx, tenant, c, pol, next); err != nil {
 		// The case is filed; its escalation is not. Say so loudly rather
 		// than fail a filing that happened.
 		s.cfg.Logger.Error("case filed without its escalation", "case", c.Radicado, "tenant", tenant.ID, "err", err)
@@ -324,14 +337,25 @@ func (s *Cases) move(ctx context.Context, tenantID, id int64, to CaseStatus, act
 	return c, nil
 }
 
-// Extend extends a case's term once, by days business days after its
-// current due date, with the reason the customer is told. The extension may
-// not exceed the first term (the law allows at most twice the term), comes
-// before the term ends, and only for a case still being worked.
+// Extend extends a case's term once, by days business days of the tenant's
+// calendar after its current due date, with the reason the customer is
+// told. The extension may not exceed the first term (the law allows at
+// most twice the term) nor the tenant's MaxExtensionDays, comes before the
+// term ends, and only for a case still being worked. Returns EINVALID
+// naming days or reason, and ECONFLICT when the case may not be extended.
 func (s *Cases) Extend(ctx context.Context, tenant conversation.Tenant, id int64, days int, reason, actor string) (Case, error) {
 	c, err := s.store.Case(ctx, tenant.ID, id)
 	if err != nil {
 		return Case{}, err
+	}
+	pol, err := s.policy(ctx, tenant.ID)
+	if err != nil {
+		return Case{}, fmt.Errorf("extend case %s: %w", c.Radicado, err)
+	}
+	most := pol.maxExtension(c.TermDays)
+	why := "the law allows at most twice the term"
+	if most < MaxExtension(c.TermDays) {
+		why = "the tenant's case policy allows no more"
 	}
 	now := s.cfg.Now()
 	switch {
@@ -339,8 +363,8 @@ func (s *Cases) Extend(ctx context.Context, tenant conversation.Tenant, id int64
 		return Case{}, conversation.Errorf(conversation.ECONFLICT, "case %s has a term of %d business hours; only a term in days is extended", c.Radicado, c.TermHours)
 	case strings.TrimSpace(reason) == "":
 		return Case{}, conversation.FieldError("reason", "an extension needs the reason the customer is told")
-	case days < 1 || days > MaxExtension(c.TermDays):
-		return Case{}, conversation.FieldError("days", "an extension is 1 to %d business days (the law allows at most twice the term)", MaxExtension(c.TermDays))
+	case days < 1 || days > most:
+		return Case{}, conversation.FieldError("days", "an extension is 1 to %d business days (%s)", most, why)
 	case c.ExtendedDays > 0:
 		return Case{}, conversation.Errorf(conversation.ECONFLICT, "case %s was already extended", c.Radicado)
 	case c.Status == Resuelto || c.Status == Cerrado:
@@ -348,7 +372,7 @@ func (s *Cases) Extend(ctx context.Context, tenant conversation.Tenant, id int64
 	case now.After(c.Due):
 		return Case{}, conversation.Errorf(conversation.ECONFLICT, "the term of case %s ended on %s; an extension must come before", c.Radicado, c.Due.Format(time.DateOnly))
 	}
-	cal := CalendarOf(tenant)
+	cal := pol.calendar(tenant)
 	last := cal.AddBusinessDays(calendar.DateOf(c.Due.In(cal.Location)).AddDays(1), days-1)
 	c.Due = last.AddDays(1).In(cal.Location).Add(-time.Nanosecond)
 	c.ExtendedDays, c.ExtensionNote = days, strings.TrimSpace(reason)
@@ -448,13 +472,13 @@ const JobCaseEscalation = "case_escalation"
 // Level is a step of the escalation chain: at a share of the term, the
 // case goes to a role, and the people of the level are told.
 type Level struct {
-	At float64 // share of the term, 0 < At ≤ 1; 1 is the breach
-	To string  // who takes it: "lead", "supervisor", "manager"
+	At float64 `json:"at" yaml:"at"` // share of the term, 0 < At ≤ 1; 1 is the breach
+	To string  `json:"to" yaml:"to"` // who takes it: "lead", "supervisor", "manager"
 	// Notify are the people told when the case reaches the level, each
 	// "agent:<id>", "role:<role>" (every agent of the role) or "team_lead"
 	// (the supervisors and admins of the case's team, else of its
 	// assignee's teams).
-	Notify []string
+	Notify []string `json:"notify,omitempty" yaml:"notify,omitempty"`
 }
 
 // DefaultLevels escalate at 70% of the term to the team lead, at 90% to the
@@ -475,13 +499,6 @@ type Tenants interface {
 	Tenant(ctx context.Context, id int64) (conversation.Tenant, error)
 }
 
-func (s *Cases) levels() []Level {
-	if len(s.cfg.Levels) > 0 {
-		return s.cfg.Levels
-	}
-	return DefaultLevels
-}
-
 // levelAt returns when a case reaches a level: the end of the business day
 // that completes that share of its term (extensions included), or the due
 // date for the breach.
@@ -500,14 +517,14 @@ func levelAt(c Case, l Level, cal calendar.Calendar) time.Time {
 	return cal.Due(c.FiledAt, days+c.PausedUnits)
 }
 
-// schedule enqueues the escalation job of level i of a case, keyed by the
-// level and its time, so that each runs once and a moved term schedules
-// anew.
-func (s *Cases) schedule(ctx context.Context, tenant conversation.Tenant, c Case, i int) error {
-	if s.cfg.Jobs == nil || i >= len(s.levels()) {
+// schedule enqueues the escalation job of level i of the tenant's chain
+// for a case, keyed by the level and its time, so that each runs once and
+// a moved term schedules anew.
+func (s *Cases) schedule(ctx context.Context, tenant conversation.Tenant, c Case, pol *tenantPolicy, i int) error {
+	if s.cfg.Jobs == nil || i >= len(pol.levels()) {
 		return nil
 	}
-	at := levelAt(c, s.levels()[i], s.calendar(tenant))
+	at := levelAt(c, pol.levels()[i], pol.calendar(tenant))
 	_, err := s.cfg.Jobs.EnqueueJob(ctx, conversation.Job{
 		TenantID: tenant.ID, Kind: JobCaseEscalation, Ref: c.ID, RunAt: at,
 		Key:     fmt.Sprintf("case:%d:escalation:%d:%d", c.ID, i, at.Unix()),
@@ -524,16 +541,33 @@ func (s *Cases) schedule(ctx context.Context, tenant conversation.Tenant, c Case
 // its status allows), says in the history when it runs late (a node was
 // down at the moment), and schedules the next level. A case already
 // answered is left alone; one whose term moved is scheduled again.
+//
+// The job names a level by its number in the tenant's chain, which is
+// read when the job runs: a job scheduled before the tenant changed its
+// policy acts on the level of that number in the current chain, at that
+// level's share of the case's own term (the case keeps the term and due
+// date it was filed with). It waits for that moment when it comes later,
+// escalates at once when it has passed, and does nothing when the chain
+// is now shorter.
 func (s *Cases) EscalateJob(ctx context.Context, j conversation.Job) error {
 	i, err := strconv.Atoi(string(j.Payload))
-	if err != nil || i < 0 || i >= len(s.levels()) {
+	if err != nil || i < 0 {
 		return &conversation.JobError{Err: fmt.Errorf("bad escalation level %q", j.Payload), Permanent: true}
 	}
-	level := s.levels()[i]
 	tenant, err := s.cfg.Tenants.Tenant(ctx, j.TenantID)
 	if err != nil {
 		return err
 	}
+	pol, err := s.policy(ctx, j.TenantID)
+	if err != nil {
+		return err
+	}
+	if i >= len(pol.levels()) {
+		s.cfg.Logger.Info("escalation level gone from the tenant's chain", "tenant", j.TenantID, "case_id", j.Ref, "level", i+1)
+		return nil
+	}
+	level := pol.levels()[i]
+	cal := pol.calendar(tenant)
 	c, err := s.store.Case(ctx, j.TenantID, j.Ref)
 	if conversation.IsNotFound(err) {
 		return &conversation.JobError{Err: err, Permanent: true}
@@ -545,9 +579,10 @@ func (s *Cases) EscalateJob(ctx context.Context, j conversation.Job) error {
 		return nil // resuming a paused case schedules its next level
 	}
 	now := s.cfg.Now()
-	if at := levelAt(c, level, s.calendar(tenant)); now.Before(at) {
-		// The term was extended after this job was scheduled.
-		return s.schedule(ctx, tenant, c, i)
+	if at := levelAt(c, level, cal); now.Before(at) {
+		// The term was extended, or the chain changed, after this job was
+		// scheduled.
+		return s.schedule(ctx, tenant, c, pol, i)
 	}
 	hist, err := s.store.CaseHistory(ctx, j.TenantID, c.ID)
 	if err != nil {
@@ -559,7 +594,7 @@ func (s *Cases) EscalateJob(ctx context.Context, j conversation.Job) error {
 		done = done || (e.Kind == "escalated" && strings.HasPrefix(e.Note, note))
 	}
 	if !done {
-		if late := now.Sub(levelAt(c, level, s.calendar(tenant))); late > time.Minute {
+		if late := now.Sub(levelAt(c, level, cal)); late > time.Minute {
 			note += fmt.Sprintf(" (ran %s late: no node was running at the time)", late.Round(time.Minute))
 		}
 		ev := CaseEvent{Kind: "escalated", Actor: "system", Note: note, CreatedAt: now}
@@ -575,6 +610,6 @@ func (s *Cases) EscalateJob(ctx context.Context, j conversation.Job) error {
 			s.notice(ctx, c, "status", PurposeStatus, map[string]string{"status": string(Escalado), "due": s.dateOf(ctx, j.TenantID, c.Due)})
 		}
 	}
-	s.tellLevel(ctx, tenant, c, i)
-	return s.schedule(ctx, tenant, c, i+1)
+	s.tellLevel(ctx, tenant, c, pol.levels(), i)
+	return s.schedule(ctx, tenant, c, pol, i+1)
 }

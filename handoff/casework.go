@@ -40,16 +40,16 @@ const (
 type CaseRules struct {
 	// TermHours are terms in business hours by type, in place of the
 	// days: {"denuncia": 4} answers a denuncia within 4 business hours.
-	TermHours map[CaseType]int
+	TermHours map[CaseType]int `json:"term_hours,omitempty" yaml:"term_hours,omitempty"`
 	// Hours are the tenant's business hours in its time zone, for terms
 	// in hours; default DefaultBusinessHours.
-	Hours []Span
+	Hours []Span `json:"hours,omitempty" yaml:"hours,omitempty"`
 	// Pause is PauseResume (default) or PauseRestart.
-	Pause string
+	Pause string `json:"pause,omitempty" yaml:"pause,omitempty"`
 	// ManualResume keeps a paused case paused when the customer writes
 	// again, until an agent resumes it; by default their message resumes
 	// it.
-	ManualResume bool
+	ManualResume bool `json:"manual_resume,omitempty" yaml:"manual_resume,omitempty"`
 }
 
 // DefaultBusinessHours are Monday to Friday, 08:00 to 17:00.
@@ -80,36 +80,6 @@ func (r CaseRules) Validate() error {
 		return fmt.Errorf("pause: must be %s or %s", PauseResume, PauseRestart)
 	}
 	return nil
-}
-
-func (s *Cases) rules(tenantID int64) CaseRules {
-	r, ok := s.cfg.TenantRules[tenantID]
-	if !ok {
-		r = s.cfg.Rules
-	}
-	if len(r.Hours) == 0 {
-		r.Hours = DefaultBusinessHours
-	}
-	if r.Pause == "" {
-		r.Pause = PauseResume
-	}
-	return r
-}
-
-// calendar is the tenant's calendar with its business hours.
-func (s *Cases) calendar(tenant conversation.Tenant) calendar.Calendar {
-	cal := CalendarOf(tenant)
-	for _, sp := range s.rules(tenant.ID).Hours {
-		from, err1 := minutesOf(sp.From)
-		to, err2 := minutesOf(sp.To)
-		if sp.To == "24:00" {
-			to, err2 = 24*60, nil
-		}
-		if err1 == nil && err2 == nil {
-			cal.Hours = append(cal.Hours, calendar.Opening{Day: sp.Day, From: time.Duration(from) * time.Minute, To: time.Duration(to) * time.Minute})
-		}
-	}
-	return cal
 }
 
 // AgentDirectory reads a tenant's agents and teams. The routing store
@@ -363,9 +333,13 @@ func (s *Cases) Resume(ctx context.Context, tenant conversation.Tenant, id int64
 	if c.PausedAt.IsZero() {
 		return Case{}, conversation.Errorf(conversation.ECONFLICT, "case %s is not paused", c.Radicado)
 	}
+	pol, err := s.policy(ctx, tenant.ID)
+	if err != nil {
+		return Case{}, fmt.Errorf("resume case %s: %w", c.Radicado, err)
+	}
 	now := s.cfg.Now()
-	cal := s.calendar(tenant)
-	rule := s.rules(tenant.ID).Pause
+	cal := pol.calendar(tenant)
+	rule := pol.rules().Pause
 	var note string
 	if c.TermHours > 0 {
 		gone := cal.BusinessTimeBetween(c.PausedAt, now)
@@ -395,7 +369,7 @@ func (s *Cases) Resume(ctx context.Context, tenant conversation.Tenant, id int64
 	}
 	hist, err := s.store.CaseHistory(ctx, tenant.ID, c.ID)
 	if err == nil {
-		err = s.schedule(ctx, tenant, c, s.nextLevel(hist))
+		err = s.schedule(ctx, tenant, c, pol, nextLevel(pol.levels(), hist))
 	}
 	if err != nil {
 		s.cfg.Logger.Error("case resumed without its escalation", "case", c.Radicado, "tenant", tenant.ID, "err", err)
@@ -405,8 +379,8 @@ func (s *Cases) Resume(ctx context.Context, tenant conversation.Tenant, id int64
 
 // nextLevel returns the first level of the chain a case has not reached,
 // by its history.
-func (s *Cases) nextLevel(hist []CaseEvent) int {
-	for i, l := range s.levels() {
+func nextLevel(levels []Level, hist []CaseEvent) int {
+	for i, l := range levels {
 		done := false
 		for _, e := range hist {
 			done = done || e.Kind == "escalated" && (strings.HasPrefix(e.Note, levelNote(l)) ||
@@ -416,7 +390,7 @@ func (s *Cases) nextLevel(hist []CaseEvent) int {
 			return i
 		}
 	}
-	return len(s.levels())
+	return len(levels)
 }
 
 // levelNote starts the note of the escalation to a level.
@@ -427,7 +401,11 @@ func levelNote(l Level) string {
 // resumeOnAnswer resumes the contact's paused cases when they write,
 // unless the tenant resumes them by hand.
 func (s *Cases) resumeOnAnswer(ctx context.Context, t conversation.Turn) error {
-	if s.rules(t.Tenant.ID).ManualResume {
+	pol, err := s.policy(ctx, t.Tenant.ID)
+	if err != nil {
+		return err
+	}
+	if pol.rules().ManualResume {
 		return nil
 	}
 	paused, err := s.store.ListCases(ctx, t.Tenant.ID, CaseFilter{ContactID: t.Contact.ID, Paused: true})
@@ -445,12 +423,11 @@ func (s *Cases) resumeOnAnswer(ctx context.Context, t conversation.Turn) error {
 	return nil
 }
 
-// tellLevel tells the people of level i that case c reached it: an email
-// through Staff and an event on their console's topic, once per level,
-// recorded in the history ("level_notice"). Failures are logged and
-// recorded, never fail the escalation.
-func (s *Cases) tellLevel(ctx context.Context, tenant conversation.Tenant, c Case, i int) {
-	levels := s.levels()
+// tellLevel tells the people of level i of the tenant's chain that case c
+// reached it: an email through Staff and an event on their console's
+// topic, once per level, recorded in the history ("level_notice").
+// Failures are logged and recorded, never fail the escalation.
+func (s *Cases) tellLevel(ctx context.Context, tenant conversation.Tenant, c Case, levels []Level, i int) {
 	if i >= len(levels) || len(levels[i].Notify) == 0 {
 		return
 	}

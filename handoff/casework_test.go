@@ -286,8 +286,10 @@ func TestPauseResumesWithDaysLeft(t *testing.T) {
 func TestPauseRestartRule(t *testing.T) {
 	e := newCaseEnv(t, handoff.CasesConfig{})
 	ctx := t.Context()
-	e.cases = handoff.NewCases(e.store, handoff.CasesConfig{Now: e.clock.now, Jobs: e.store, Tenants: e.store,
-		TenantRules: map[int64]handoff.CaseRules{e.tenant.ID: {Pause: handoff.PauseRestart}}})
+	e.cases = handoff.NewCases(e.store, handoff.CasesConfig{Now: e.clock.now, Jobs: e.store, Tenants: e.store, Policies: e.store})
+	if err := e.cases.PutPolicy(ctx, e.tenant.ID, handoff.CasePolicy{Rules: handoff.CaseRules{Pause: handoff.PauseRestart}}); err != nil {
+		t.Fatal(err)
+	}
 	contact := e.write(t, conversation.ChannelWebchat, "v1", text("hola")).ContactID
 	e.clock.set(atBogota(t, "2026-09-01 10:00"))
 	c := e.fileType(t, contact, handoff.Queja)

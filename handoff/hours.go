@@ -11,9 +11,9 @@ import (
 // Span is a stretch of opening hours on a day of the week: From and To are
 // "HH:MM" in the tenant's time zone, From before To.
 type Span struct {
-	Day  time.Weekday `json:"day"`
-	From string       `json:"from"`
-	To   string       `json:"to"`
+	Day  time.Weekday `json:"day" yaml:"day"`
+	From string       `json:"from" yaml:"from"`
+	To   string       `json:"to" yaml:"to"`
 }
 
 func minutesOf(hhmm string) (int, error) {

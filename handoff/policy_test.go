@@ -35,6 +35,11 @@ func TestCasePolicyValidateNamesTheField(t *testing.T) {
 		"bad pause":        {func(p *handoff.CasePolicy) { p.Rules.Pause = "stop" }, "rules.pause"},
 		"bad term hours":   {func(p *handoff.CasePolicy) { p.Rules.TermHours = map[handoff.CaseType]int{handoff.Queja: -1} }, "rules.term_hours.queja"},
 		"negative ext max": {func(p *handoff.CasePolicy) { p.MaxExtensionDays = -1 }, "max_extension_days"},
+		"urgent twice":     {func(p *handoff.CasePolicy) { p.UrgentTypes = []handoff.CaseType{handoff.Queja, handoff.Queja} }, "urgent_types[1]"},
+		"control in to":    {func(p *handoff.CasePolicy) { p.Levels[0].To = "lead\n" }, "levels[0].to"},
+		"too many spans": {func(p *handoff.CasePolicy) {
+			p.Rules.Hours = make([]handoff.Span, 51)
+		}, "rules.hours"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

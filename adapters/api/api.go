@@ -305,6 +305,8 @@ var routes = []route{
 	{"POST", "/api/v1/cases/{id}/resume", withCases((*API).resumeCase)},
 	{"GET", "/api/v1/cases/{id}/attachments", withCases((*API).caseAttachments)},
 	{"POST", "/api/v1/cases/{id}/attachments", withCases((*API).uploadCaseAttachment)},
+	{"GET", "/api/v1/case-policy", withCases((*API).getCasePolicy)},
+	{"PUT", "/api/v1/case-policy", withCases((*API).putCasePolicy)},
 	{"GET", "/api/v1/templates", withTemplates((*API).listTemplates)},
 	{"GET", "/api/v1/templates/{purpose}", withTemplates((*API).getTemplate)},
 	{"PUT", "/api/v1/templates/{purpose}", withTemplates((*API).saveTemplate)},

@@ -32,6 +32,7 @@ type Cases interface {
 	// reason, and ECONFLICT when the case may not be extended.
 	Extend(ctx context.Context, tenant conversation.Tenant, id int64, days int, reason, actor string) (handoff.Case, error)
 	CaseWork
+	CasePolicies
 }
 
 var (

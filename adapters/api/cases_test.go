@@ -62,7 +62,7 @@ func newCaseEnv(t *testing.T, service bool) (*env, *clock) {
 	clk := &clock{now: caseBase}
 	cfg := api.Config{MaxBodyBytes: bodyLimit}
 	if service {
-		cfg.Cases, cfg.CaseStore = handoff.NewCases(store, handoff.CasesConfig{Now: clk.Now}), store
+		cfg.Cases, cfg.CaseStore = handoff.NewCases(store, handoff.CasesConfig{Now: clk.Now, Policies: store}), store
 	}
 	a, err := api.New(cfg, svc, store, shared, shared)
 	if err != nil {

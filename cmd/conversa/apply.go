@@ -18,6 +18,7 @@ import (
 	"conversa/channels"
 	"conversa/channels/telegram"
 	"conversa/conversation"
+	"conversa/handoff"
 	"conversa/notify"
 	"conversa/templates"
 )
@@ -45,6 +46,9 @@ type tenantFile struct {
 	// Notifications is the tenant's notification policy, whole; absent
 	// leaves the stored one alone.
 	Notifications *notify.Policy `yaml:"notifications"`
+	// Cases is the tenant's case policy, whole (docs/cases.md); absent
+	// leaves the stored one alone.
+	Cases *handoff.CasePolicy `yaml:"cases"`
 
 	// templates are the files Templates names, as readTemplates read them.
 	templates []templateFile
@@ -117,8 +121,9 @@ type plan struct {
 	create    bool     // the tenant is new
 	changes   []string // human-readable, in order
 	accounts  []accountPlan
-	templates []templatePlan // new versions to save
-	policy    *notify.Policy // the notification policy to store, if it changes
+	templates []templatePlan      // new versions to save
+	policy    *notify.Policy      // the notification policy to store, if it changes
+	cases     *handoff.CasePolicy // the case policy to store, if it changes
 }
 
 type templatePlan struct {
@@ -200,6 +205,9 @@ func planApply(ctx context.Context, store conversation.Store, reg *channels.Regi
 	if err := p.planPolicy(ctx, store, f.Notifications); err != nil {
 		errs = append(errs, err)
 	}
+	if err := p.planCasePolicy(ctx, store, f.Cases); err != nil {
+		errs = append(errs, err)
+	}
 	return p, errors.Join(errs...)
 }
 
@@ -238,6 +246,65 @@ func (p *plan) planPolicy(ctx context.Context, store conversation.Store, want *n
 	p.policy = want
 	p.changes = append(p.changes, change)
 	return nil
+}
+
+// planCasePolicy checks the file's case policy and plans to store it when
+// it differs from the tenant's stored one.
+func (p *plan) planCasePolicy(ctx context.Context, store conversation.Store, want *handoff.CasePolicy) error {
+	if want == nil {
+		return nil
+	}
+	if err := want.Validate(); err != nil {
+		return fmt.Errorf("cases.%w", err)
+	}
+	cs, ok := store.(handoff.CasePolicyStore)
+	if !ok {
+		return errors.New("cases: this store keeps no case policies")
+	}
+	change := "update case policy (the tenant had the server's settings)"
+	if !p.create {
+		old, err := cs.CasePolicy(ctx, p.tenant.ID)
+		switch {
+		case conversation.IsNotFound(err):
+		case err != nil:
+			return fmt.Errorf("cases: %w", err)
+		default:
+			diffs := jsonFieldDiff(old, *want)
+			if len(diffs) == 0 {
+				return nil
+			}
+			change = "update case policy: " + strings.Join(diffs, ", ")
+		}
+	}
+	p.cases = want
+	p.changes = append(p.changes, change)
+	return nil
+}
+
+// jsonFieldDiff names, in order, the top-level JSON fields whose values
+// differ between two structs.
+func jsonFieldDiff(a, b any) []string {
+	fields := func(v any) map[string]json.RawMessage {
+		m := map[string]json.RawMessage{}
+		raw, _ := json.Marshal(v)
+		_ = json.Unmarshal(raw, &m)
+		return m
+	}
+	fa, fb := fields(a), fields(b)
+	names := slices.Collect(maps.Keys(fa))
+	for k := range fb {
+		if _, ok := fa[k]; !ok {
+			names = append(names, k)
+		}
+	}
+	slices.Sort(names)
+	var d []string
+	for _, k := range names {
+		if !bytes.Equal(fa[k], fb[k]) {
+			d = append(d, k)
+		}
+	}
+	return d
 }
 
 // policyDiff names the parts of want that differ from stored: fallback,
@@ -386,6 +453,12 @@ func (p *plan) execute(ctx context.Context, store conversation.Store) error {
 	if p.policy != nil {
 		if err := store.(notify.Store).PutPolicy(ctx, p.tenant.ID, *p.policy); err != nil { // planPolicy checked it
 			return fmt.Errorf("notification policy: %w", err)
+		}
+	}
+	if p.cases != nil {
+		// A running server reads it within handoff.DefaultPolicyTTL.
+		if err := store.(handoff.CasePolicyStore).PutCasePolicy(ctx, p.tenant.ID, *p.cases); err != nil { // planCasePolicy checked it
+			return fmt.Errorf("case policy: %w", err)
 		}
 	}
 	return nil

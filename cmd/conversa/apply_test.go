@@ -11,8 +11,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"conversa/conversation"
+	"conversa/handoff"
 	"conversa/notify"
 	"conversa/storage/sqlite"
 )
@@ -437,6 +439,96 @@ func TestApplyNotifications(t *testing.T) {
 			}
 			if tn, _ := store.TenantBySlug(t.Context(), "acme"); tn.Name != "Acme S.A.S." {
 				t.Errorf("a failed apply changed the tenant: %q", tn.Name)
+			}
+			if got := policy(); !reflect.DeepEqual(got, want) {
+				t.Errorf("a failed apply changed the policy to %+v", got)
+			}
+		})
+	}
+}
+
+// casesSection is docs/cases.md's example of a tenant's case policy, as
+// written there.
+const casesSection = `cases:
+  terms: {queja: 5, peticion: 10}
+  holidays: [2026-12-24, 2026-12-31]
+  rules:
+    term_hours: {denuncia: 4}
+    hours:
+      - {day: 1, from: "09:00", to: "18:00"}
+      - {day: 2, from: "09:00", to: "18:00"}
+    pause: restart
+  levels:
+    - {at: 0.5, to: lead, notify: [team_lead]}
+    - {at: 1, to: manager, notify: ["role:admin"]}
+  urgent_types: [reclamo]
+  max_extension_days: 5
+`
+
+func TestApplyCases(t *testing.T) {
+	dir := t.TempDir()
+	withPolicy := acmeFile + casesSection
+
+	out, err := applyFile(t, dir, withPolicy, "--dry-run")
+	if err != nil || !strings.Contains(out, "update case policy (the tenant had the server's settings)") {
+		t.Fatalf("dry run: %q, %v", out, err)
+	}
+	if _, err := applyFile(t, dir, withPolicy); err != nil {
+		t.Fatal(err)
+	}
+	store := storeAt(t, dir)
+	tn, err := store.TenantBySlug(t.Context(), "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := handoff.CasePolicy{
+		Terms:    map[handoff.CaseType]int{handoff.Queja: 5, handoff.Peticion: 10},
+		Holidays: []string{"2026-12-24", "2026-12-31"},
+		Rules: handoff.CaseRules{TermHours: map[handoff.CaseType]int{handoff.Denuncia: 4}, Pause: handoff.PauseRestart,
+			Hours: []handoff.Span{{Day: time.Monday, From: "09:00", To: "18:00"}, {Day: time.Tuesday, From: "09:00", To: "18:00"}}},
+		Levels:           []handoff.Level{{At: 0.5, To: "lead", Notify: []string{handoff.TargetTeamLead}}, {At: 1, To: "manager", Notify: []string{"role:admin"}}},
+		UrgentTypes:      []handoff.CaseType{handoff.Reclamo},
+		MaxExtensionDays: 5,
+	}
+	policy := func() handoff.CasePolicy {
+		t.Helper()
+		p, err := store.CasePolicy(t.Context(), tn.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	if got := policy(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("stored policy %+v, want %+v", got, want)
+	}
+	if out, err := applyFile(t, dir, withPolicy); err != nil || strings.TrimSpace(out) != "no changes" {
+		t.Fatalf("second apply: %q, %v", out, err)
+	}
+	if out, err := applyFile(t, dir, acmeFile); err != nil || strings.TrimSpace(out) != "no changes" {
+		t.Fatalf("apply without cases: %q, %v", out, err)
+	}
+
+	changed := strings.Replace(withPolicy, "queja: 5,", "queja: 7,", 1)
+	changed = strings.Replace(changed, "max_extension_days: 5", "max_extension_days: 3", 1)
+	if out, err := applyFile(t, dir, changed); err != nil || !strings.Contains(out, "update case policy: max_extension_days, terms") {
+		t.Fatalf("apply of a changed policy: %q, %v", out, err)
+	}
+	want.Terms[handoff.Queja], want.MaxExtensionDays = 7, 3
+	if got := policy(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("stored policy %+v, want %+v", got, want)
+	}
+
+	for _, tc := range []struct{ name, policy, want string }{
+		{"a bad term", "cases:\n  terms: {queja: 0}\n", "cases.terms.queja: must be 1 to 365"},
+		{"an unknown type", "cases:\n  terms: {tutela: 5}\n", `cases.terms: unknown case type "tutela"`},
+		{"a bad holiday", "cases:\n  holidays: [24/12/2026]\n", "cases.holidays[0]"},
+		{"a bad level", "cases:\n  levels: [{at: 1.5, to: boss}]\n", "cases.levels[0]"},
+		{"an unknown key", "cases:\n  term: {queja: 5}\n", "field term not found"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := applyFile(t, dir, acmeFile+tc.policy)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("apply = %v; want %q", err, tc.want)
 			}
 			if got := policy(); !reflect.DeepEqual(got, want) {
 				t.Errorf("a failed apply changed the policy to %+v", got)

@@ -68,6 +68,7 @@ type durableStore interface {
 	campaign.Store
 	webhook.Store
 	survey.Store
+	handoff.CasePolicyStore
 }
 
 var (
@@ -261,7 +262,9 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 		Notifier: notices, Surveys: store, Messages: store,
 		// Agents' work on cases: assignment, escalations told to their
 		// people by email and on their consoles, attached files.
-		Agents: store, Staff: staff, Bus: s.shared, Media: files, MaxAttachment: int64(cfg.CaseAttachmentMaxBytes), Rules: rules})
+		Agents: store, Staff: staff, Bus: s.shared, Media: files, MaxAttachment: int64(cfg.CaseAttachmentMaxBytes), Rules: rules,
+		// Each tenant's own case policy, over the rules above.
+		Policies: store})
 	s.bots = bot.NewEngine(store, store, store, bot.Config{
 		Actions: botActions(cases),
 		Client:  bot.NewActionClient(cfg.AllowPrivateWebhooks),
