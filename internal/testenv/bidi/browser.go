@@ -149,20 +149,23 @@ func (b *Browser) Close() error {
 }
 
 func (b *Browser) close() error {
-	if b.Conn != nil {
+	var err error
+	if b.Conn == nil { // no session to close it with
+		killProcessGroup(b.cmd)
+		<-b.exited
+	} else {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		// The browser may close the connection before it answers.
 		b.Call(ctx, "browser.close", nil, nil)
 		cancel()
 		b.Conn.Close()
-	}
-	var err error
-	select {
-	case <-b.exited:
-	case <-time.After(10 * time.Second):
-		err = errors.New("firefox did not exit within 10 s of browser.close: killed")
-		killProcessGroup(b.cmd)
-		<-b.exited
+		select {
+		case <-b.exited:
+		case <-time.After(10 * time.Second):
+			err = errors.New("firefox did not exit within 10 s of browser.close: killed")
+			killProcessGroup(b.cmd)
+			<-b.exited
+		}
 	}
 	if rerr := os.RemoveAll(b.profile); rerr != nil && err == nil {
 		err = fmt.Errorf("remove firefox profile: %w", rerr)
