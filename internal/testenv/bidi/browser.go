@@ -43,7 +43,8 @@ var defaultPrefs = map[string]any{
 // listening is what Firefox prints on stderr when its BiDi server is up.
 const listening = "WebDriver BiDi listening on "
 
-// Browser is a headless Firefox with a WebDriver BiDi session on it.
+// Browser is a headless Firefox with a WebDriver BiDi session on it. Its
+// methods may be called concurrently.
 type Browser struct {
 	*Conn
 	cmd     *exec.Cmd
