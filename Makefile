@@ -18,7 +18,7 @@ build: ## build bin/conversa (pure Go, no cgo)
 run: build ## run a node on the embedded store with the demo tenant
 	./bin/conversa serve --demo
 
-test: services lint ## run every test against real PostgreSQL, Valkey and Chromium
+test: services lint ## run every test against real PostgreSQL, Valkey, Chromium and Firefox
 	. ./$(ENVFILE) && $(GO) test -race -count=1 -timeout 12m ./...
 
 bench: services build ## run the benchmarks in bench/ (results go in bench/README.md)
@@ -49,7 +49,7 @@ fuzz: ## run every fuzz target for FUZZTIME (default 30s)
 	  done; \
 	done
 
-services: ## start the test services that are missing (PostgreSQL, Valkey, Chromium)
+services: ## start the test services that are missing (PostgreSQL, Valkey, Chromium, Firefox)
 	scripts/services $(ENVFILE)
 
 services-stop: ## stop the test services that make test started

@@ -107,6 +107,7 @@ func TestLayers(t *testing.T) {
 		"conversa/storage/postgres":              3,
 		"conversa/cmd/conversa":                  4,
 		"conversa/internal/testenv":              -1,
+		"conversa/internal/testenv/bidi":         -1,
 	} {
 		if got := layer(pkg); got != want {
 			t.Errorf("layer(%s) = %d, want %d", pkg, got, want)

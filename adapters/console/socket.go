@@ -32,7 +32,9 @@ type clientFrame struct {
 
 // serverFrame is what the console's socket sends: hello, message,
 // typing, conversation (its state changed), routing (offers, assignments,
-// agents), pong and error.
+// agents), pong and error. Hello comes once the socket listens to the
+// agent's and the tenant's events, so a page that refreshes on it misses
+// no change.
 type serverFrame struct {
 	Type           string                `json:"type"`
 	ConversationID int64                 `json:"conversation_id,omitempty"`

@@ -1,7 +1,7 @@
 // Package testenv finds the real services that tests run against:
-// PostgreSQL, a Valkey-compatible server, headless Chromium, and Dovecot +
-// Postfix for mail. scripts/test
-// starts whatever is missing and exports their addresses. A test that needs
+// PostgreSQL, a Valkey-compatible server, headless Chromium and Firefox,
+// and Dovecot + Postfix for mail. scripts/services starts whatever is
+// missing and exports their addresses. A test that needs
 // a service nobody started is skipped, except with CI=true, where it fails.
 package testenv
 
@@ -114,6 +114,23 @@ func Chromium(t testing.TB) string {
 		}
 	}
 	unavailable(t, "Chromium: none on PATH and TEST_CHROMIUM unset")
+	return ""
+}
+
+// Firefox returns the path of a headless-capable Firefox (TEST_FIREFOX, or
+// firefox-esr or firefox on PATH), which tests drive with
+// internal/testenv/bidi.
+func Firefox(t testing.TB) string {
+	t.Helper()
+	if p := os.Getenv("TEST_FIREFOX"); p != "" {
+		return p
+	}
+	for _, name := range []string{"firefox-esr", "firefox"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	unavailable(t, "Firefox: none on PATH and TEST_FIREFOX unset")
 	return ""
 }
 

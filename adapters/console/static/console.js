@@ -68,18 +68,23 @@
     if (on) { typingTimer = setTimeout(function () { el.hidden = true; }, 8000); }
   }
 
-  // refresh reloads the page's live region from the server.
-  var refreshing = null;
+  // refresh reloads the page's live region from the server. A refresh
+  // asked for while one is under way runs again after it: the page that
+  // one fetches may predate the change that asked.
+  var refreshing = false, refreshAgain = false;
   function refresh() {
-    if (refreshing) { return; }
-    refreshing = setTimeout(function () {
+    if (refreshing) { refreshAgain = true; return; }
+    refreshing = true;
+    setTimeout(function () {
       fetch(location.href, { credentials: 'same-origin' }).then(function (r) { return r.text(); }).then(function (html) {
-        refreshing = null;
         var doc = new DOMParser().parseFromString(html, 'text/html');
         var fresh = doc.querySelector('[data-live]');
         var cur = document.querySelector('[data-live]');
         if (fresh && cur) { cur.replaceWith(document.importNode(fresh, true)); countdowns(); }
-      }).catch(function () { refreshing = null; });
+      }).catch(function () {}).then(function () {
+        refreshing = false;
+        if (refreshAgain) { refreshAgain = false; refresh(); }
+      });
     }, 150);
   }
 
@@ -94,15 +99,19 @@
     socket.onopen = function () {
       backoff = 500;
       if (live) { live.hidden = true; }
-      body.dataset.socket = 'on';
       if (convID) { send({ type: 'watch', conversation_id: convID }); }
-      if (page === 'inbox' || page === 'supervisor') { refresh(); }
     };
     socket.onmessage = function (ev) {
       var f;
       try { f = JSON.parse(ev.data); } catch (e) { return; }
       body.dataset.lastFrame = f.type;
       switch (f.type) {
+      case 'hello':
+        // The server says hello once it listens to the agent's events: a
+        // refresh from now on misses none.
+        body.dataset.socket = 'on';
+        if (page === 'inbox' || page === 'supervisor') { refresh(); }
+        break;
       case 'message':
         if (conv && f.message) { showMessage(f.message); }
         break;
