@@ -60,6 +60,10 @@ type Options struct {
 	WordNgrams int
 	// NoSkipBigrams turns off the pairs of a word and the word after next.
 	NoSkipBigrams bool
+	// NoStems turns off the features of word stems: each word with its
+	// inflectional suffix stripped ("charging" and "charges" give
+	// "charg"), alone and in pairs of consecutive words.
+	NoStems bool
 	// CharMin and CharMax bound the length of the character n-grams taken
 	// inside each word padded with spaces (default 2 and 4); CharMax < 0
 	// turns them off.
@@ -278,7 +282,7 @@ const (
 // fit trains the features and weights of a model on d; the caller sets
 // its scale and threshold.
 func fit(ctx context.Context, d *dataset, o Options) (*Model, error) {
-	f := &features{WordMax: o.WordNgrams, Skip: !o.NoSkipBigrams, CharMin: o.CharMin, CharMax: o.CharMax, CharWeight: o.CharWeight}
+	f := &features{WordMax: o.WordNgrams, Skip: !o.NoSkipBigrams, CharMin: o.CharMin, CharMax: o.CharMax, CharWeight: o.CharWeight, Stems: !o.NoStems}
 	f.fit(d.texts, o.MinDF)
 	x, sq := f.matrix(d.texts)
 	nc := len(d.intents)
