@@ -75,10 +75,7 @@ func TestNetwork(t *testing.T) {
 
 // TestLoadVersion1 loads a model in the format without a network.
 func TestLoadVersion1(t *testing.T) {
-	m, err := Train(context.Background(), toy, Options{Seed: 1, NoStems: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := trainedToy(t)
 	if m.net != nil || m.unknown != 0 {
 		t.Fatal("the toy bot has a network or an unknown-word penalty")
 	}
@@ -109,7 +106,7 @@ func TestLoadVersion1(t *testing.T) {
 // TestLoadVersion2 loads a model with a network in the format without the
 // penalty for unknown words.
 func TestLoadVersion2(t *testing.T) {
-	m, err := Train(context.Background(), toy, Options{Seed: 3, network: 1, NoStems: true})
+	m, err := Train(context.Background(), toy, Options{Seed: 3, network: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +163,7 @@ func TestUnknownWords(t *testing.T) {
 // after the magic, the version, four bytes and four float64.
 const unknownAt = len(magic) + 2 + 4 + 4*8
 
-// downgrade returns the bytes of a version 4 model without stems and
+// downgrade returns the bytes of a version 3 or 4 model without stems and
 // without an unknown-word penalty in version 2 (no penalty) or 1 (nor the network's count, which
 // must be 0).
 func downgrade(b []byte, v uint16) []byte {

@@ -74,9 +74,12 @@ func TestLoadVersion3(t *testing.T) {
 			t.Errorf("Classify(%q) of version 3 = %+v, want %+v", text, got, want)
 		}
 	}
-	m := trainedToy(t)
-	if !m.feat.Stems {
-		t.Fatal("the toy bot has no stems")
+	m, err := Train(context.Background(), toy, Options{Seed: 1, stems: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.feat.Stems || plain.feat.Stems || trainedToy(t).feat.Stems {
+		t.Fatal("want stems only where asked for: small bots have none by default")
 	}
 	b, _ = m.MarshalBinary()
 	if _, err := Load(resumWithVersion(b, 3)); err == nil {
