@@ -11,7 +11,7 @@ import (
 // The serialized form of a Model, all numbers little-endian:
 //
 //	"CNLU" uint16(version)
-//	uint8 WordMax, uint8 Skip, uint8 CharMin, uint8 CharMax
+//	uint8 WordMax, uint8 flags (1 Skip, 2 Stems), uint8 CharMin, uint8 CharMax
 //	float64 CharWeight, Scale, Background, Threshold, Unknown
 //	uint32 intents, then per intent uint16 length and UTF-8 bytes (sorted)
 //	uint32 features n, uint64 keys[n] (increasing), float32 idf[n]
@@ -21,11 +21,12 @@ import (
 //	  float32 b1[h], w2[h*intents], b2[intents]
 //	uint32 CRC-32C of all the bytes before it
 //
-// Load still reads versions 1 and 2: version 2 lacks Unknown (the penalty
-// for unknown words, 0), version 1 also the network (and its count).
+// Load still reads versions 1 to 3: version 3 has no Stems flag, version 2
+// also lacks Unknown (the penalty for unknown words, 0), version 1 also the
+// network (and its count).
 const (
 	magic   = "CNLU"
-	version = 3
+	version = 4
 
 	maxUnknown = 1e3
 
@@ -46,6 +47,12 @@ const (
 	maxScale      = 1e3
 )
 
+// The bits of the flags byte.
+const (
+	flagSkip  = 1
+	flagStems = 2
+)
+
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // MarshalBinary returns the model as bytes that Load reads back; the same
@@ -63,11 +70,14 @@ func (m *Model) MarshalBinary() ([]byte, error) {
 	b = append(b, magic...)
 	b = binary.LittleEndian.AppendUint16(b, version)
 	f := m.feat
-	skip := byte(0)
+	flags := byte(0)
 	if f.Skip {
-		skip = 1
+		flags |= flagSkip
 	}
-	b = append(b, byte(f.WordMax), skip, byte(f.CharMin), byte(f.CharMax))
+	if f.Stems {
+		flags |= flagStems
+	}
+	b = append(b, byte(f.WordMax), flags, byte(f.CharMin), byte(f.CharMax))
 	for _, v := range []float64{f.CharWeight, m.cal.Scale, m.cal.Background, m.threshold, m.unknown} {
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
 	}
@@ -209,12 +219,16 @@ func Load(b []byte) (*Model, error) {
 	}
 	r := &reader{b: body[len(magic)+2:]}
 	f := &features{WordMax: int(r.u8())}
-	skip := r.u8()
-	f.Skip = skip == 1
+	flags := r.u8()
+	f.Skip, f.Stems = flags&flagSkip != 0, flags&flagStems != 0
 	f.CharMin, f.CharMax = int(r.u8()), int(r.u8())
+	known := byte(flagSkip | flagStems)
+	if v < 4 {
+		known = flagSkip
+	}
 	switch {
 	case r.err != nil:
-	case f.WordMax < 1 || f.WordMax > 3 || skip > 1:
+	case f.WordMax < 1 || f.WordMax > 3 || flags&^known != 0:
 		r.fail("bad word n-grams")
 	case f.CharMax > maxCharGram || f.CharMax > 0 && (f.CharMin < 1 || f.CharMin > f.CharMax):
 		r.fail("bad character n-grams")

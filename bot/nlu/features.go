@@ -7,15 +7,17 @@ import (
 )
 
 // features describes how a normalized text becomes a vector: TF-IDF
-// weights, with sublinear term frequency, of word n-grams and of character
-// n-grams inside " word " (padded), each block scaled to unit length and
-// then weighted.
+// weights, with sublinear term frequency, of word n-grams (and, with
+// Stems, of the words' stems and pairs of stems) and of character n-grams
+// inside " word " (padded), each block scaled to unit length and then
+// weighted.
 type features struct {
 	WordMax    int     // word n-grams of 1..WordMax words; 0 for none
 	CharMin    int     // shortest character n-gram
 	CharMax    int     // longest character n-gram; 0 for none
 	CharWeight float64 // weight of the character block; the word block has 1
 	Skip       bool    // add skip-bigrams (a word and the word after next)
+	Stems      bool    // add the stem of each word and of each pair of words
 
 	// Learned from the training texts.
 	keys  []uint64         // feature hashes, by index
@@ -84,6 +86,7 @@ func (f *features) extract(s *scratch, text []byte) {
 	s.words, s.unknown = 0, 0
 	// Words.
 	var prev, prev2 []byte
+	var prevStem stem
 	for rest := text; len(rest) > 0; {
 		w := rest
 		if i := slices.Index(rest, ' '); i >= 0 {
@@ -112,6 +115,14 @@ func (f *features) extract(s *scratch, text []byte) {
 		}
 		if f.Skip && prev2 != nil {
 			s.hashes = append(s.hashes, hash64(fnvOffset).addByte('s').add(prev2).addByte(' ').add(w).key(blockWord))
+		}
+		if f.Stems {
+			st := stemOf(w)
+			s.hashes = append(s.hashes, st.add(hash64(fnvOffset).addByte('S')).key(blockWord))
+			if prev != nil {
+				s.hashes = append(s.hashes, st.add(prevStem.add(hash64(fnvOffset).addByte('B')).addByte(' ')).key(blockWord))
+			}
+			prevStem = st
 		}
 		prev2, prev = prev, w
 		if f.CharMax > 0 {
@@ -227,4 +238,51 @@ func (f *features) buildIndex() {
 	for i, h := range f.keys {
 		f.index[h] = int32(i)
 	}
+}
+
+// stem is a word without its inflectional suffix: base, then y when the
+// suffix was "ies" or "ied" ("companies" and "applied" give "company" and
+// "apply").
+type stem struct {
+	base []byte
+	y    bool
+}
+
+// stemSuffixes are the endings stemOf strips, the first that fits.
+var stemSuffixes = []string{"ingly", "edly", "ings", "ing", "ies", "ied", "es", "ed", "ly", "s"}
+
+// stemOf strips the first of stemSuffixes that w ends with, if at least
+// three letters are left, then a final "e": "charge", "charged", "charges"
+// and "charging" all give "charg"; "address" keeps its "ss". It is crude
+// on purpose: a stem only has to be the same for the forms of a word, and
+// the words themselves stay features too. Spanish plurals lose their "s"
+// or "es" alike.
+func stemOf(w []byte) stem {
+	for _, suf := range stemSuffixes {
+		n := len(w) - len(suf)
+		if n < 3 || string(w[n:]) != suf {
+			continue
+		}
+		if suf == "s" && w[n-1] == 's' {
+			return stem{base: w}
+		}
+		w = w[:n]
+		if suf == "ies" || suf == "ied" {
+			return stem{base: w, y: true}
+		}
+		break
+	}
+	if len(w) > 3 && w[len(w)-1] == 'e' {
+		w = w[:len(w)-1]
+	}
+	return stem{base: w}
+}
+
+// add hashes the stem after h.
+func (s stem) add(h hash64) hash64 {
+	h = h.add(s.base)
+	if s.y {
+		h = h.addByte('y')
+	}
+	return h
 }

@@ -2,6 +2,7 @@ package nlu
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"hash/crc32"
 	"math"
@@ -51,17 +52,23 @@ func FuzzLoad(f *testing.F) {
 }
 
 // FuzzClassify checks Classify on any text: empty, huge, emoji only,
-// invalid UTF-8.
+// invalid UTF-8; with and without the features of word stems.
 func FuzzClassify(f *testing.F) {
 	m := trainedToy(f)
-	for _, s := range []string{"", "hola", "🙂🙂🙂", "\xff\xfe", strings.Repeat("a", 10000), "I lost my card!!!", "q xq pq", "\u0301\u0301", "İSTANBUL ǅ ß"} {
+	stems, err := Train(context.Background(), toy, Options{Seed: 1, stems: 1})
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, s := range []string{"", "hola", "🙂🙂🙂", "\xff\xfe", strings.Repeat("a", 10000), "I lost my card!!!", "q xq pq", "\u0301\u0301", "İSTANBUL ǅ ß", "companies applied ies ied sss charges"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, text string) {
-		p := m.Classify(text)
-		checkPrediction(t, m, p)
-		if p.Language != "" && p.Language != "es" && p.Language != "en" {
-			t.Fatalf("language %q", p.Language)
+		for _, m := range []*Model{m, stems} {
+			p := m.Classify(text)
+			checkPrediction(t, m, p)
+			if p.Language != "" && p.Language != "es" && p.Language != "en" {
+				t.Fatalf("language %q", p.Language)
+			}
 		}
 	})
 }

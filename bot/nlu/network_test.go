@@ -158,12 +158,13 @@ func TestUnknownWords(t *testing.T) {
 	}
 }
 
-// unknownAt is where the penalty for unknown words starts in version 3:
+// unknownAt is where the penalty for unknown words starts in versions 3
+// and 4:
 // after the magic, the version, four bytes and four float64.
 const unknownAt = len(magic) + 2 + 4 + 4*8
 
-// downgrade returns the bytes of a version 3 model without an unknown-word
-// penalty in version 2 (no penalty) or 1 (nor the network's count, which
+// downgrade returns the bytes of a version 3 or 4 model without stems and
+// without an unknown-word penalty in version 2 (no penalty) or 1 (nor the network's count, which
 // must be 0).
 func downgrade(b []byte, v uint16) []byte {
 	c := append(bytes.Clone(b[:unknownAt]), b[unknownAt+8:len(b)-4]...)

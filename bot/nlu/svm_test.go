@@ -57,9 +57,9 @@ func TestLooseTolerance(t *testing.T) {
 }
 
 // TestLargeBotIsDeterministic trains a data set large enough for the
-// loose tolerance (without the network, which TestNetwork covers) with 1
-// and 2 workers: the same bytes, and a model that classifies held-out
-// examples.
+// loose tolerance and the stems (without the network, which TestNetwork
+// covers) with 1 and 2 workers: the same bytes, and a model that
+// classifies held-out examples.
 func TestLargeBotIsDeterministic(t *testing.T) {
 	ex := synthetic(30, networkMinExamples+600)
 	train, test := ex[:networkMinExamples], ex[networkMinExamples:]
@@ -71,6 +71,9 @@ func TestLargeBotIsDeterministic(t *testing.T) {
 		return m
 	}
 	a, b := fit(1), fit(2)
+	if !a.feat.Stems {
+		t.Error("a large bot has no stems")
+	}
 	ab, _ := a.MarshalBinary()
 	bb, _ := b.MarshalBinary()
 	if !bytes.Equal(ab, bb) {
