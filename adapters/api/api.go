@@ -366,6 +366,9 @@ var routes = []route{
 	}))},
 	{"PATCH", "/api/v1/webhooks/{id}", withWebhooks((*API).updateWebhook)},
 	{"DELETE", "/api/v1/webhooks/{id}", withWebhooks((*API).deleteWebhook)},
+	{"POST", "/api/v1/webhooks/{id}/rotate-secret", withWebhooks(readByID(func(a *API, ctx context.Context, tenantID, id int64) (webhook.Endpoint, error) {
+		return a.cfg.Webhooks.RotateSecret(ctx, tenantID, id)
+	}))},
 }
 
 // Routes registers the API's handlers on mux.

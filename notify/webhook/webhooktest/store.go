@@ -3,6 +3,8 @@
 package webhooktest
 
 import (
+	"bytes"
+	"errors"
 	"reflect"
 	"testing"
 
@@ -82,6 +84,15 @@ func TestStore(t *testing.T, newStore func(t *testing.T) (conversation.Store, we
 			t.Errorf("create for a missing tenant: %v", err)
 		}
 
+		rot, err := s.SetEndpointSecret(ctx, acme, e.ID, "whsec_rotated_0123456789")
+		must(err)
+		if got, err := s.Endpoint(ctx, acme, e.ID); err != nil || got.Secret != "whsec_rotated_0123456789" || rot.Secret != got.Secret || got.URL != up.URL {
+			t.Fatalf("after rotating the secret: %+v, %v (set returned %+v)", got, err, rot)
+		}
+		if _, err := s.SetEndpointSecret(ctx, other, e.ID, "whsec_stolen_0123456789"); !conversation.IsNotFound(err) {
+			t.Errorf("rotate another tenant's secret: %v", err)
+		}
+
 		must(s.DeleteEndpoint(ctx, acme, e.ID))
 		if _, err := s.Endpoint(ctx, acme, e.ID); !conversation.IsNotFound(err) {
 			t.Errorf("read a deleted endpoint: %v", err)
@@ -90,4 +101,68 @@ func TestStore(t *testing.T, newStore func(t *testing.T) (conversation.Store, we
 			t.Errorf("delete twice: %v", err)
 		}
 	})
+}
+
+// TestSealedSecrets checks that a store keeps endpoint secrets encrypted.
+// open returns a store on one database, the same for every call within the
+// test, with the given sealer (nil for none).
+func TestSealedSecrets(t *testing.T, open func(t *testing.T, sealer *conversation.Sealer) (conversation.Store, webhook.Store)) {
+	ctx := t.Context()
+	keyA, _ := conversation.NewSealer(bytes.Repeat([]byte{1}, 32))
+	keyB, _ := conversation.NewSealer(bytes.Repeat([]byte{2}, 32))
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Before the store had a key, secrets were stored in the clear.
+	cs, clear := open(t, nil)
+	tn, err := cs.CreateTenant(ctx, conversation.Tenant{Slug: "sealed-hooks", Name: "Sealed"})
+	must(err)
+	old, err := clear.CreateEndpoint(ctx, webhook.Endpoint{TenantID: tn.ID, URL: "https://old.example/", Secret: "whsec_old_in_the_clear"})
+	must(err)
+
+	_, s := open(t, keyA)
+	if got, err := s.Endpoint(ctx, tn.ID, old.ID); err != nil || got.Secret != "whsec_old_in_the_clear" {
+		t.Fatalf("a clear secret reads as %q, %v; want it as it is", got.Secret, err)
+	}
+	e, err := s.CreateEndpoint(ctx, webhook.Endpoint{TenantID: tn.ID, URL: "https://new.example/", Secret: "whsec_new_sealed_0123"})
+	must(err)
+	if e.Secret != "whsec_new_sealed_0123" {
+		t.Fatalf("created with secret %q", e.Secret)
+	}
+	n, err := s.SealEndpointSecrets(ctx)
+	must(err)
+	if n != 1 {
+		t.Errorf("SealEndpointSecrets sealed %d; want the 1 clear secret", n)
+	}
+	if n, err := s.SealEndpointSecrets(ctx); err != nil || n != 0 {
+		t.Errorf("sealing again: %d, %v; want nothing left", n, err)
+	}
+	list, err := s.ListEndpoints(ctx, tn.ID)
+	must(err)
+	if len(list) != 2 || list[0].Secret != "whsec_old_in_the_clear" || list[1].Secret != "whsec_new_sealed_0123" {
+		t.Fatalf("after sealing, the endpoints read %+v", list)
+	}
+	rot, err := s.SetEndpointSecret(ctx, tn.ID, e.ID, "whsec_rotated_sealed_0123")
+	must(err)
+	if rot.Secret != "whsec_rotated_sealed_0123" {
+		t.Fatalf("rotated to %q", rot.Secret)
+	}
+
+	// Without the key, or with another, no secret opens: none is stored
+	// in the clear any more.
+	for name, sealer := range map[string]*conversation.Sealer{"no key": nil, "another key": keyB} {
+		_, other := open(t, sealer)
+		for _, id := range []int64{old.ID, e.ID} {
+			if got, err := other.Endpoint(ctx, tn.ID, id); !errors.Is(err, conversation.ErrSealed) {
+				t.Errorf("%s: endpoint %d reads as %+v, %v; want ErrSealed", name, id, got, err)
+			}
+		}
+		if _, err := other.ListEndpoints(ctx, tn.ID); !errors.Is(err, conversation.ErrSealed) {
+			t.Errorf("%s: ListEndpoints = %v; want ErrSealed", name, err)
+		}
+	}
 }
