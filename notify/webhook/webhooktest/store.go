@@ -6,7 +6,9 @@ import (
 	"bytes"
 	"errors"
 	"reflect"
+	"strconv"
 	"testing"
+	"time"
 
 	"conversa/conversation"
 	"conversa/notify/webhook"
@@ -91,6 +93,34 @@ func TestStore(t *testing.T, newStore func(t *testing.T) (conversation.Store, we
 		}
 		if _, err := s.SetEndpointSecret(ctx, other, e.ID, "whsec_stolen_0123456789"); !conversation.IsNotFound(err) {
 			t.Errorf("rotate another tenant's secret: %v", err)
+		}
+
+		// An event is enqueued once per endpoint, and never for another
+		// tenant's endpoint.
+		job := func(ep int64) conversation.Job {
+			return conversation.Job{TenantID: acme, Kind: webhook.JobDeliver, Ref: ep, Key: "webhook:test:" + strconv.FormatInt(ep, 10), Payload: []byte(`{}`), MaxAttempts: 3}
+		}
+		n, err := s.EnqueueEvent(ctx, acme, "message:1:read", []conversation.Job{job(e.ID), job(all.ID)})
+		must(err)
+		if n != 2 {
+			t.Fatalf("EnqueueEvent enqueued %d; want 2", n)
+		}
+		js, err := cs.ClaimJobs(ctx, []string{webhook.JobDeliver}, 10, time.Minute)
+		must(err)
+		if len(js) != 2 {
+			t.Fatalf("claimed %+v; want the 2 deliveries", js)
+		}
+		for _, j := range js {
+			must(cs.CompleteJob(ctx, j))
+		}
+		if n, err := s.EnqueueEvent(ctx, acme, "message:1:read", []conversation.Job{job(e.ID), job(all.ID)}); err != nil || n != 0 {
+			t.Errorf("the same event again, after its deliveries finished: %d, %v; want none", n, err)
+		}
+		if n, err := s.EnqueueEvent(ctx, other, "message:1:read", []conversation.Job{job(e.ID)}); err != nil || n != 0 {
+			t.Errorf("an event of another tenant for acme's endpoint: %d, %v; want none", n, err)
+		}
+		if n, err := s.EnqueueEvent(ctx, acme, "message:1:failed", []conversation.Job{job(e.ID)}); err != nil || n != 1 {
+			t.Errorf("another event: %d, %v; want 1", n, err)
 		}
 
 		must(s.DeleteEndpoint(ctx, acme, e.ID))
