@@ -368,6 +368,7 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 		return nil, err
 	}
 	s.worker.Handle(campaign.JobSend, s.campaigns.SendJob)
+	s.worker.Handle(campaign.JobPlan, s.campaigns.PlanJob)
 
 	s.api, err = api.New(api.Config{RequestsPerMinute: cfg.APIRequestsPerMinute, Logger: logger, Bots: s.bots, BotStore: store,
 		Cases: cases, CaseStore: store, Templates: s.templates, TemplateStore: store, Media: s.media, MaxUploadBytes: int64(cfg.CaseAttachmentMaxBytes),
