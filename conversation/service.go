@@ -351,7 +351,7 @@ func (s *Service) UpdateStatus(ctx context.Context, u StatusUpdate) (Message, er
 		return Message{}, err
 	}
 	if changed {
-		if _, ok := StatusChangedJob(m); ok {
+		if ReportedStatus(m.Status) {
 			s.jobs() // the store may have enqueued the change's report
 		}
 		s.publish(ctx, Event{Type: EventMessageUpdated, Message: &m})

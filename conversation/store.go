@@ -333,13 +333,19 @@ const (
 	JobStatusChanged = "status_changed"
 )
 
+// ReportedStatus reports whether an outbound message's change to st is
+// told to the tenant's systems: delivered, read and failed are.
+func ReportedStatus(st Status) bool {
+	return st == StatusDelivered || st == StatusRead || st == StatusFailed
+}
+
 // StatusChangedJob returns the JobStatusChanged job that records the
 // change of m, an outbound message whose status just changed, to
 // delivered, read or failed: Ref the message, Key one per message and
 // status, Payload m as JSON (what the status was when it changed). ok is
 // false for other changes, which tell nobody.
 func StatusChangedJob(m Message) (j Job, ok bool) {
-	if m.Direction != DirectionOut || (m.Status != StatusDelivered && m.Status != StatusRead && m.Status != StatusFailed) {
+	if m.Direction != DirectionOut || !ReportedStatus(m.Status) {
 		return Job{}, false
 	}
 	payload, err := json.Marshal(m)

@@ -123,7 +123,11 @@ const (
 
 // Event is the body of a delivery.
 type Event struct {
-	// ID names the event; a receiver may drop a repeated one.
+	// ID names the event (message:<id>:<status>, notification:<id>,
+	// campaign:<id>:<status>:<queued>), the same on every delivery of it
+	// and in DeliveryHeader. Delivery is at least once (a request whose
+	// answer was lost is sent again), so a receiver drops an ID it has
+	// seen.
 	ID       string    `json:"id"`
 	Type     string    `json:"type"`
 	TenantID int64     `json:"tenant_id"`

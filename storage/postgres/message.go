@@ -199,7 +199,8 @@ func (s *Store) UpdateMessageStatus(ctx context.Context, u conversation.StatusUp
 	updateArgs := append(slices.Clone(args), u.Status, nullString(u.SetProviderID), fcode, fmsg, now(), conversation.StatusesBefore(u.Status))
 	var m conversation.Message
 	var err error
-	if _, reported := conversation.StatusChangedJob(conversation.Message{Direction: conversation.DirectionOut, Status: u.Status}); reported {
+	if conversation.ReportedStatus(u.Status) {
+		// The change and the job that reports it commit together.
 		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 			if m, err = scanMessage(tx.QueryRow(ctx, update, updateArgs...)); err != nil {
 				return err
