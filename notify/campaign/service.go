@@ -256,35 +256,36 @@ func (s *Service) keepUpload(ctx context.Context, c Campaign, r io.Reader) error
 // before it was stored whole.
 var errUploadCut = errors.New("the upload was not stored whole")
 
-// uploadReader reads a kept upload a piece at a time.
-type uploadReader struct {
-	ctx   context.Context
-	store Store
-	c     Campaign
-	seq   int
-	piece []byte
-	done  bool
+// uploadReader returns a reader of the campaign's kept upload that reads
+// it from the store a piece at a time. A missing piece is errUploadCut.
+func (s *Service) uploadReader(ctx context.Context, c Campaign) io.Reader {
+	seq, done := 0, false
+	var piece []byte
+	return readerFunc(func(p []byte) (int, error) {
+		for len(piece) == 0 {
+			if done {
+				return 0, io.EOF
+			}
+			next, err := s.deps.Store.UploadPiece(ctx, c.TenantID, c.ID, seq)
+			if conversation.IsNotFound(err) {
+				return 0, errUploadCut
+			}
+			if err != nil {
+				return 0, fmt.Errorf("read the kept upload: %w", err)
+			}
+			seq++
+			piece, done = next, len(next) == 0
+		}
+		n := copy(p, piece)
+		piece = piece[n:]
+		return n, nil
+	})
 }
 
-func (u *uploadReader) Read(p []byte) (int, error) {
-	for len(u.piece) == 0 {
-		if u.done {
-			return 0, io.EOF
-		}
-		piece, err := u.store.UploadPiece(u.ctx, u.c.TenantID, u.c.ID, u.seq)
-		if conversation.IsNotFound(err) {
-			return 0, errUploadCut
-		}
-		if err != nil {
-			return 0, fmt.Errorf("read the kept upload: %w", err)
-		}
-		u.seq++
-		u.piece, u.done = piece, len(piece) == 0
-	}
-	n := copy(p, u.piece)
-	u.piece = u.piece[n:]
-	return n, nil
-}
+// readerFunc is an io.Reader.
+type readerFunc func(p []byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
 
 // planCSV imports and plans the contacts of the campaign's kept upload
 // after the batches planned before (SetPlanCursor records each), and
@@ -300,7 +301,7 @@ func (s *Service) planCSV(ctx context.Context, c Campaign, p planning) (ImportRe
 	if err != nil {
 		return ImportReport{}, fmt.Errorf("resume the upload: %w", err)
 	}
-	rep, err := ReadCSV(&uploadReader{ctx: ctx, store: s.deps.Store, c: c}, tenant.Region, func(batch []ContactImport, lines []int) error {
+	rep, err := ReadCSV(s.uploadReader(ctx, c), tenant.Region, func(batch []ContactImport, lines []int) error {
 		if len(lines) == 0 || lines[len(lines)-1] <= done {
 			return nil // planned before the planning stopped
 		}

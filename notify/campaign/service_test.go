@@ -458,3 +458,27 @@ func TestPlanningResumes(t *testing.T) {
 		})
 	}
 }
+
+// TestPlanningCutUpload: a node that stopped while it kept an upload left
+// it without its end; the planning job cancels that campaign rather than
+// plan part of the file.
+func TestPlanningCutUpload(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	c, err := e.store.CreateCampaign(ctx, campaign.Campaign{TenantID: e.tenant.ID, Name: "cortada", Purpose: "reminder",
+		Source: campaign.SourceCSV, Throttle: campaign.Throttle{PerSecond: 10}})
+	must(t, err)
+	must(t, e.store.PutUpload(ctx, e.tenant.ID, c.ID, 0, []byte("name,phone\nAna,3101234567\n")))
+	later, err := campaign.New(campaign.Deps{Store: e.store, Tenants: e.store, Notifier: e.notify},
+		campaign.Config{Now: func() time.Time { return time.Now().Add(2 * campaign.PlanLease) }})
+	must(t, err)
+	must(t, later.PlanJob(ctx, conversation.Job{TenantID: e.tenant.ID, Kind: campaign.JobPlan, Ref: c.ID}))
+	got, err := e.svc.Get(ctx, e.tenant.ID, c.ID)
+	must(t, err)
+	if rep := e.report(t, c.ID); got.Status != campaign.StatusCancelled || rep.Recipients != 0 {
+		t.Fatalf("a cut upload: %s, %+v; want cancelled with nobody planned", got.Status, rep)
+	}
+	if _, err := e.store.UploadPiece(ctx, e.tenant.ID, c.ID, 0); !conversation.IsNotFound(err) {
+		t.Fatalf("the cut upload is kept: %v", err)
+	}
+}
