@@ -244,3 +244,13 @@ func TestWebhookSealedSecrets(t *testing.T) {
 		}
 	}
 }
+
+func TestWebhookStatusOutbox(t *testing.T) {
+	webhooktest.TestStatusOutbox(t, func(t *testing.T) (conversation.Store, webhook.Store) {
+		s := open(t)
+		if _, err := s.Migrate(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		return s, s
+	})
+}

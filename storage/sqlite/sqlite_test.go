@@ -224,3 +224,14 @@ func TestWebhookSealedSecrets(t *testing.T) {
 		}
 	}
 }
+
+func TestWebhookStatusOutbox(t *testing.T) {
+	webhooktest.TestStatusOutbox(t, func(t *testing.T) (conversation.Store, webhook.Store) {
+		s, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "conversa.db")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s, s
+	})
+}

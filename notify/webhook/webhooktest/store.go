@@ -4,6 +4,7 @@ package webhooktest
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"reflect"
 	"strconv"
@@ -194,5 +195,91 @@ func TestSealedSecrets(t *testing.T, open func(t *testing.T, sealer *conversatio
 		if _, err := other.ListEndpoints(ctx, tn.ID); !errors.Is(err, conversation.ErrSealed) {
 			t.Errorf("%s: ListEndpoints = %v; want ErrSealed", name, err)
 		}
+	}
+}
+
+// TestStatusOutbox checks that a status change of an outbound message to
+// delivered, read or failed enqueues, in its transaction, the
+// status_changed job when the tenant has an enabled endpoint, and only
+// then. newStore is as for TestStore.
+func TestStatusOutbox(t *testing.T, newStore func(t *testing.T) (conversation.Store, webhook.Store)) {
+	cs, s := newStore(t)
+	ctx := t.Context()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	tn, err := cs.CreateTenant(ctx, conversation.Tenant{Slug: "outbox", Name: "Outbox"})
+	must(err)
+	acct, err := cs.CreateChannelAccount(ctx, conversation.ChannelAccount{TenantID: tn.ID, Kind: conversation.ChannelSMS, Key: "+15550002222"})
+	must(err)
+	in, err := cs.Ingest(ctx, []conversation.IngestRequest{{TenantID: tn.ID, AccountID: acct.ID, Inbound: conversation.Inbound{
+		Channel: conversation.ChannelSMS, Account: acct.Key, From: "+573001234567", ProviderID: "SM-in", ReceivedAt: time.Now(),
+		Parts: []conversation.Part{conversation.TextPart("hola")}}}})
+	must(err)
+	must(in[0].Err)
+	send := func(key string) conversation.Message {
+		t.Helper()
+		res, err := cs.Send(ctx, []conversation.Outbound{{TenantID: tn.ID, ConversationID: in[0].Message.ConversationID,
+			Author: conversation.Author{Kind: conversation.AuthorAgent}, Parts: []conversation.Part{conversation.TextPart("ok")}, IdempotencyKey: key}})
+		must(err)
+		return res[0].Message
+	}
+	update := func(m conversation.Message, u conversation.StatusUpdate) error {
+		u.TenantID, u.MessageID = tn.ID, m.ID
+		_, _, err := cs.UpdateMessageStatus(ctx, u)
+		return err
+	}
+	reports := func() []conversation.Job {
+		t.Helper()
+		js, err := cs.ClaimJobs(ctx, []string{conversation.JobStatusChanged}, 10, time.Minute)
+		must(err)
+		for _, j := range js {
+			must(cs.CompleteJob(ctx, j))
+		}
+		return js
+	}
+
+	a := send("a")
+	must(update(a, conversation.StatusUpdate{Status: conversation.StatusSent, SetProviderID: "SM-a"}))
+	must(update(a, conversation.StatusUpdate{Status: conversation.StatusDelivered}))
+	if js := reports(); len(js) != 0 {
+		t.Fatalf("without an endpoint: %+v", js)
+	}
+	ep, err := s.CreateEndpoint(ctx, webhook.Endpoint{TenantID: tn.ID, URL: "https://crm.example/hooks", Secret: "whsec_0123456789abcdef", Disabled: true})
+	must(err)
+	must(update(a, conversation.StatusUpdate{Status: conversation.StatusRead}))
+	if js := reports(); len(js) != 0 {
+		t.Fatalf("with a disabled endpoint: %+v", js)
+	}
+	ep.Disabled = false
+	_, err = s.UpdateEndpoint(ctx, ep)
+	must(err)
+
+	b := send("b")
+	must(update(b, conversation.StatusUpdate{Status: conversation.StatusSent, SetProviderID: "SM-b"}))
+	if js := reports(); len(js) != 0 {
+		t.Fatalf("sent is not reported: %+v", js)
+	}
+	must(update(b, conversation.StatusUpdate{Status: conversation.StatusFailed, Failure: &conversation.Failure{Code: "30003", Message: "unreachable"}}))
+	js := reports()
+	if len(js) != 1 || js[0].Ref != b.ID || js[0].TenantID != tn.ID || js[0].Key != "status:"+strconv.FormatInt(b.ID, 10)+":failed" {
+		t.Fatalf("reports of the failure: %+v", js)
+	}
+	var m conversation.Message
+	if err := json.Unmarshal(js[0].Payload, &m); err != nil || m.ID != b.ID || m.Status != conversation.StatusFailed || m.Failure == nil || m.Failure.Code != "30003" {
+		t.Fatalf("the report's message %+v, %v", m, err)
+	}
+	// A change that fails enqueues nothing, and one that changes nothing
+	// (backwards) neither.
+	c := send("c")
+	if err := update(c, conversation.StatusUpdate{Status: conversation.StatusDelivered, SetProviderID: "SM-a"}); conversation.ErrorCode(err) != conversation.ECONFLICT {
+		t.Fatalf("a taken provider id: %v", err)
+	}
+	must(update(b, conversation.StatusUpdate{Status: conversation.StatusDelivered}))
+	if js := reports(); len(js) != 0 {
+		t.Fatalf("a failed or backward change reported: %+v", js)
 	}
 }
