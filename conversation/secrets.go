@@ -1,6 +1,7 @@
 package conversation
 
 import (
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
@@ -62,9 +63,7 @@ func (s *Sealer) Seal(kind ChannelKind, key string, settings map[string]string) 
 		if !IsSecretSetting(name) || v == "" || strings.HasPrefix(v, sealedPrefix) {
 			continue
 		}
-		nonce := make([]byte, s.aead.NonceSize(), s.aead.NonceSize()+len(v)+s.aead.Overhead())
-		rand.Read(nonce)
-		out[name] = sealedPrefix + base64.RawStdEncoding.EncodeToString(s.aead.Seal(nonce, nonce, []byte(v), settingAAD(kind, key, name)))
+		out[name] = s.seal(settingAAD(kind, key, name), v)
 	}
 	return out
 }
@@ -84,15 +83,94 @@ func (s *Sealer) Open(kind ChannelKind, key string, settings map[string]string) 
 		if s == nil {
 			return fmt.Errorf("settings.%s of %s account %s: %w", name, kind, key, ErrSealed)
 		}
-		b, err := base64.RawStdEncoding.DecodeString(v[len(sealedPrefix):])
-		if err != nil || len(b) < s.aead.NonceSize() {
+		plain, ok := s.open(settingAAD(kind, key, name), v)
+		if !ok {
 			return fmt.Errorf("settings.%s of %s account %s: %w", name, kind, key, ErrSealed)
 		}
-		plain, err := s.aead.Open(nil, b[:s.aead.NonceSize()], b[s.aead.NonceSize():], settingAAD(kind, key, name))
-		if err != nil {
-			return fmt.Errorf("settings.%s of %s account %s: %w", name, kind, key, ErrSealed)
-		}
-		settings[name] = string(plain)
+		settings[name] = plain
+	}
+	return nil
+}
+
+// seal encrypts v bound to aad.
+func (s *Sealer) seal(aad []byte, v string) string {
+	nonce := make([]byte, s.aead.NonceSize(), s.aead.NonceSize()+len(v)+s.aead.Overhead())
+	rand.Read(nonce)
+	return sealedPrefix + base64.RawStdEncoding.EncodeToString(s.aead.Seal(nonce, nonce, []byte(v), aad))
+}
+
+// open decrypts a sealed value bound to aad; false when it does not open.
+func (s *Sealer) open(aad []byte, v string) (string, bool) {
+	b, err := base64.RawStdEncoding.DecodeString(strings.TrimPrefix(v, sealedPrefix))
+	if err != nil || len(b) < s.aead.NonceSize() {
+		return "", false
+	}
+	plain, err := s.aead.Open(nil, b[:s.aead.NonceSize()], b[s.aead.NonceSize():], aad)
+	if err != nil {
+		return "", false
+	}
+	return string(plain), true
+}
+
+// IsSealed reports whether v is a value a Sealer encrypted.
+func IsSealed(v string) bool { return strings.HasPrefix(v, sealedPrefix) }
+
+// SealValue encrypts one secret bound to purpose (such as "webhook secret"
+// and its tenant's id), so that it opens only with the same purpose. An
+// empty or already sealed value, or a nil Sealer, returns v as it is.
+func (s *Sealer) SealValue(purpose, v string) string {
+	if s == nil || v == "" || IsSealed(v) {
+		return v
+	}
+	return s.seal(valueAAD(purpose), v)
+}
+
+// OpenValue decrypts a value SealValue sealed with the same purpose. A
+// value stored in the clear (before encryption was configured) is returned
+// as it is. Returns ErrSealed when it does not open: another key or
+// purpose, or a nil Sealer.
+func (s *Sealer) OpenValue(purpose, v string) (string, error) {
+	if !IsSealed(v) {
+		return v, nil
+	}
+	if s == nil {
+		return "", fmt.Errorf("%s: %w", purpose, ErrSealed)
+	}
+	plain, ok := s.open(valueAAD(purpose), v)
+	if !ok {
+		return "", fmt.Errorf("%s: %w", purpose, ErrSealed)
+	}
+	return plain, nil
+}
+
+func valueAAD(purpose string) []byte {
+	return []byte("conversa sealed value\x00" + purpose)
+}
+
+// KeySettings keeps the key check. conversation.Store implements it.
+type KeySettings interface {
+	InitSetting(ctx context.Context, name, value string) (string, error)
+}
+
+// keyCheckSetting names the setting that holds a value sealed with the
+// database's key.
+const keyCheckSetting = "encryption_key_check"
+
+// CheckKey proves that the Sealer has the key the store's secrets were
+// sealed with: the first check stores a sealed value, every later one
+// opens it. Returns ErrSealed, wrapped in a message that says what to do,
+// when the key is another: a server must refuse to start rather than fail
+// on each secret later. A nil Sealer has nothing to check.
+func (s *Sealer) CheckKey(ctx context.Context, settings KeySettings) error {
+	if s == nil {
+		return nil
+	}
+	stored, err := settings.InitSetting(ctx, keyCheckSetting, s.SealValue(keyCheckSetting, keyCheckSetting))
+	if err != nil {
+		return fmt.Errorf("check the encryption key: %w", err)
+	}
+	if v, err := s.OpenValue(keyCheckSetting, stored); err != nil || v != keyCheckSetting {
+		return fmt.Errorf("encryption_key is not the key this database's secrets were encrypted with: %w", ErrSealed)
 	}
 	return nil
 }

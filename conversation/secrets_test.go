@@ -84,3 +84,31 @@ func TestSealer(t *testing.T) {
 		t.Fatal("NewSealer accepted a 5-byte key")
 	}
 }
+
+func TestSealValue(t *testing.T) {
+	s, _ := conversation.NewSealer(bytes.Repeat([]byte{7}, 32))
+	other, _ := conversation.NewSealer(bytes.Repeat([]byte{8}, 32))
+	sealed := s.SealValue("webhook secret 1", "whsec_0123456789")
+	if !conversation.IsSealed(sealed) || strings.Contains(sealed, "whsec_0123456789") {
+		t.Fatalf("sealed as %q", sealed)
+	}
+	if again := s.SealValue("webhook secret 1", sealed); again != sealed {
+		t.Error("a sealed value was sealed again")
+	}
+	if v, err := s.OpenValue("webhook secret 1", sealed); err != nil || v != "whsec_0123456789" {
+		t.Fatalf("OpenValue = %q, %v", v, err)
+	}
+	if v, err := s.OpenValue("webhook secret 1", "clear-from-before"); err != nil || v != "clear-from-before" {
+		t.Errorf("a clear value opens as %q, %v; want it as it is", v, err)
+	}
+	for name, open := range map[string]func() (string, error){
+		"another purpose": func() (string, error) { return s.OpenValue("webhook secret 2", sealed) },
+		"another key":     func() (string, error) { return other.OpenValue("webhook secret 1", sealed) },
+		"no key":          func() (string, error) { return (*conversation.Sealer)(nil).OpenValue("webhook secret 1", sealed) },
+		"garbage":         func() (string, error) { return s.OpenValue("webhook secret 1", "enc:v1:!!") },
+	} {
+		if v, err := open(); !errors.Is(err, conversation.ErrSealed) || v != "" {
+			t.Errorf("%s: OpenValue = %q, %v; want ErrSealed", name, v, err)
+		}
+	}
+}

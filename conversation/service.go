@@ -67,10 +67,12 @@ type Deps struct {
 	// JobsAdded is called after a commit that enqueued jobs, to wake the
 	// local Worker.
 	JobsAdded func()
-	// StatusChanged, when set, is called after an outbound message's
-	// delivery status changed (with the event that tells it), to tell the
-	// tenant's systems (signed webhooks).
-	StatusChanged func(ctx context.Context, m Message)
+	// StatusChanged, when set, tells the tenant's systems (signed
+	// webhooks) that an outbound message's delivery status changed. The
+	// JobStatusChanged job calls it, at least once per change and with
+	// the message as it was then; an error retries the job, so it must be
+	// idempotent.
+	StatusChanged func(ctx context.Context, m Message) error
 }
 
 // Service carries out the use cases of the conversation model: ingest,
@@ -93,7 +95,7 @@ type Service struct {
 	accounts     accountCache
 	ingest       *groupCommit[IngestRequest, IngestResult]
 	// statusChanged sees outbound status changes (Deps.StatusChanged).
-	statusChanged func(ctx context.Context, m Message)
+	statusChanged func(ctx context.Context, m Message) error
 }
 
 // NewService returns a Service.
@@ -349,9 +351,29 @@ func (s *Service) UpdateStatus(ctx context.Context, u StatusUpdate) (Message, er
 		return Message{}, err
 	}
 	if changed {
+		if ReportedStatus(m.Status) {
+			s.jobs() // the store may have enqueued the change's report
+		}
 		s.publish(ctx, Event{Type: EventMessageUpdated, Message: &m})
 	}
 	return m, nil
+}
+
+// StatusChangedJob is the JobHandler of JobStatusChanged: it hands the
+// message, as it was when its status changed, to Deps.StatusChanged, and
+// is retried while that fails.
+func (s *Service) StatusChangedJob(ctx context.Context, j Job) error {
+	var m Message
+	if err := json.Unmarshal(j.Payload, &m); err != nil || m.ID != j.Ref || m.TenantID != j.TenantID {
+		return &JobError{Err: fmt.Errorf("status change of message %d: bad payload", j.Ref), Permanent: true}
+	}
+	if s.statusChanged == nil {
+		return nil
+	}
+	if err := s.statusChanged(ctx, m); err != nil {
+		return fmt.Errorf("report the status change of message %d: %w", m.ID, err)
+	}
+	return nil
 }
 
 // recordKeyword records the consent change an SMS STOP or START asks for,
@@ -620,9 +642,6 @@ func (s *Service) publish(ctx context.Context, e Event) {
 	// The change is committed: publish it even if the caller has gone.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if e.Type == EventMessageUpdated && e.Message.Direction == DirectionOut && s.statusChanged != nil {
-		s.statusChanged(ctx, *e.Message)
-	}
 	for _, topic := range []string{TenantTopic(e.TenantID), ContactTopic(e.TenantID, e.ContactID)} {
 		if err := s.bus.Publish(ctx, topic, payload); err != nil {
 			s.logger.Warn("publish event", "type", e.Type, "topic", topic, "err", err)

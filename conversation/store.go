@@ -2,6 +2,8 @@ package conversation
 
 import (
 	"context"
+	"encoding/json"
+	"strconv"
 	"time"
 )
 
@@ -114,6 +116,12 @@ type Store interface {
 	// current status allows it (see Status.CanBecome). It reports whether
 	// the message changed. Returns ENOTFOUND if no message of u.TenantID
 	// matches.
+	//
+	// When the change is one StatusChangedJob reports and the tenant has
+	// someone to tell (with storage/*: an enabled webhook endpoint), the
+	// same transaction enqueues that job (unless its key is already
+	// enqueued), so the change and its report exist together or not at
+	// all.
 	UpdateMessageStatus(ctx context.Context, u StatusUpdate) (Message, bool, error)
 
 	// EditMessage replaces the parts of the contact's inbound message with
@@ -319,7 +327,34 @@ const (
 	JobRoute = "route"
 	// JobDeliver sends an outbound message through its channel.
 	JobDeliver = "deliver"
+	// JobStatusChanged tells the tenant's systems that an outbound
+	// message's delivery status changed (Deps.StatusChanged): the outbox
+	// entry that UpdateMessageStatus writes with the change.
+	JobStatusChanged = "status_changed"
 )
+
+// ReportedStatus reports whether an outbound message's change to st is
+// told to the tenant's systems: delivered, read and failed are.
+func ReportedStatus(st Status) bool {
+	return st == StatusDelivered || st == StatusRead || st == StatusFailed
+}
+
+// StatusChangedJob returns the JobStatusChanged job that records the
+// change of m, an outbound message whose status just changed, to
+// delivered, read or failed: Ref the message, Key one per message and
+// status, Payload m as JSON (what the status was when it changed). ok is
+// false for other changes, which tell nobody.
+func StatusChangedJob(m Message) (j Job, ok bool) {
+	if m.Direction != DirectionOut || !ReportedStatus(m.Status) {
+		return Job{}, false
+	}
+	payload, err := json.Marshal(m)
+	if err != nil {
+		return Job{}, false
+	}
+	return Job{TenantID: m.TenantID, Kind: JobStatusChanged, Ref: m.ID, Key: "status:" + strconv.FormatInt(m.ID, 10) + ":" + string(m.Status),
+		Payload: payload, MaxAttempts: DeliverMaxAttempts}, true
+}
 
 // JobState is the state of a durable job.
 type JobState string

@@ -379,6 +379,9 @@ var routes = []route{
 	{"GET", "/api/v1/surveys/{id}", withSurveys(readByID(func(a *API, ctx context.Context, tenantID, id int64) (survey.Survey, error) {
 		return a.cfg.Surveys.Get(ctx, tenantID, id)
 	}))},
+	{"POST", "/api/v1/webhooks/{id}/rotate-secret", withWebhooks(readByID(func(a *API, ctx context.Context, tenantID, id int64) (webhook.Endpoint, error) {
+		return a.cfg.Webhooks.RotateSecret(ctx, tenantID, id)
+	}))},
 }
 
 // Routes registers the API's handlers on mux.

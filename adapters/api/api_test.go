@@ -161,7 +161,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 		}
 	}
 	if o.webhooks {
-		if o.cfg.Webhooks, err = notifywebhook.New(store, store, notifywebhook.Config{AllowPrivate: !o.privateRefused}); err != nil {
+		if o.cfg.Webhooks, err = notifywebhook.New(store, notifywebhook.Config{AllowPrivate: !o.privateRefused}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -23,6 +23,9 @@ type Webhooks interface {
 	Get(ctx context.Context, tenantID, id int64) (webhook.Endpoint, error)
 	List(ctx context.Context, tenantID int64) ([]webhook.Endpoint, error)
 	Delete(ctx context.Context, tenantID, id int64) error
+	// RotateSecret gives the endpoint a new secret and returns the
+	// endpoint with it. Returns ENOTFOUND unless it is the tenant's.
+	RotateSecret(ctx context.Context, tenantID, id int64) (webhook.Endpoint, error)
 }
 
 var _ Webhooks = (*webhook.Service)(nil)

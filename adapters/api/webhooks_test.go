@@ -39,6 +39,16 @@ func TestWebhooks(t *testing.T) {
 		t.Fatalf("list %+v", list)
 	}
 
+	// Rotating shows the new secret once; get and list never show it.
+	rot := decode[notifywebhook.Endpoint](t, e.do(t, "POST", webhookPath(ep.ID)+"/rotate-secret", k, nil), http.StatusOK)
+	if !strings.HasPrefix(rot.Secret, "whsec_") || rot.Secret == ep.Secret || rot.ID != ep.ID || !rot.Disabled {
+		t.Fatalf("rotated %+v (was %q)", rot, ep.Secret)
+	}
+	if got := decode[notifywebhook.Endpoint](t, e.do(t, "GET", webhookPath(ep.ID), k, nil), http.StatusOK); got.Secret != "" {
+		t.Fatalf("get after rotating shows %q", got.Secret)
+	}
+	wantError(t, e.do(t, "POST", webhookPath(ep.ID)+"/rotate-secret", other.key, nil), http.StatusNotFound, conversation.ENOTFOUND, "")
+
 	for name, tc := range map[string]struct {
 		body  any
 		field string
@@ -98,6 +108,8 @@ func TestWebhooksOpenAPI(t *testing.T) {
 		{name: "get missing", method: "GET", path: webhookPath(99999), key: k, status: 404, validRequest: true},
 		{name: "patch", method: "PATCH", path: webhookPath(ep.ID), key: k, status: 200, validRequest: true, body: map[string]any{"disabled": true}},
 		{name: "patch bad", method: "PATCH", path: webhookPath(ep.ID), key: k, status: 400, validRequest: true, body: map[string]any{"url": "ftp://x.example/"}},
+		{name: "rotate secret", method: "POST", path: webhookPath(ep.ID) + "/rotate-secret", key: k, status: 200, validRequest: true},
+		{name: "rotate secret missing", method: "POST", path: webhookPath(99999) + "/rotate-secret", key: k, status: 404, validRequest: true},
 		{name: "delete", method: "DELETE", path: webhookPath(gone.ID), key: k, status: 204, validRequest: true},
 		{name: "delete missing", method: "DELETE", path: webhookPath(gone.ID), key: k, status: 404, validRequest: true},
 	} {

@@ -536,3 +536,25 @@ func TestApplyCases(t *testing.T) {
 		})
 	}
 }
+
+// TestWrongEncryptionKey: a node started with another encryption key than
+// the one the database's secrets were sealed with refuses to start, rather
+// than fail on each secret later.
+func TestWrongEncryptionKey(t *testing.T) {
+	dir := t.TempDir()
+	if _, _, err := runProgram(t, map[string]string{"CONVERSA_DATA_DIR": dir}, "migrate"); err != nil {
+		t.Fatal(err)
+	}
+	wrong := map[string]string{"CONVERSA_DATA_DIR": dir, "CONVERSA_ENCRYPTION_KEY": strings.Repeat("ab", 32)}
+	if _, _, err := runProgram(t, wrong, "migrate"); err == nil || !strings.Contains(err.Error(), "encryption_key is not the key") {
+		t.Fatalf("with another key: %v; want a refusal that names encryption_key", err)
+	}
+	key, err := os.ReadFile(filepath.Join(dir, "encryption.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	right := map[string]string{"CONVERSA_DATA_DIR": dir, "CONVERSA_ENCRYPTION_KEY": strings.TrimSpace(string(key))}
+	if _, _, err := runProgram(t, right, "migrate"); err != nil {
+		t.Fatalf("with the right key given explicitly: %v", err)
+	}
+}

@@ -274,4 +274,12 @@ notifications:
 		defer hookMu.Unlock()
 		return hookEvents[webhook.EventMessageDelivered] == 2 && hookEvents[webhook.EventMessageFailed] == 1 && hookEvents[webhook.EventCampaignProgress] > 0
 	})
+	// The endpoint's secret, which signed them, is not in the database's
+	// files: it is encrypted with the server's key.
+	files, _ := filepath.Glob(filepath.Join(dir, "conversa.db*"))
+	for _, f := range files {
+		if b, err := os.ReadFile(f); err != nil || bytes.Contains(b, []byte(hookSecret)) {
+			t.Fatalf("%s holds the webhook secret in the clear (%v)", filepath.Base(f), err)
+		}
+	}
 }

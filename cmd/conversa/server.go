@@ -139,7 +139,7 @@ func openStore(ctx context.Context, cfg Config, migrate bool) (durableStore, err
 			s.Close()
 			return nil, fmt.Errorf("the database lacks %d migrations (%s): run conversa migrate", len(pending), strings.Join(pending, ", "))
 		}
-		return s, nil
+		return checkSecrets(ctx, s, sealer)
 	}
 	path := strings.TrimPrefix(cfg.DatabaseURL, "sqlite:")
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
@@ -156,7 +156,26 @@ func openStore(ctx context.Context, cfg Config, migrate bool) (durableStore, err
 	if err != nil {
 		return nil, err
 	}
-	return sqlite.Open(ctx, sqlite.Config{Path: path, Sealer: sealer})
+	s, err := sqlite.Open(ctx, sqlite.Config{Path: path, Sealer: sealer})
+	if err != nil {
+		return nil, err
+	}
+	return checkSecrets(ctx, s, sealer)
+}
+
+// checkSecrets refuses a store whose secrets were sealed with another key
+// (conversation.Sealer.CheckKey), and seals the webhook secrets stored in
+// the clear before they were encrypted. It closes the store on failure.
+func checkSecrets(ctx context.Context, s durableStore, sealer *conversation.Sealer) (durableStore, error) {
+	if err := sealer.CheckKey(ctx, s); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if _, err := s.SealEndpointSecrets(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("encrypt webhook secrets: %w", err)
+	}
+	return s, nil
 }
 
 func newSealer(hexKey string) (*conversation.Sealer, error) {
@@ -270,7 +289,7 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 		Client:  bot.NewActionClient(cfg.AllowPrivateWebhooks),
 		Logger:  logger.With("component", "bot"),
 	})
-	if s.webhooks, err = webhook.New(store, store, webhook.Config{AllowPrivate: cfg.AllowPrivateWebhooks,
+	if s.webhooks, err = webhook.New(store, webhook.Config{AllowPrivate: cfg.AllowPrivateWebhooks,
 		Logger: logger.With("component", "webhook"), JobsAdded: s.worker.Wake}); err != nil {
 		return nil, err
 	}
@@ -305,8 +324,9 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 		Logger:    logger,
 		JobsAdded: s.worker.Wake,
 
-		// Delivery results go to the tenant's webhook endpoints.
-		StatusChanged: func(ctx context.Context, m conversation.Message) { s.webhooks.MessageStatus(ctx, m) },
+		// Delivery results go to the tenant's webhook endpoints, through
+		// the status_changed job the status change enqueues.
+		StatusChanged: s.webhooks.MessageStatus,
 	})
 	if err != nil {
 		return nil, err
@@ -318,6 +338,7 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 	s.channels = registry
 	s.worker.Handle(conversation.JobRoute, s.svc.RouteJob)
 	s.worker.Handle(conversation.JobDeliver, s.svc.DeliverJob)
+	s.worker.Handle(conversation.JobStatusChanged, s.svc.StatusChangedJob)
 	s.worker.Handle(handoff.JobCaseEscalation, cases.EscalateJob)
 	s.worker.Handle(handoff.JobOffer, s.router.OfferJob)
 	s.templates = templates.NewService(store)
@@ -379,6 +400,7 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 		return nil, err
 	}
 	s.worker.Handle(campaign.JobSend, s.campaigns.SendJob)
+	s.worker.Handle(campaign.JobPlan, s.campaigns.PlanJob)
 
 	s.api, err = api.New(api.Config{RequestsPerMinute: cfg.APIRequestsPerMinute, Logger: logger, Bots: s.bots, BotStore: store,
 		Cases: cases, CaseStore: store, Templates: s.templates, TemplateStore: store, Media: s.media, MaxUploadBytes: int64(cfg.CaseAttachmentMaxBytes),

@@ -248,6 +248,22 @@ func JobKey(id int64, t time.Time) string {
 	return "campaign:" + strconv.FormatInt(id, 10) + ":" + strconv.FormatInt(t.UnixMilli(), 10)
 }
 
+// JobPlan is the kind of a campaign's planning job: Ref is the campaign.
+// CreateCampaign enqueues it with the campaign, due PlanLease later; it
+// resumes a planning that stopped (its node crashed), and does nothing
+// once the campaign left planning.
+const JobPlan = "campaign_plan"
+
+// PlanLease is how long a campaign's planning may go without storing
+// anything (recipients, or a piece of its upload) before the planning job
+// takes it to have stopped and resumes it.
+const PlanLease = time.Minute
+
+// PlanJobKey is the key of a campaign's planning job.
+func PlanJobKey(id int64) string {
+	return "campaign_plan:" + strconv.FormatInt(id, 10)
+}
+
 // NotificationKey is the idempotency key of a recipient's notification:
 // a release that runs twice schedules it once.
 func NotificationKey(campaignID, recipientID int64) string {
@@ -261,7 +277,9 @@ func NotificationKey(campaignID, recipientID int64) string {
 // tenant: another tenant's ids are ENOTFOUND.
 type Store interface {
 	// CreateCampaign stores c in status planning and returns it with ID,
-	// CreatedAt and UpdatedAt set. Returns ENOTFOUND when the tenant does
+	// CreatedAt and UpdatedAt set. The same transaction enqueues its
+	// planning job (kind JobPlan, Ref the campaign, Key PlanJobKey) due
+	// PlanLease after CreatedAt. Returns ENOTFOUND when the tenant does
 	// not exist.
 	CreateCampaign(ctx context.Context, c Campaign) (Campaign, error)
 	// Campaign returns ENOTFOUND unless id belongs to tenantID.
@@ -274,14 +292,35 @@ type Store interface {
 	// SetCampaignStatus moves a campaign from one of from to to. Moving to
 	// running enqueues, in the same transaction, the release job (kind
 	// JobSend, Ref the campaign, Key JobKey(id, runAt)) due at runAt;
-	// moving to cancelled turns its planned recipients cancelled. Returns
+	// moving to cancelled turns its planned recipients cancelled; moving
+	// out of planning deletes its upload (PutUpload). Returns
 	// ECONFLICT, with the stored campaign, when it is in none of from;
 	// ENOTFOUND unless it belongs to tenantID.
 	SetCampaignStatus(ctx context.Context, tenantID, id int64, from []Status, to Status, runAt time.Time) (Campaign, error)
 	// AddRecipients stores recipients (State planned or skipped) of a
 	// campaign; a contact already among its recipients is left as it
-	// is. Returns how many were added.
+	// is, so planning the same contacts again adds nothing. It sets the
+	// campaign's UpdatedAt (planning's heartbeat, see PlanLease). Returns
+	// how many were added; ENOTFOUND unless the campaign is the tenant's.
 	AddRecipients(ctx context.Context, tenantID, campaignID int64, rs []Recipient) (int, error)
+	// LastRecipientContact returns the highest contact ID among the
+	// campaign's recipients, 0 if none: where planning a segment, which
+	// goes by contact ID, resumes.
+	LastRecipientContact(ctx context.Context, tenantID, campaignID int64) (int64, error)
+	// SetPlanCursor records the last line of the campaign's upload whose
+	// contacts are planned, and sets its UpdatedAt. Returns ENOTFOUND
+	// unless the campaign is the tenant's.
+	SetPlanCursor(ctx context.Context, tenantID, campaignID int64, line int) error
+	// PlanCursor returns what SetPlanCursor recorded, 0 if nothing.
+	PlanCursor(ctx context.Context, tenantID, campaignID int64) (int, error)
+	// PutUpload stores piece seq (0, 1, ...) of a campaign's CSV upload,
+	// kept until the campaign leaves planning; an empty piece marks the
+	// end. It sets the campaign's UpdatedAt. Returns ENOTFOUND unless the
+	// campaign is the tenant's.
+	PutUpload(ctx context.Context, tenantID, campaignID int64, seq int, piece []byte) error
+	// UploadPiece returns piece seq of a campaign's upload. Returns
+	// ENOTFOUND when there is none.
+	UploadPiece(ctx context.Context, tenantID, campaignID int64, seq int) ([]byte, error)
 	// NextRecipients returns at most limit planned recipients of the
 	// campaign on channel, lowest ID first.
 	NextRecipients(ctx context.Context, tenantID, campaignID int64, channel conversation.ChannelKind, limit int) ([]Recipient, error)

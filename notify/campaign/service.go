@@ -151,7 +151,8 @@ func (s *Spec) Validate() error {
 // CreateFromSegment creates a campaign to the tenant's contacts of
 // spec.Segment (every contact when it is empty), plans every recipient and
 // starts releasing them. Returns EINVALID naming a bad field (also a
-// purpose without a template).
+// purpose without a template). If planning stops (the node stops), the
+// campaign's planning job resumes it.
 func (s *Service) CreateFromSegment(ctx context.Context, tenantID int64, spec Spec) (Campaign, error) {
 	if spec.Segment == nil {
 		spec.Segment = &Segment{}
@@ -159,83 +160,263 @@ func (s *Service) CreateFromSegment(ctx context.Context, tenantID int64, spec Sp
 	if err := spec.Validate(); err != nil {
 		return Campaign{}, err
 	}
-	c, planner, optOuts, err := s.create(ctx, tenantID, spec, SourceSegment)
+	c, p, err := s.create(ctx, tenantID, spec, SourceSegment)
 	if err != nil {
 		return Campaign{}, err
 	}
-	var after int64
-	for {
-		cs, err := s.deps.Store.SegmentContacts(ctx, tenantID, *spec.Segment, after, segmentPage)
-		if err != nil {
-			return c, fmt.Errorf("read segment: %w", err)
-		}
-		if len(cs) == 0 {
-			break
-		}
-		after = cs[len(cs)-1].ID
-		if err := s.plan(ctx, c, planner, cs, spec.Segment.OptedIn && optOuts); err != nil {
-			return c, err
-		}
+	if err := s.planSegment(ctx, c, p); err != nil {
+		return c, err
 	}
 	return s.start(ctx, c)
 }
 
+// planSegment plans the segment's contacts after the last one planned
+// before, a page at a time.
+func (s *Service) planSegment(ctx context.Context, c Campaign, p planning) error {
+	var seg Segment // every contact
+	if c.Segment != nil {
+		seg = *c.Segment
+	}
+	after, err := s.deps.Store.LastRecipientContact(ctx, c.TenantID, c.ID)
+	if err != nil {
+		return fmt.Errorf("resume the segment: %w", err)
+	}
+	for {
+		cs, err := s.deps.Store.SegmentContacts(ctx, c.TenantID, seg, after, segmentPage)
+		if err != nil {
+			return fmt.Errorf("read segment: %w", err)
+		}
+		if len(cs) == 0 {
+			return nil
+		}
+		after = cs[len(cs)-1].ID
+		if err := s.plan(ctx, c, p.planner, cs, seg.OptedIn && p.optedOut); err != nil {
+			return err
+		}
+	}
+}
+
 // CreateFromCSV creates a campaign to the contacts of a CSV upload (see
-// ReadCSV), read as a stream and planned a batch at a time, and starts
-// releasing them. Phone numbers without a country code are read in the
-// tenant's region. Bad rows are in the campaign's import report. Returns
-// EINVALID naming a bad field or a bad header (field "csv").
+// ReadCSV), kept in the store while the campaign is planning, read as a
+// stream and planned a batch at a time, and starts releasing them. Phone
+// numbers without a country code are read in the tenant's region. Bad
+// rows are in the campaign's import report. Returns EINVALID naming a bad
+// field or a bad header (field "csv"). If planning stops once the upload
+// is stored, the campaign's planning job resumes it.
 func (s *Service) CreateFromCSV(ctx context.Context, tenantID int64, spec Spec, csv io.Reader) (Campaign, error) {
 	spec.Segment = nil
 	if err := spec.Validate(); err != nil {
 		return Campaign{}, err
 	}
-	tenant, err := s.deps.Tenants.Tenant(ctx, tenantID)
+	c, p, err := s.create(ctx, tenantID, spec, SourceCSV)
 	if err != nil {
 		return Campaign{}, err
 	}
-	c, planner, _, err := s.create(ctx, tenantID, spec, SourceCSV)
-	if err != nil {
+	if err := s.keepUpload(ctx, c, csv); err != nil {
+		s.cancelPlanning(ctx, c, "its upload failed")
 		return Campaign{}, err
 	}
-	rep, err := ReadCSV(csv, tenant.Region, func(batch []ContactImport, _ []int) error {
-		cs, err := s.deps.Store.ImportContacts(ctx, tenantID, batch)
-		if err != nil {
-			return fmt.Errorf("import contacts: %w", err)
-		}
-		return s.plan(ctx, c, planner, cs, false)
-	})
+	rep, err := s.planCSV(ctx, c, p)
 	if err != nil {
-		if _, cerr := s.deps.Store.SetCampaignStatus(ctx, tenantID, c.ID, []Status{StatusPlanning}, StatusCancelled, time.Time{}); cerr != nil {
-			s.cfg.Logger.Warn("cancel a campaign whose upload failed", "tenant", tenantID, "campaign", c.ID, "err", cerr)
+		if conversation.ErrorCode(err) == conversation.EINVALID {
+			s.cancelPlanning(ctx, c, "its upload is not a campaign CSV")
 		}
 		return Campaign{}, err
-	}
-	if err := s.deps.Store.SetImport(ctx, tenantID, c.ID, rep); err != nil {
-		return c, err
 	}
 	c.Import = &rep
-	s.cfg.Logger.Info("campaign csv", "tenant", tenantID, "campaign", c.ID, "rows", rep.Rows, "bad", rep.Bad)
 	return s.start(ctx, c)
 }
 
-// create checks the purpose and stores the campaign in status planning.
-// optedOut says whether anyone opted out at all.
-func (s *Service) create(ctx context.Context, tenantID int64, spec Spec, source string) (Campaign, *notify.Planner, bool, error) {
-	optOuts, err := s.deps.Store.OptOuts(ctx, tenantID, spec.Purpose)
-	if err != nil {
-		return Campaign{}, nil, false, fmt.Errorf("read consent: %w", err)
+// uploadPiece is the size of the pieces an upload is kept in.
+const uploadPiece = 1 << 20
+
+// keepUpload stores a campaign's CSV upload in pieces, then the empty
+// piece that says it is whole.
+func (s *Service) keepUpload(ctx context.Context, c Campaign, r io.Reader) error {
+	buf := make([]byte, uploadPiece)
+	for seq := 0; ; seq++ {
+		n, err := io.ReadFull(r, buf)
+		if n > 0 {
+			if err := s.deps.Store.PutUpload(ctx, c.TenantID, c.ID, seq, buf[:n]); err != nil {
+				return fmt.Errorf("keep the upload: %w", err)
+			}
+			continue
+		}
+		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+			return fmt.Errorf("read the upload: %w", err)
+		}
+		if err := s.deps.Store.PutUpload(ctx, c.TenantID, c.ID, seq, nil); err != nil {
+			return fmt.Errorf("keep the upload: %w", err)
+		}
+		return nil
 	}
-	planner, err := s.deps.Notifier.Planner(ctx, tenantID, spec.Purpose, optOuts)
+}
+
+// errUploadCut says that a kept upload lacks its end: its request stopped
+// before it was stored whole.
+var errUploadCut = errors.New("the upload was not stored whole")
+
+// uploadReader returns a reader of the campaign's kept upload that reads
+// it from the store a piece at a time. A missing piece is errUploadCut.
+func (s *Service) uploadReader(ctx context.Context, c Campaign) io.Reader {
+	seq, done := 0, false
+	var piece []byte
+	return readerFunc(func(p []byte) (int, error) {
+		for len(piece) == 0 {
+			if done {
+				return 0, io.EOF
+			}
+			next, err := s.deps.Store.UploadPiece(ctx, c.TenantID, c.ID, seq)
+			if conversation.IsNotFound(err) {
+				return 0, errUploadCut
+			}
+			if err != nil {
+				return 0, fmt.Errorf("read the kept upload: %w", err)
+			}
+			seq++
+			piece, done = next, len(next) == 0
+		}
+		n := copy(p, piece)
+		piece = piece[n:]
+		return n, nil
+	})
+}
+
+// readerFunc is an io.Reader.
+type readerFunc func(p []byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+
+// planCSV imports and plans the contacts of the campaign's kept upload
+// after the batches planned before (SetPlanCursor records each), and
+// stores the import report, counted over the whole upload. A batch planned
+// again (stopped between its recipients and its cursor) matches its
+// contacts, and adds none twice.
+func (s *Service) planCSV(ctx context.Context, c Campaign, p planning) (ImportReport, error) {
+	tenant, err := s.deps.Tenants.Tenant(ctx, c.TenantID)
 	if err != nil {
-		return Campaign{}, nil, false, err
+		return ImportReport{}, err
+	}
+	done, err := s.deps.Store.PlanCursor(ctx, c.TenantID, c.ID)
+	if err != nil {
+		return ImportReport{}, fmt.Errorf("resume the upload: %w", err)
+	}
+	rep, err := ReadCSV(s.uploadReader(ctx, c), tenant.Region, func(batch []ContactImport, lines []int) error {
+		if len(lines) == 0 || lines[len(lines)-1] <= done {
+			return nil // planned before the planning stopped
+		}
+		cs, err := s.deps.Store.ImportContacts(ctx, c.TenantID, batch)
+		if err != nil {
+			return fmt.Errorf("import contacts: %w", err)
+		}
+		if err := s.plan(ctx, c, p.planner, cs, false); err != nil {
+			return err
+		}
+		return s.deps.Store.SetPlanCursor(ctx, c.TenantID, c.ID, lines[len(lines)-1])
+	})
+	if err != nil {
+		return rep, err
+	}
+	if err := s.deps.Store.SetImport(ctx, c.TenantID, c.ID, rep); err != nil {
+		return rep, err
+	}
+	s.cfg.Logger.Info("campaign csv", "tenant", c.TenantID, "campaign", c.ID, "rows", rep.Rows, "bad", rep.Bad)
+	return rep, nil
+}
+
+// cancelPlanning cancels a campaign that cannot be planned; a failure is
+// logged.
+func (s *Service) cancelPlanning(ctx context.Context, c Campaign, why string) {
+	s.cfg.Logger.Warn("campaign cancelled: "+why, "tenant", c.TenantID, "campaign", c.ID)
+	if _, err := s.deps.Store.SetCampaignStatus(context.WithoutCancel(ctx), c.TenantID, c.ID, []Status{StatusPlanning}, StatusCancelled, time.Time{}); err != nil {
+		s.cfg.Logger.Warn("cancel a campaign that cannot be planned", "tenant", c.TenantID, "campaign", c.ID, "err", err)
+	}
+}
+
+// planning is what planning a campaign reads once: the planner and
+// whether anyone opted out at all.
+type planning struct {
+	planner  *notify.Planner
+	optedOut bool
+}
+
+// create checks the purpose and stores the campaign in status planning,
+// with its planning job.
+func (s *Service) create(ctx context.Context, tenantID int64, spec Spec, source string) (Campaign, planning, error) {
+	p, err := s.planning(ctx, tenantID, spec.Purpose)
+	if err != nil {
+		return Campaign{}, p, err
 	}
 	c, err := s.deps.Store.CreateCampaign(ctx, Campaign{TenantID: tenantID, Name: strings.TrimSpace(spec.Name), Purpose: spec.Purpose,
 		Data: spec.Data, Source: source, Segment: spec.Segment, Throttle: spec.Throttle, Status: StatusPlanning})
 	if err != nil {
-		return Campaign{}, nil, false, err
+		return Campaign{}, p, err
 	}
-	return c, planner, len(optOuts) > 0, nil
+	return c, p, nil
+}
+
+// planning reads the consent and rules a purpose is planned by.
+func (s *Service) planning(ctx context.Context, tenantID int64, purpose string) (planning, error) {
+	optOuts, err := s.deps.Store.OptOuts(ctx, tenantID, purpose)
+	if err != nil {
+		return planning{}, fmt.Errorf("read consent: %w", err)
+	}
+	planner, err := s.deps.Notifier.Planner(ctx, tenantID, purpose, optOuts)
+	if err != nil {
+		return planning{}, err
+	}
+	return planning{planner: planner, optedOut: len(optOuts) > 0}, nil
+}
+
+// PlanJob is the conversation.JobHandler of JobPlan. A campaign still
+// planning whose planning stored nothing for PlanLease is taken to have
+// stopped: the job plans the rest (a segment after its last planned
+// contact, a CSV upload again from its kept copy, adding only contacts
+// not planned yet) and starts it. While planning goes on, it waits
+// (retried after the rest of the lease). A campaign whose upload was cut
+// before it was stored whole, or is not a campaign CSV, is cancelled.
+func (s *Service) PlanJob(ctx context.Context, j conversation.Job) error {
+	c, err := s.deps.Store.Campaign(ctx, j.TenantID, j.Ref)
+	if conversation.IsNotFound(err) {
+		return &conversation.JobError{Err: err, Permanent: true}
+	}
+	if err != nil {
+		return err
+	}
+	if c.Status != StatusPlanning {
+		return nil
+	}
+	if quiet := s.cfg.Now().Sub(c.UpdatedAt); quiet < PlanLease {
+		// A clock behind the store's waits one lease, not longer.
+		return &conversation.JobError{Err: fmt.Errorf("campaign %d is being planned", c.ID), RetryAfter: min(PlanLease-quiet, PlanLease)}
+	}
+	s.cfg.Logger.Info("campaign planning resumed", "tenant", c.TenantID, "campaign", c.ID, "source", c.Source)
+	p, err := s.planning(ctx, c.TenantID, c.Purpose)
+	if conversation.ErrorCode(err) == conversation.EINVALID {
+		s.cancelPlanning(ctx, c, "its purpose cannot be planned any more")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	switch c.Source {
+	case SourceCSV:
+		rep, err := s.planCSV(ctx, c, p)
+		if errors.Is(err, errUploadCut) || conversation.ErrorCode(err) == conversation.EINVALID {
+			s.cancelPlanning(ctx, c, "its upload cannot be planned: "+err.Error())
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		c.Import = &rep
+	default:
+		if err := s.planSegment(ctx, c, p); err != nil {
+			return err
+		}
+	}
+	_, err = s.start(ctx, c)
+	return err
 }
 
 // plan plans contacts and stores them as recipients; with dropOptedOut
@@ -281,8 +462,13 @@ func skipReason(p notify.Plan) string {
 }
 
 // start moves a planned campaign to running, its first release due now.
+// A campaign that left planning meanwhile (started by its planning job,
+// or cancelled) is returned as it is.
 func (s *Service) start(ctx context.Context, c Campaign) (Campaign, error) {
 	out, err := s.deps.Store.SetCampaignStatus(ctx, c.TenantID, c.ID, []Status{StatusPlanning}, StatusRunning, s.cfg.Now())
+	if conversation.IsConflict(err) {
+		return out, nil
+	}
 	if err != nil {
 		return c, err
 	}

@@ -1,7 +1,9 @@
 package campaign_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -339,5 +341,144 @@ func TestCreateRejects(t *testing.T) {
 		if err := call(); !conversation.IsNotFound(err) {
 			t.Errorf("%s another tenant's campaign: %v, want ENOTFOUND", what, err)
 		}
+	}
+}
+
+// stoppingStore is the real store, made to fail once it has stored limit
+// recipients: a node that stops in the middle of planning.
+type stoppingStore struct {
+	campaign.Store
+	limit int
+}
+
+func (s *stoppingStore) AddRecipients(ctx context.Context, tenantID, campaignID int64, rs []campaign.Recipient) (int, error) {
+	if len(rs) > s.limit {
+		return 0, errors.New("the node stopped")
+	}
+	s.limit -= len(rs)
+	return s.Store.AddRecipients(ctx, tenantID, campaignID, rs)
+}
+
+// TestPlanningResumes: planning that stops in the middle (after 1,000
+// recipients) leaves the campaign planning, its planning job waits while
+// the lease runs, then, on another node after the lease, plans the rest and
+// starts it, with each contact a recipient exactly once and no contact
+// created twice.
+func TestPlanningResumes(t *testing.T) {
+	const n = 1600
+	var csv strings.Builder
+	csv.WriteString("name,phone\n")
+	for i := range n {
+		fmt.Fprintf(&csv, "Contacto %d,310%07d\n", i, i)
+	}
+	for _, source := range []string{campaign.SourceCSV, campaign.SourceSegment} {
+		t.Run(source, func(t *testing.T) {
+			e := newEnv(t)
+			ctx := t.Context()
+			stopping, err := campaign.New(campaign.Deps{Store: &stoppingStore{Store: e.store, limit: 1000}, Tenants: e.store, Notifier: e.notify},
+				campaign.Config{})
+			must(t, err)
+			var c campaign.Campaign
+			if source == campaign.SourceCSV {
+				_, err = stopping.CreateFromCSV(ctx, e.tenant.ID, spec, strings.NewReader(csv.String()))
+			} else {
+				// The same contacts, imported first; the segment is all of them.
+				_, err = campaign.ReadCSV(strings.NewReader(csv.String()), "CO", func(b []campaign.ContactImport, _ []int) error {
+					_, err := e.store.ImportContacts(ctx, e.tenant.ID, b)
+					return err
+				})
+				must(t, err)
+				_, err = stopping.CreateFromSegment(ctx, e.tenant.ID, spec)
+			}
+			if err == nil || !strings.Contains(err.Error(), "the node stopped") {
+				t.Fatalf("planning that stops: %v", err)
+			}
+			cs, err := e.svc.List(ctx, e.tenant.ID, 0, 10)
+			must(t, err)
+			if len(cs) != 1 || cs[0].Status != campaign.StatusPlanning {
+				t.Fatalf("campaigns %+v; want one left planning", cs)
+			}
+			c = cs[0]
+			if rep := e.report(t, c.ID); rep.Recipients != 1000 {
+				t.Fatalf("planned before stopping: %+v", rep)
+			}
+
+			// The planning job, as the worker claims it.
+			j, err := e.store.EnqueueJob(ctx, conversation.Job{TenantID: e.tenant.ID, Kind: "probe", Key: campaign.PlanJobKey(c.ID)})
+			must(t, err)
+			if j.Kind != campaign.JobPlan || j.Ref != c.ID {
+				t.Fatalf("planning job %+v", j)
+			}
+			// Within the lease it waits: the planning may still be going on.
+			err = stopping.PlanJob(ctx, j)
+			if je, ok := errors.AsType[*conversation.JobError](err); !ok || je.Permanent || je.RetryAfter <= 0 || je.RetryAfter > campaign.PlanLease {
+				t.Fatalf("within the lease: %v; want a retry within the lease", err)
+			}
+			// After it, another node resumes the planning.
+			later, err := campaign.New(campaign.Deps{Store: e.store, Tenants: e.store, Notifier: e.notify},
+				campaign.Config{Now: func() time.Time { return time.Now().Add(2 * campaign.PlanLease) }})
+			must(t, err)
+			must(t, later.PlanJob(ctx, j))
+			must(t, later.PlanJob(ctx, j)) // run twice: nothing more
+
+			got, err := e.svc.Get(ctx, e.tenant.ID, c.ID)
+			must(t, err)
+			if got.Status != campaign.StatusRunning {
+				t.Fatalf("after resuming: %s", got.Status)
+			}
+			if rep := e.report(t, c.ID); rep.Recipients != n || rep.Planned != n {
+				t.Fatalf("report %+v; want each of %d contacts once", rep, n)
+			}
+			if source == campaign.SourceCSV && (got.Import == nil || got.Import.Rows != n || got.Import.Bad != 0) {
+				t.Fatalf("import report %+v", got.Import)
+			}
+			contacts, err := e.store.SegmentContacts(ctx, e.tenant.ID, campaign.Segment{}, 0, 5000)
+			must(t, err)
+			if len(contacts) != n {
+				t.Fatalf("%d contacts; want %d, none created twice", len(contacts), n)
+			}
+			seen := map[int64]bool{}
+			for after := int64(0); ; {
+				rs, err := e.svc.Recipients(ctx, e.tenant.ID, c.ID, campaign.RecipientFilter{AfterID: after, Limit: conversation.MaxLimit})
+				must(t, err)
+				if len(rs) == 0 {
+					break
+				}
+				for _, r := range rs {
+					if seen[r.ContactID] {
+						t.Fatalf("contact %d is a recipient twice", r.ContactID)
+					}
+					seen[r.ContactID] = true
+				}
+				after = rs[len(rs)-1].ID
+			}
+			if len(seen) != n {
+				t.Fatalf("%d recipients listed", len(seen))
+			}
+		})
+	}
+}
+
+// TestPlanningCutUpload: a node that stopped while it kept an upload left
+// it without its end; the planning job cancels that campaign rather than
+// plan part of the file.
+func TestPlanningCutUpload(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	c, err := e.store.CreateCampaign(ctx, campaign.Campaign{TenantID: e.tenant.ID, Name: "cortada", Purpose: "reminder",
+		Source: campaign.SourceCSV, Throttle: campaign.Throttle{PerSecond: 10}})
+	must(t, err)
+	must(t, e.store.PutUpload(ctx, e.tenant.ID, c.ID, 0, []byte("name,phone\nAna,3101234567\n")))
+	later, err := campaign.New(campaign.Deps{Store: e.store, Tenants: e.store, Notifier: e.notify},
+		campaign.Config{Now: func() time.Time { return time.Now().Add(2 * campaign.PlanLease) }})
+	must(t, err)
+	must(t, later.PlanJob(ctx, conversation.Job{TenantID: e.tenant.ID, Kind: campaign.JobPlan, Ref: c.ID}))
+	got, err := e.svc.Get(ctx, e.tenant.ID, c.ID)
+	must(t, err)
+	if rep := e.report(t, c.ID); got.Status != campaign.StatusCancelled || rep.Recipients != 0 {
+		t.Fatalf("a cut upload: %s, %+v; want cancelled with nobody planned", got.Status, rep)
+	}
+	if _, err := e.store.UploadPiece(ctx, e.tenant.ID, c.ID, 0); !conversation.IsNotFound(err) {
+		t.Fatalf("the cut upload is kept: %v", err)
 	}
 }

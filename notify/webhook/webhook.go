@@ -48,7 +48,8 @@ type Endpoint struct {
 	ID       int64  `json:"id"`
 	TenantID int64  `json:"tenant_id"`
 	URL      string `json:"url"`
-	// Secret signs the requests; it is shown when the endpoint is created.
+	// Secret signs the requests; it is shown when the endpoint is created
+	// and when it is rotated, never again. Stores keep it encrypted.
 	Secret string `json:"secret,omitempty"`
 	// Events are the event types sent; empty is all.
 	Events    []string  `json:"events,omitempty"`
@@ -79,11 +80,30 @@ type Store interface {
 	UpdateEndpoint(ctx context.Context, e Endpoint) (Endpoint, error)
 	// DeleteEndpoint returns ENOTFOUND unless id belongs to tenantID.
 	DeleteEndpoint(ctx context.Context, tenantID, id int64) error
+	// SetEndpointSecret replaces an endpoint's secret. Returns ENOTFOUND
+	// unless id belongs to tenantID.
+	SetEndpointSecret(ctx context.Context, tenantID, id int64, secret string) (Endpoint, error)
+	// SealEndpointSecrets encrypts the secrets stored in the clear (before
+	// the store had an encryption key) and returns how many it sealed.
+	// Endpoints read the same before and after.
+	SealEndpointSecrets(ctx context.Context) (int, error)
+	// EnqueueEvent enqueues, in one transaction, each of jobs (one per
+	// endpoint: Ref) whose endpoint was not given eventID before, and
+	// records that it was; so an event emitted again, even after its
+	// deliveries finished, is enqueued once per endpoint. Records older
+	// than EventMemory are forgotten. Returns how many it enqueued.
+	EnqueueEvent(ctx context.Context, tenantID int64, eventID string, jobs []conversation.Job) (int, error)
 }
 
-// Jobs enqueues durable jobs. conversation.Store implements it.
-type Jobs interface {
-	EnqueueJob(ctx context.Context, j conversation.Job) (conversation.Job, error)
+// EventMemory is how long a store remembers which endpoints were given an
+// event: an event emitted again later is delivered again.
+const EventMemory = 30 * 24 * time.Hour
+
+// SecretPurpose is what a store binds an endpoint's sealed secret to (see
+// conversation.Sealer.SealValue): its tenant, so that a secret copied to
+// another tenant's endpoint does not open.
+func SecretPurpose(tenantID int64) string {
+	return "webhook secret of tenant " + strconv.FormatInt(tenantID, 10)
 }
 
 // JobDeliver is the kind of an event's delivery to one endpoint: Ref is
@@ -103,7 +123,11 @@ const (
 
 // Event is the body of a delivery.
 type Event struct {
-	// ID names the event; a receiver may drop a repeated one.
+	// ID names the event (message:<id>:<status>, notification:<id>,
+	// campaign:<id>:<status>:<queued>), the same on every delivery of it
+	// and in DeliveryHeader. Delivery is at least once (a request whose
+	// answer was lost is sent again), so a receiver drops an ID it has
+	// seen.
 	ID       string    `json:"id"`
 	Type     string    `json:"type"`
 	TenantID int64     `json:"tenant_id"`
@@ -130,15 +154,14 @@ type Config struct {
 // for concurrent use.
 type Service struct {
 	store  Store
-	jobs   Jobs
 	cfg    Config
 	client *http.Client
 }
 
 // New returns the service.
-func New(store Store, jobs Jobs, cfg Config) (*Service, error) {
-	if store == nil || jobs == nil {
-		return nil, errors.New("webhook: the service needs a store and jobs")
+func New(store Store, cfg Config) (*Service, error) {
+	if store == nil {
+		return nil, errors.New("webhook: the service needs a store")
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
@@ -152,7 +175,7 @@ func New(store Store, jobs Jobs, cfg Config) (*Service, error) {
 	if cfg.JobsAdded == nil {
 		cfg.JobsAdded = func() {}
 	}
-	s := &Service{store: store, jobs: jobs, cfg: cfg}
+	s := &Service{store: store, cfg: cfg}
 	dialer := &net.Dialer{Timeout: cfg.Timeout, Control: s.control}
 	s.client = &http.Client{Timeout: cfg.Timeout, Transport: &http.Transport{DialContext: dialer.DialContext, Proxy: nil,
 		MaxIdleConnsPerHost: 4, IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: cfg.Timeout},
@@ -244,11 +267,11 @@ func (s *Service) Create(ctx context.Context, e Endpoint) (Endpoint, error) {
 		return Endpoint{}, err
 	}
 	if e.Secret == "" {
-		b := make([]byte, 24)
-		rand.Read(b)
-		e.Secret = "whsec_" + hex.EncodeToString(b)
-	} else if len(e.Secret) < 16 || len(e.Secret) > 256 {
-		return Endpoint{}, conversation.FieldError("secret", "must be 16 to 256 bytes")
+		e.Secret = newSecret()
+	} else if len(e.Secret) < 16 || len(e.Secret) > 256 || !utf8.ValidString(e.Secret) {
+		return Endpoint{}, conversation.FieldError("secret", "must be 16 to 256 bytes of UTF-8")
+	} else if conversation.IsSealed(e.Secret) {
+		return Endpoint{}, conversation.FieldError("secret", "must not look like an encrypted value (enc:v1:...)")
 	}
 	if eps, err := s.store.ListEndpoints(ctx, e.TenantID); err != nil {
 		return Endpoint{}, err
@@ -256,6 +279,21 @@ func (s *Service) Create(ctx context.Context, e Endpoint) (Endpoint, error) {
 		return Endpoint{}, conversation.FieldError("url", "at most %d endpoints per tenant", maxEndpoints)
 	}
 	return s.store.CreateEndpoint(ctx, e)
+}
+
+// newSecret returns a random signing secret.
+func newSecret() string {
+	b := make([]byte, 24)
+	rand.Read(b)
+	return "whsec_" + hex.EncodeToString(b)
+}
+
+// RotateSecret gives an endpoint a new random secret and returns the
+// endpoint with it: the only time it is shown. Deliveries signed from then
+// on use it, retries of earlier ones included. Returns ENOTFOUND unless the
+// endpoint is the tenant's.
+func (s *Service) RotateSecret(ctx context.Context, tenantID, id int64) (Endpoint, error) {
+	return s.store.SetEndpointSecret(ctx, tenantID, id, newSecret())
 }
 
 // Update validates and stores an endpoint's URL, events and disabled
@@ -295,18 +333,27 @@ func (s *Service) Delete(ctx context.Context, tenantID, id int64) error {
 	return s.store.DeleteEndpoint(ctx, tenantID, id)
 }
 
-// Emit enqueues an event for every endpoint of the tenant that wants it,
-// one durable job each keyed by endpoint and event id, so the same event
-// emitted twice is delivered once. A failure is logged: the change it
-// reports is committed already.
+// Emit enqueues an event for every endpoint of the tenant that wants it
+// (see Enqueue). A failure is logged: the change it reports is committed
+// already.
 func (s *Service) Emit(ctx context.Context, tenantID int64, typ, id string, data any) {
+	if err := s.Enqueue(ctx, tenantID, typ, id, data); err != nil {
+		s.cfg.Logger.Warn("enqueue webhook event", "tenant", tenantID, "event", id, "err", err)
+	}
+}
+
+// Enqueue enqueues an event for every endpoint of the tenant that wants
+// it, one durable job each, once per endpoint and event id however often
+// it is called (Store.EnqueueEvent). The id is the event's "id" field and
+// DeliveryHeader: stable, so a receiver that gets an event twice (a
+// delivery whose answer was lost is retried) can drop the repeat.
+func (s *Service) Enqueue(ctx context.Context, tenantID int64, typ, id string, data any) error {
 	eps, err := s.store.ListEndpoints(ctx, tenantID)
 	if err != nil {
-		s.cfg.Logger.Warn("webhook endpoints", "tenant", tenantID, "err", err)
-		return
+		return fmt.Errorf("read webhook endpoints: %w", err)
 	}
 	var body []byte
-	added := false
+	var jobs []conversation.Job
 	for _, ep := range eps {
 		if !ep.Wants(typ) {
 			continue
@@ -314,26 +361,33 @@ func (s *Service) Emit(ctx context.Context, tenantID int64, typ, id string, data
 		if body == nil {
 			raw, err := json.Marshal(data)
 			if err != nil {
-				s.cfg.Logger.Error("encode webhook event", "type", typ, "err", err)
-				return
+				return fmt.Errorf("encode webhook event %s: %w", id, err)
 			}
-			body, _ = json.Marshal(Event{ID: id, Type: typ, TenantID: tenantID, At: s.cfg.Now().UTC(), Data: raw})
+			if body, err = json.Marshal(Event{ID: id, Type: typ, TenantID: tenantID, At: s.cfg.Now().UTC(), Data: raw}); err != nil {
+				return fmt.Errorf("encode webhook event %s: %w", id, err)
+			}
 		}
-		if _, err := s.jobs.EnqueueJob(context.WithoutCancel(ctx), conversation.Job{TenantID: tenantID, Kind: JobDeliver, Ref: ep.ID,
-			Key: "webhook:" + strconv.FormatInt(ep.ID, 10) + ":" + id, Payload: body, MaxAttempts: 12}); err != nil {
-			s.cfg.Logger.Warn("enqueue webhook", "tenant", tenantID, "endpoint", ep.ID, "event", id, "err", err)
-			continue
-		}
-		added = true
+		jobs = append(jobs, conversation.Job{TenantID: tenantID, Kind: JobDeliver, Ref: ep.ID,
+			Key: "webhook:" + strconv.FormatInt(ep.ID, 10) + ":" + id, Payload: body, MaxAttempts: 12})
 	}
-	if added {
+	if len(jobs) == 0 {
+		return nil
+	}
+	n, err := s.store.EnqueueEvent(context.WithoutCancel(ctx), tenantID, id, jobs)
+	if err != nil {
+		return fmt.Errorf("enqueue webhook event %s: %w", id, err)
+	}
+	if n > 0 {
 		s.cfg.JobsAdded()
 	}
+	return nil
 }
 
-// MessageStatus emits message.delivered, message.read or message.failed
-// for an outbound message whose status changed.
-func (s *Service) MessageStatus(ctx context.Context, m conversation.Message) {
+// MessageStatus enqueues message.delivered, message.read or
+// message.failed for an outbound message whose status changed: the
+// conversation.Deps.StatusChanged of the status_changed job, so an error
+// retries it. The event id is "message:<id>:<status>".
+func (s *Service) MessageStatus(ctx context.Context, m conversation.Message) error {
 	var typ string
 	switch m.Status {
 	case conversation.StatusDelivered:
@@ -343,9 +397,9 @@ func (s *Service) MessageStatus(ctx context.Context, m conversation.Message) {
 	case conversation.StatusFailed:
 		typ = EventMessageFailed
 	default:
-		return
+		return nil
 	}
-	s.Emit(ctx, m.TenantID, typ, "message:"+strconv.FormatInt(m.ID, 10)+":"+string(m.Status), m)
+	return s.Enqueue(ctx, m.TenantID, typ, "message:"+strconv.FormatInt(m.ID, 10)+":"+string(m.Status), m)
 }
 
 // Sign returns the signature header's value of body at t.

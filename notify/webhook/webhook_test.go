@@ -1,8 +1,11 @@
 package webhook_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +17,7 @@ import (
 
 	"conversa/conversation"
 	"conversa/notify/webhook"
+	"conversa/storage/memory"
 	"conversa/storage/sqlite"
 )
 
@@ -61,7 +65,11 @@ type env struct {
 
 func newEnv(t *testing.T, allowPrivate, worker bool) *env {
 	t.Helper()
-	store, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "c.db")})
+	sealer, err := conversation.NewSealer(bytes.Repeat([]byte{9}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "c.db"), Sealer: sealer})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +88,7 @@ func newEnv(t *testing.T, allowPrivate, worker bool) *env {
 		}
 		wake = w.Wake
 	}
-	if e.svc, err = webhook.New(store, store, webhook.Config{AllowPrivate: allowPrivate, JobsAdded: wake}); err != nil {
+	if e.svc, err = webhook.New(store, webhook.Config{AllowPrivate: allowPrivate, JobsAdded: wake}); err != nil {
 		t.Fatal(err)
 	}
 	if w != nil {
@@ -123,10 +131,15 @@ func TestDeliver(t *testing.T) {
 		t.Fatalf("created %+v: a secret is made", ep)
 	}
 	m := conversation.Message{ID: 7, TenantID: e.tenant, Direction: conversation.DirectionOut, Status: conversation.StatusDelivered}
-	e.svc.MessageStatus(t.Context(), m) // not subscribed
+	if err := e.svc.MessageStatus(t.Context(), m); err != nil { // not subscribed
+		t.Fatal(err)
+	}
 	m.Status, m.Failure = conversation.StatusFailed, &conversation.Failure{Code: "30003", Message: "unreachable"}
-	e.svc.MessageStatus(t.Context(), m)
-	e.svc.MessageStatus(t.Context(), m) // the same event again
+	for range 2 { // the same event again
+		if err := e.svc.MessageStatus(t.Context(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
 	waitFor(t, "the retried delivery", func() bool { return rc.count() == 2 })
 
 	rc.mu.Lock()
@@ -224,5 +237,116 @@ func TestPrivateAddresses(t *testing.T) {
 	}
 	if rc.count() != 0 {
 		t.Fatal("the loopback endpoint was reached")
+	}
+}
+
+// TestStatusChangeOutbox: the status change of an outbound message and the
+// job that reports it are written together; the job, run even after a
+// crash that skipped everything in process and retried after its
+// deliveries finished, gives each endpoint the event once, signed with the
+// secret the store keeps encrypted.
+func TestStatusChangeOutbox(t *testing.T) {
+	e := newEnv(t, true, false)
+	ctx := t.Context()
+	conv, err := conversation.NewService(conversation.ServiceConfig{}, conversation.Deps{Store: e.store, Bus: memory.New(),
+		StatusChanged: e.svc.MessageStatus})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct, err := e.store.CreateChannelAccount(ctx, conversation.ChannelAccount{TenantID: e.tenant, Kind: conversation.ChannelSMS, Key: "+15550002222", Name: "SMS"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := e.store.Ingest(ctx, []conversation.IngestRequest{{TenantID: e.tenant, AccountID: acct.ID, Inbound: conversation.Inbound{
+		Channel: conversation.ChannelSMS, Account: acct.Key, From: "+573001234567", ProviderID: "SM1", ReceivedAt: time.Now(),
+		Parts: []conversation.Part{conversation.TextPart("hola")}}}})
+	if err != nil || in[0].Err != nil {
+		t.Fatal(err, in[0].Err)
+	}
+	send := func(key string) conversation.Message {
+		t.Helper()
+		res, err := conv.Send(ctx, conversation.Outbound{TenantID: e.tenant, ConversationID: in[0].Message.ConversationID,
+			Author: conversation.Author{Kind: conversation.AuthorAgent}, Parts: []conversation.Part{conversation.TextPart("listo")}, IdempotencyKey: key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res[0].Message
+	}
+	claim := func(kind string) []conversation.Job {
+		t.Helper()
+		js, err := e.store.ClaimJobs(ctx, []string{kind}, 10, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return js
+	}
+	update := func(m conversation.Message, st conversation.Status) {
+		t.Helper()
+		if _, changed, err := e.store.UpdateMessageStatus(ctx, conversation.StatusUpdate{TenantID: e.tenant, MessageID: m.ID, Status: st}); err != nil || !changed {
+			t.Fatalf("update to %s: %v %v", st, changed, err)
+		}
+	}
+
+	// Without an endpoint, a status change enqueues nothing.
+	update(send("before"), conversation.StatusDelivered)
+	if js := claim(conversation.JobStatusChanged); len(js) != 0 {
+		t.Fatalf("jobs without an endpoint: %+v", js)
+	}
+
+	rc := newReceiver(t)
+	ep, err := e.svc.Create(ctx, webhook.Endpoint{TenantID: e.tenant, URL: rc.srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := send("after")
+	update(m, conversation.StatusSent) // not reported
+	if js := claim(conversation.JobStatusChanged); len(js) != 0 {
+		t.Fatalf("a sent message reported: %+v", js)
+	}
+	// The store commits the change and its job; nothing runs in process
+	// (as if the node stopped right after the commit).
+	update(m, conversation.StatusDelivered)
+	js := claim(conversation.JobStatusChanged)
+	if len(js) != 1 || js[0].Ref != m.ID {
+		t.Fatalf("status jobs %+v; want one for message %d", js, m.ID)
+	}
+	// A worker runs it, twice (its completion was lost), the endpoint's
+	// delivery in between, and once more afterwards.
+	if err := conv.StatusChangedJob(ctx, js[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := conv.StatusChangedJob(ctx, js[0]); err != nil {
+		t.Fatal(err)
+	}
+	deliveries := claim(webhook.JobDeliver)
+	if len(deliveries) != 1 {
+		t.Fatalf("deliveries %+v; want one", deliveries)
+	}
+	if err := e.svc.DeliverJob(ctx, deliveries[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.CompleteJob(ctx, deliveries[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := conv.StatusChangedJob(ctx, js[0]); err != nil {
+		t.Fatal(err)
+	}
+	if again := claim(webhook.JobDeliver); len(again) != 0 {
+		t.Fatalf("the retried status job enqueued %+v again", again)
+	}
+	if rc.count() != 1 {
+		t.Fatalf("the endpoint got %d requests; want 1", rc.count())
+	}
+	rc.mu.Lock()
+	req, body := rc.got[0], rc.bodies[0]
+	rc.mu.Unlock()
+	if req.Header.Get(webhook.DeliveryHeader) != fmt.Sprintf("message:%d:delivered", m.ID) ||
+		!webhook.Verify([]byte(ep.Secret), req.Header.Get(webhook.SignatureHeader), body, time.Now(), 5*time.Minute) {
+		t.Fatalf("delivery %v %s does not verify with the endpoint's secret", req.Header, body)
+	}
+	var ev webhook.Event
+	var got conversation.Message
+	if err := json.Unmarshal(body, &ev); err != nil || json.Unmarshal(ev.Data, &got) != nil || got.ID != m.ID || got.Status != conversation.StatusDelivered {
+		t.Fatalf("event %s: %v", body, err)
 	}
 }

@@ -48,14 +48,29 @@ func (s *Store) CreateCampaign(ctx context.Context, c campaign.Campaign) (campai
 		v := encodeJSON(c.Segment, "{}")
 		segment = &v
 	}
-	out, err := scanCampaign(s.pool.QueryRow(ctx, `INSERT INTO campaigns (tenant_id, name, purpose, data, source, segment, throttle, status, created_at, updated_at)
-		VALUES ($1, $2, $3, $4::jsonb, $5, $6::jsonb, $7::jsonb, $8, $9, $9) RETURNING `+campaignColumns,
-		c.TenantID, c.Name, c.Purpose, encodeJSON(c.Data, "{}"), c.Source, segment, encodeJSON(c.Throttle, "{}"), campaign.StatusPlanning, ts))
+	var out campaign.Campaign
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		out, err = scanCampaign(tx.QueryRow(ctx, `INSERT INTO campaigns (tenant_id, name, purpose, data, source, segment, throttle, status, created_at, updated_at)
+			VALUES ($1, $2, $3, $4::jsonb, $5, $6::jsonb, $7::jsonb, $8, $9, $9) RETURNING `+campaignColumns,
+			c.TenantID, c.Name, c.Purpose, encodeJSON(c.Data, "{}"), c.Source, segment, encodeJSON(c.Throttle, "{}"), campaign.StatusPlanning, ts))
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO jobs (tenant_id, kind, ref, key, state, run_at, max_attempts, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $7)`,
+			out.TenantID, campaign.JobPlan, out.ID, campaign.PlanJobKey(out.ID), ts.Add(campaign.PlanLease), planMaxAttempts, ts)
+		return err
+	})
 	if isForeignKey(err) {
 		return out, conversation.Errorf(conversation.ENOTFOUND, "tenant not found")
 	}
 	return out, err
 }
+
+// planMaxAttempts bounds the planning job's runs: each waits PlanLease
+// while the planning it watches goes on.
+const planMaxAttempts = 1000
 
 // Campaign implements campaign.Store.
 func (s *Store) Campaign(ctx context.Context, tenantID, id int64) (campaign.Campaign, error) {
@@ -95,9 +110,15 @@ func (s *Store) SetCampaignStatus(ctx context.Context, tenantID, id int64, from 
 			return conversation.Errorf(conversation.ECONFLICT, "the campaign is %s", c.Status)
 		}
 		ts := now()
+		planning := c.Status == campaign.StatusPlanning
 		if c, err = scanCampaign(tx.QueryRow(ctx, `UPDATE campaigns SET status = $1, updated_at = $2 WHERE id = $3 RETURNING `+campaignColumns,
 			to, ts, id)); err != nil {
 			return err
+		}
+		if planning && to != campaign.StatusPlanning {
+			if _, err := tx.Exec(ctx, `DELETE FROM campaign_uploads WHERE campaign_id = $1`, id); err != nil {
+				return err
+			}
 		}
 		switch to {
 		case campaign.StatusRunning:
@@ -116,7 +137,7 @@ func (s *Store) SetCampaignStatus(ctx context.Context, tenantID, id int64, from 
 
 // AddRecipients implements campaign.Store.
 func (s *Store) AddRecipients(ctx context.Context, tenantID, campaignID int64, rs []campaign.Recipient) (int, error) {
-	if _, err := s.Campaign(ctx, tenantID, campaignID); err != nil {
+	if err := s.touchCampaign(ctx, tenantID, campaignID); err != nil {
 		return 0, err
 	}
 	if len(rs) == 0 {
@@ -364,4 +385,64 @@ func (s *Store) OptOuts(ctx context.Context, tenantID int64, purpose string) ([]
 		return nil, nil
 	}
 	return out, err
+}
+
+// touchCampaign sets a campaign's UpdatedAt: planning's heartbeat.
+func (s *Store) touchCampaign(ctx context.Context, tenantID, id int64) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE campaigns SET updated_at = $1 WHERE id = $2 AND tenant_id = $3`, now(), id, tenantID)
+	if err == nil && tag.RowsAffected() == 0 {
+		return conversation.Errorf(conversation.ENOTFOUND, "campaign not found")
+	}
+	return err
+}
+
+// LastRecipientContact implements campaign.Store.
+func (s *Store) LastRecipientContact(ctx context.Context, tenantID, campaignID int64) (int64, error) {
+	var id int64
+	err := s.pool.QueryRow(ctx, `SELECT coalesce(max(contact_id), 0) FROM campaign_recipients WHERE campaign_id = $1 AND tenant_id = $2`,
+		campaignID, tenantID).Scan(&id)
+	return id, err
+}
+
+// PutUpload implements campaign.Store.
+func (s *Store) PutUpload(ctx context.Context, tenantID, campaignID int64, seq int, piece []byte) error {
+	if piece == nil {
+		piece = []byte{} // not NULL: the end
+	}
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE campaigns SET updated_at = $1 WHERE id = $2 AND tenant_id = $3`, now(), campaignID, tenantID)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return conversation.Errorf(conversation.ENOTFOUND, "campaign not found")
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO campaign_uploads (campaign_id, seq, piece) VALUES ($1, $2, $3)
+			ON CONFLICT (campaign_id, seq) DO UPDATE SET piece = excluded.piece`, campaignID, seq, piece)
+		return err
+	})
+}
+
+// UploadPiece implements campaign.Store.
+func (s *Store) UploadPiece(ctx context.Context, tenantID, campaignID int64, seq int) ([]byte, error) {
+	var piece []byte
+	err := s.pool.QueryRow(ctx, `SELECT u.piece FROM campaign_uploads u JOIN campaigns c ON c.id = u.campaign_id
+		WHERE u.campaign_id = $1 AND c.tenant_id = $2 AND u.seq = $3`, campaignID, tenantID, seq).Scan(&piece)
+	return piece, notFound(err, "upload piece")
+}
+
+// SetPlanCursor implements campaign.Store.
+func (s *Store) SetPlanCursor(ctx context.Context, tenantID, campaignID int64, line int) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE campaigns SET plan_cursor = $1, updated_at = $2 WHERE id = $3 AND tenant_id = $4`, line, now(), campaignID, tenantID)
+	if err == nil && tag.RowsAffected() == 0 {
+		return conversation.Errorf(conversation.ENOTFOUND, "campaign not found")
+	}
+	return err
+}
+
+// PlanCursor implements campaign.Store.
+func (s *Store) PlanCursor(ctx context.Context, tenantID, campaignID int64) (int, error) {
+	var line int
+	err := s.pool.QueryRow(ctx, `SELECT plan_cursor FROM campaigns WHERE id = $1 AND tenant_id = $2`, campaignID, tenantID).Scan(&line)
+	return line, notFound(err, "campaign")
 }

@@ -196,8 +196,20 @@ func (s *Store) UpdateMessageStatus(ctx context.Context, u conversation.StatusUp
 		SET status = $%d, provider_id = coalesce($%d, provider_id), failure_code = $%d, failure_message = $%d, updated_at = $%d
 		WHERE %s AND direction = 'out' AND status = ANY($%d) RETURNING %s`,
 		n+1, n+2, n+3, n+4, n+5, match, n+6, messageColumns)
-	m, err := scanMessage(s.pool.QueryRow(ctx, update, append(slices.Clone(args),
-		u.Status, nullString(u.SetProviderID), fcode, fmsg, now(), conversation.StatusesBefore(u.Status))...))
+	updateArgs := append(slices.Clone(args), u.Status, nullString(u.SetProviderID), fcode, fmsg, now(), conversation.StatusesBefore(u.Status))
+	var m conversation.Message
+	var err error
+	if conversation.ReportedStatus(u.Status) {
+		// The change and the job that reports it commit together.
+		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			if m, err = scanMessage(tx.QueryRow(ctx, update, updateArgs...)); err != nil {
+				return err
+			}
+			return enqueueStatusChanged(ctx, tx, m)
+		})
+	} else {
+		m, err = scanMessage(s.pool.QueryRow(ctx, update, updateArgs...))
+	}
 	switch {
 	case err == nil:
 		return m, true, nil
@@ -250,4 +262,23 @@ func (s *Store) EditMessage(ctx context.Context, tenantID, accountID int64, prov
 		return conversation.Message{}, err
 	}
 	return m, tx.Commit(ctx)
+}
+
+// enqueueStatusChanged writes, in the status change's transaction, the
+// job that reports it (conversation.StatusChangedJob) when the tenant has
+// an enabled webhook endpoint.
+func enqueueStatusChanged(ctx context.Context, tx pgx.Tx, m conversation.Message) error {
+	j, ok := conversation.StatusChangedJob(m)
+	if !ok {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO jobs (tenant_id, kind, ref, key, payload, state, run_at, max_attempts, created_at, updated_at)
+		SELECT $1, $2, $3, $4, $5, 'pending', $6, $7, $6, $6
+		WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE tenant_id = $1 AND NOT disabled)
+		ON CONFLICT (tenant_id, key) WHERE key IS NOT NULL AND state <> 'failed' DO NOTHING`,
+		j.TenantID, j.Kind, j.Ref, j.Key, j.Payload, now(), j.MaxAttempts)
+	if err != nil {
+		return fmt.Errorf("enqueue the status change of message %d: %w", m.ID, err)
+	}
+	return nil
 }

@@ -20,6 +20,8 @@ import (
 	"conversa/storage/postgres"
 	"conversa/templates"
 	"conversa/templates/templatestest"
+	"github.com/jackc/pgx/v5"
+	"strings"
 )
 
 func open(t *testing.T) *postgres.Store {
@@ -218,6 +220,54 @@ func TestStaffStore(t *testing.T) {
 
 func TestNotifySurveyStore(t *testing.T) {
 	surveytest.TestStore(t, func(t *testing.T) (conversation.Store, survey.Store) {
+		s := open(t)
+		if _, err := s.Migrate(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		return s, s
+	})
+}
+
+func TestWebhookSealedSecrets(t *testing.T) {
+	url := testenv.PostgresURL(t)
+	migrated := false
+	webhooktest.TestSealedSecrets(t, func(t *testing.T, sealer *conversation.Sealer) (conversation.Store, webhook.Store) {
+		s, err := postgres.Open(t.Context(), postgres.Config{URL: url, Sealer: sealer})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		if !migrated {
+			if _, err := s.Migrate(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			migrated = true
+		}
+		return s, s
+	})
+	// The column holds no secret in the clear.
+	conn, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(t.Context())
+	rows, err := conn.Query(t.Context(), `SELECT secret FROM webhook_endpoints`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(secrets) != 2 {
+		t.Fatalf("stored secrets %q, %v", secrets, err)
+	}
+	for _, s := range secrets {
+		if !conversation.IsSealed(s) || strings.Contains(s, "whsec") {
+			t.Errorf("a secret is stored as %q", s)
+		}
+	}
+}
+
+func TestWebhookStatusOutbox(t *testing.T) {
+	webhooktest.TestStatusOutbox(t, func(t *testing.T) (conversation.Store, webhook.Store) {
 		s := open(t)
 		if _, err := s.Migrate(t.Context()); err != nil {
 			t.Fatal(err)

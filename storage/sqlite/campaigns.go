@@ -39,6 +39,10 @@ func scanCampaign(row scanner) (campaign.Campaign, error) {
 	return c, decodeJSON(throttle, &c.Throttle)
 }
 
+// planMaxAttempts bounds the planning job's runs: each waits PlanLease
+// while the planning it watches goes on.
+const planMaxAttempts = 1000
+
 // CreateCampaign implements campaign.Store.
 func (s *Store) CreateCampaign(ctx context.Context, c campaign.Campaign) (campaign.Campaign, error) {
 	var out campaign.Campaign
@@ -55,6 +59,12 @@ func (s *Store) CreateCampaign(ctx context.Context, c campaign.Campaign) (campai
 		if isForeignKey(err) {
 			return conversation.Errorf(conversation.ENOTFOUND, "tenant not found")
 		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO jobs (tenant_id, kind, ref, key, state, run_at, max_attempts, created_at, updated_at)
+			VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?)`,
+			out.TenantID, campaign.JobPlan, out.ID, campaign.PlanJobKey(out.ID), ts+campaign.PlanLease.Microseconds(), planMaxAttempts, ts, ts)
 		return err
 	})
 	return out, err
@@ -103,9 +113,15 @@ func (s *Store) SetCampaignStatus(ctx context.Context, tenantID, id int64, from 
 			return conversation.Errorf(conversation.ECONFLICT, "the campaign is %s", c.Status)
 		}
 		ts := micros(now())
+		planning := c.Status == campaign.StatusPlanning
 		if c, err = scanCampaign(tx.QueryRowContext(ctx, `UPDATE campaigns SET status = ?, updated_at = ? WHERE id = ? RETURNING `+campaignColumns,
 			to, ts, id)); err != nil {
 			return err
+		}
+		if planning && to != campaign.StatusPlanning {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM campaign_uploads WHERE campaign_id = ?`, id); err != nil {
+				return err
+			}
 		}
 		switch to {
 		case campaign.StatusRunning:
@@ -124,12 +140,12 @@ func (s *Store) SetCampaignStatus(ctx context.Context, tenantID, id int64, from 
 
 // AddRecipients implements campaign.Store.
 func (s *Store) AddRecipients(ctx context.Context, tenantID, campaignID int64, rs []campaign.Recipient) (int, error) {
-	if _, err := s.Campaign(ctx, tenantID, campaignID); err != nil {
-		return 0, err
-	}
 	added := 0
 	err := s.write(ctx, func(tx *wtx) error {
 		ts := micros(now())
+		if err := touchCampaign(ctx, tx, tenantID, campaignID, ts); err != nil {
+			return err
+		}
 		for _, r := range rs {
 			res, err := tx.ExecContext(ctx, `INSERT INTO campaign_recipients (tenant_id, campaign_id, contact_id, channel, account_id, address, due, state, code, reason, updated_at)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (campaign_id, contact_id) DO NOTHING`,
@@ -367,4 +383,68 @@ func (s *Store) OptOuts(ctx context.Context, tenantID int64, purpose string) ([]
 		WHERE c.tenant_id = ? AND c.purpose IN ('', ?) AND c.opted_out
 		AND c.id = (SELECT max(l.id) FROM consent_changes l WHERE l.account_id = c.account_id AND l.address = c.address AND l.purpose = c.purpose)`,
 		tenantID, purpose)
+}
+
+// touchCampaign sets a campaign's UpdatedAt: planning's heartbeat.
+func touchCampaign(ctx context.Context, tx *wtx, tenantID, id, ts int64) error {
+	res, err := tx.ExecContext(ctx, `UPDATE campaigns SET updated_at = ? WHERE id = ? AND tenant_id = ?`, ts, id, tenantID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return conversation.Errorf(conversation.ENOTFOUND, "campaign not found")
+	}
+	return nil
+}
+
+// LastRecipientContact implements campaign.Store.
+func (s *Store) LastRecipientContact(ctx context.Context, tenantID, campaignID int64) (int64, error) {
+	var id int64
+	err := s.rd.QueryRowContext(ctx, `SELECT coalesce(max(contact_id), 0) FROM campaign_recipients WHERE campaign_id = ? AND tenant_id = ?`,
+		campaignID, tenantID).Scan(&id)
+	return id, err
+}
+
+// PutUpload implements campaign.Store.
+func (s *Store) PutUpload(ctx context.Context, tenantID, campaignID int64, seq int, piece []byte) error {
+	return s.write(ctx, func(tx *wtx) error {
+		if err := touchCampaign(ctx, tx, tenantID, campaignID, micros(now())); err != nil {
+			return err
+		}
+		if piece == nil {
+			piece = []byte{}
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO campaign_uploads (campaign_id, seq, piece) VALUES (?, ?, ?)
+			ON CONFLICT (campaign_id, seq) DO UPDATE SET piece = excluded.piece`, campaignID, seq, piece)
+		return err
+	})
+}
+
+// UploadPiece implements campaign.Store.
+func (s *Store) UploadPiece(ctx context.Context, tenantID, campaignID int64, seq int) ([]byte, error) {
+	var piece []byte
+	err := s.rd.QueryRowContext(ctx, `SELECT u.piece FROM campaign_uploads u JOIN campaigns c ON c.id = u.campaign_id
+		WHERE u.campaign_id = ? AND c.tenant_id = ? AND u.seq = ?`, campaignID, tenantID, seq).Scan(&piece)
+	return piece, notFound(err, "upload piece")
+}
+
+// SetPlanCursor implements campaign.Store.
+func (s *Store) SetPlanCursor(ctx context.Context, tenantID, campaignID int64, line int) error {
+	return s.write(ctx, func(tx *wtx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE campaigns SET plan_cursor = ?, updated_at = ? WHERE id = ? AND tenant_id = ?`, line, micros(now()), campaignID, tenantID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return conversation.Errorf(conversation.ENOTFOUND, "campaign not found")
+		}
+		return nil
+	})
+}
+
+// PlanCursor implements campaign.Store.
+func (s *Store) PlanCursor(ctx context.Context, tenantID, campaignID int64) (int, error) {
+	var line int
+	err := s.rd.QueryRowContext(ctx, `SELECT plan_cursor FROM campaigns WHERE id = ? AND tenant_id = ?`, campaignID, tenantID).Scan(&line)
+	return line, notFound(err, "campaign")
 }

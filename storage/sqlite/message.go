@@ -253,7 +253,7 @@ func (s *Store) UpdateMessageStatus(ctx context.Context, u conversation.StatusUp
 				slices.Concat(setArgs, args, fromArgs)...))
 			if err == nil {
 				changed = true
-				return nil
+				return enqueueStatusChanged(ctx, tx, m)
 			}
 			if isUnique(err) {
 				return conversation.Errorf(conversation.ECONFLICT, "another message has provider id %q", u.SetProviderID)
@@ -309,4 +309,24 @@ func (s *Store) EditMessage(ctx context.Context, tenantID, accountID int64, prov
 		return err
 	})
 	return m, err
+}
+
+// enqueueStatusChanged writes, in the status change's transaction, the
+// job that reports it (conversation.StatusChangedJob) when the tenant has
+// an enabled webhook endpoint.
+func enqueueStatusChanged(ctx context.Context, tx *wtx, m conversation.Message) error {
+	j, ok := conversation.StatusChangedJob(m)
+	if !ok {
+		return nil
+	}
+	ts := micros(now())
+	_, err := tx.ExecContext(ctx, `INSERT INTO jobs (tenant_id, kind, ref, key, payload, state, run_at, max_attempts, created_at, updated_at)
+		SELECT ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?
+		WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE tenant_id = ? AND NOT disabled)
+		ON CONFLICT (tenant_id, key) WHERE key IS NOT NULL AND state <> 'failed' DO NOTHING`,
+		j.TenantID, j.Kind, j.Ref, j.Key, j.Payload, ts, j.MaxAttempts, ts, ts, j.TenantID)
+	if err != nil {
+		return fmt.Errorf("enqueue the status change of message %d: %w", m.ID, err)
+	}
+	return nil
 }

@@ -38,6 +38,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) Stores) {
 		{"ImportContacts", testImport},
 		{"OptOuts", testOptOuts},
 		{"TenantIsolation", testTenantIsolation},
+		{"Planning", testPlanning},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -542,4 +543,88 @@ func testTenantIsolation(t *testing.T, s Stores) {
 	if len(cs) != 1 || cs[0].ID == m.ContactID || cs[0].TenantID != other.tenant.ID {
 		t.Fatalf("another tenant's import = %+v", cs)
 	}
+}
+
+// testPlanning: what lets a stopped planning resume. The campaign comes
+// with its planning job; recipients, the cursor and upload pieces beat
+// its heart; the upload is kept until it leaves planning; another
+// tenant's ids are not found.
+func testPlanning(t *testing.T, s Stores) {
+	ctx := t.Context()
+	f := newFixture(t, s, "acme")
+	other := newFixture(t, s, "other")
+	c := f.campaign(t, s, "plan")
+	if j := probe(t, s.Conv, f.tenant.ID, campaign.PlanJobKey(c.ID)); j.Kind != campaign.JobPlan || j.Ref != c.ID ||
+		j.RunAt.Sub(c.CreatedAt).Round(time.Second) != campaign.PlanLease {
+		t.Fatalf("planning job = %+v; want it PlanLease after %v", j, c.CreatedAt)
+	}
+
+	if last, err := s.Campaigns.LastRecipientContact(ctx, f.tenant.ID, c.ID); err != nil || last != 0 {
+		t.Fatalf("last contact of a new campaign: %d, %v", last, err)
+	}
+	a, b := f.write(t, s, "ana", "m1").ContactID, f.write(t, s, "beto", "m2").ContactID
+	beat := func(what string, before campaign.Campaign) campaign.Campaign {
+		t.Helper()
+		got, err := s.Campaigns.Campaign(ctx, f.tenant.ID, c.ID)
+		must(t, err)
+		if !got.UpdatedAt.After(before.UpdatedAt) {
+			t.Fatalf("%s did not set UpdatedAt: %v, before %v", what, got.UpdatedAt, before.UpdatedAt)
+		}
+		return got
+	}
+	time.Sleep(2 * time.Millisecond) // timestamps are microseconds
+	n, err := s.Campaigns.AddRecipients(ctx, f.tenant.ID, c.ID, []campaign.Recipient{
+		{ContactID: b, State: campaign.StatePlanned, Channel: conversation.ChannelWebchat, Due: t0},
+		{ContactID: a, State: campaign.StatePlanned, Channel: conversation.ChannelWebchat, Due: t0}})
+	must(t, err)
+	if n != 2 {
+		t.Fatalf("added %d", n)
+	}
+	c = beat("AddRecipients", c)
+	if n, err := s.Campaigns.AddRecipients(ctx, f.tenant.ID, c.ID, []campaign.Recipient{{ContactID: a, State: campaign.StatePlanned, Due: t0}}); err != nil || n != 0 {
+		t.Fatalf("planning a contact again added %d, %v", n, err)
+	}
+	if last, err := s.Campaigns.LastRecipientContact(ctx, f.tenant.ID, c.ID); err != nil || last != max(a, b) {
+		t.Fatalf("last contact %d, %v; want %d", last, err, max(a, b))
+	}
+
+	if line, err := s.Campaigns.PlanCursor(ctx, f.tenant.ID, c.ID); err != nil || line != 0 {
+		t.Fatalf("cursor of a new campaign: %d, %v", line, err)
+	}
+	time.Sleep(2 * time.Millisecond)
+	must(t, s.Campaigns.SetPlanCursor(ctx, f.tenant.ID, c.ID, 501))
+	c = beat("SetPlanCursor", c)
+	if line, err := s.Campaigns.PlanCursor(ctx, f.tenant.ID, c.ID); err != nil || line != 501 {
+		t.Fatalf("cursor %d, %v; want 501", line, err)
+	}
+
+	time.Sleep(2 * time.Millisecond)
+	must(t, s.Campaigns.PutUpload(ctx, f.tenant.ID, c.ID, 0, []byte("name,phone\n")))
+	c = beat("PutUpload", c)
+	must(t, s.Campaigns.PutUpload(ctx, f.tenant.ID, c.ID, 1, nil))
+	if p, err := s.Campaigns.UploadPiece(ctx, f.tenant.ID, c.ID, 0); err != nil || string(p) != "name,phone\n" {
+		t.Fatalf("piece 0 = %q, %v", p, err)
+	}
+	if p, err := s.Campaigns.UploadPiece(ctx, f.tenant.ID, c.ID, 1); err != nil || len(p) != 0 {
+		t.Fatalf("the end piece = %q, %v", p, err)
+	}
+	_, err = s.Campaigns.UploadPiece(ctx, f.tenant.ID, c.ID, 2)
+	wantCode(t, err, conversation.ENOTFOUND, "a piece past the end")
+
+	// Another tenant's ids.
+	_, err = s.Campaigns.UploadPiece(ctx, other.tenant.ID, c.ID, 0)
+	wantCode(t, err, conversation.ENOTFOUND, "another tenant's upload")
+	wantCode(t, s.Campaigns.PutUpload(ctx, other.tenant.ID, c.ID, 5, []byte("x")), conversation.ENOTFOUND, "upload to another tenant's campaign")
+	wantCode(t, s.Campaigns.SetPlanCursor(ctx, other.tenant.ID, c.ID, 9), conversation.ENOTFOUND, "another tenant's cursor")
+	_, err = s.Campaigns.PlanCursor(ctx, other.tenant.ID, c.ID)
+	wantCode(t, err, conversation.ENOTFOUND, "read another tenant's cursor")
+	if last, err := s.Campaigns.LastRecipientContact(ctx, other.tenant.ID, c.ID); err != nil || last != 0 {
+		t.Fatalf("another tenant's last contact: %d, %v", last, err)
+	}
+
+	// Leaving planning deletes the upload.
+	_, err = s.Campaigns.SetCampaignStatus(ctx, f.tenant.ID, c.ID, []campaign.Status{campaign.StatusPlanning}, campaign.StatusRunning, t0)
+	must(t, err)
+	_, err = s.Campaigns.UploadPiece(ctx, f.tenant.ID, c.ID, 0)
+	wantCode(t, err, conversation.ENOTFOUND, "the upload of a started campaign")
 }
