@@ -239,7 +239,7 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 	}
 	s.media = &channels.MediaLinks{Secret: secret, BaseURL: cfg.PublicURL, Store: files, Logger: logger}
 
-	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), newJobsCollector(store, conversation.JobRoute, conversation.JobDeliver, handoff.JobCaseEscalation, handoff.JobOffer, notify.JobNotify, campaign.JobSend, webhook.JobDeliver))
+	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), newJobsCollector(store, conversation.JobRoute, conversation.JobDeliver, handoff.JobCaseEscalation, handoff.JobOffer, notify.JobNotify, campaign.JobSend, webhook.JobDeliver, notify.JobNotifyBatch))
 	s.worker, err = conversation.NewWorker(store, conversation.WorkerConfig{Concurrency: max(cfg.Workers, 1), DrainTimeout: cfg.ShutdownTimeout / 2}, logger)
 	if err != nil {
 		return nil, err
@@ -347,6 +347,8 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 		return nil, err
 	}
 	s.worker.Handle(campaign.JobSend, s.campaigns.SendJob)
+	// Batches are campaigns' notifications, never a case's notice.
+	s.worker.Handle(notify.JobNotifyBatch, s.notifier.NotifyBatchJob)
 
 	s.api, err = api.New(api.Config{RequestsPerMinute: cfg.APIRequestsPerMinute, Logger: logger, Bots: s.bots, BotStore: store,
 		Cases: cases, CaseStore: store, Templates: s.templates, TemplateStore: store, Media: s.media, MaxUploadBytes: int64(cfg.CaseAttachmentMaxBytes),
