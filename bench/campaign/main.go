@@ -241,28 +241,45 @@ func runBatches(ctx context.Context, store *postgres.Store, notifier *notify.Ser
 						return r.Err
 					}
 				}
-				js, err := store.ClaimJobs(ctx, []string{notify.JobNotifyBatch}, 1, time.Minute)
-				if err != nil {
+				if _, err := runBatchJob(ctx, store, notifier, &done); err != nil {
 					return err
-				}
-				for _, j := range js {
-					if err := notifier.NotifyBatchJob(ctx, j); err != nil {
-						return err
-					}
-					if err := store.CompleteJob(ctx, j); err != nil {
-						return err
-					}
-					pay, err := notify.BatchIDs(j)
-					if err != nil {
-						return err
-					}
-					done.Add(int64(len(pay)))
 				}
 			}
 		})
 	}
-	err := g.Wait()
-	return int(done.Load()), err
+	if err := g.Wait(); err != nil {
+		return int(done.Load()), err
+	}
+	// A worker may have run another's job: run those left.
+	for {
+		ran, err := runBatchJob(ctx, store, notifier, &done)
+		if err != nil || !ran {
+			return int(done.Load()), err
+		}
+	}
+}
+
+// runBatchJob claims one due batch job, as the Worker would, runs and
+// completes it, and adds its notifications to done. It reports whether
+// there was one.
+func runBatchJob(ctx context.Context, store *postgres.Store, notifier *notify.Service, done *atomic.Int64) (bool, error) {
+	js, err := store.ClaimJobs(ctx, []string{notify.JobNotifyBatch}, 1, time.Minute)
+	if err != nil || len(js) == 0 {
+		return false, err
+	}
+	j := js[0]
+	if err := notifier.NotifyBatchJob(ctx, j); err != nil {
+		return true, err
+	}
+	if err := store.CompleteJob(ctx, j); err != nil {
+		return true, err
+	}
+	ids, err := notify.BatchIDs(j)
+	if err != nil {
+		return true, err
+	}
+	done.Add(int64(len(ids)))
+	return true, nil
 }
 
 // runSingles schedules and runs the notifications of ids one at a time,
