@@ -220,7 +220,7 @@ func run(ctx context.Context, cfg config) error {
 func runBatches(ctx context.Context, store *postgres.Store, notifier *notify.Service, tenant int64, ids []int64, cfg config) (int, error) {
 	batches := slices.Collect(slices.Chunk(ids, cfg.batch))
 	var next, done atomic.Int64
-	g, ctx := errgroup.WithContext(ctx)
+	g, gctx := errgroup.WithContext(ctx)
 	for range cfg.workers {
 		g.Go(func() error {
 			for {
@@ -232,7 +232,7 @@ func runBatches(ctx context.Context, store *postgres.Store, notifier *notify.Ser
 				for k, contact := range batches[i] {
 					reqs[k] = request(tenant, contact)
 				}
-				res, err := notifier.NotifyBatch(ctx, tenant, reqs)
+				res, err := notifier.NotifyBatch(gctx, tenant, reqs)
 				if err != nil {
 					return err
 				}
@@ -241,7 +241,7 @@ func runBatches(ctx context.Context, store *postgres.Store, notifier *notify.Ser
 						return r.Err
 					}
 				}
-				if _, err := runBatchJob(ctx, store, notifier, &done); err != nil {
+				if _, err := runBatchJob(gctx, store, notifier, &done); err != nil {
 					return err
 				}
 			}
