@@ -64,7 +64,7 @@ func main() {
 	flag.IntVar(&cfg.render, "render", 100_000, "notifications rendered and queued (at most -contacts)")
 	flag.IntVar(&cfg.workers, "workers", 2, "batches run at once")
 	flag.IntVar(&cfg.batch, "batch", 500, "notifications per batch (at most notify.MaxBatch)")
-	flag.IntVar(&cfg.single, "single", 2000, "notifications run one at a time by 8 workers after the batches, for comparison (0: none)")
+	flag.IntVar(&cfg.single, "single", 2000, "notifications run one at a time by 8 workers after the batches, for comparison (0: none), taken from -render when the contacts are too few for both")
 	flag.Parse()
 	if cfg.postgresURL == "" {
 		fmt.Fprintln(os.Stderr, "campaign: set TEST_POSTGRES_URL or -postgres-url (scripts/services .test/env writes it)")
@@ -159,8 +159,9 @@ func run(ctx context.Context, cfg config) error {
 	if err != nil {
 		return err
 	}
-	single := ids[min(cfg.render, len(ids)):]
-	ids = ids[:min(cfg.render, len(ids))]
+	// The one-at-a-time path takes the last -single, the batches the rest.
+	single := ids[len(ids)-min(cfg.single, len(ids)/2):]
+	ids = ids[:min(cfg.render, len(ids)-len(single))]
 	t1 := time.Now()
 	done, err := runBatches(ctx, store, notifier, tenant, ids, cfg)
 	rendered := time.Since(t1)
