@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"slices"
 	"sync/atomic"
 	"text/tabwriter"
@@ -55,6 +56,7 @@ type config struct {
 	workers     int
 	batch       int
 	single      int
+	cpuprofile  string
 }
 
 func main() {
@@ -63,6 +65,7 @@ func main() {
 	flag.IntVar(&cfg.contacts, "contacts", 100_000, "contacts in the campaign's segment")
 	flag.IntVar(&cfg.render, "render", 100_000, "notifications rendered and queued (at most -contacts)")
 	flag.IntVar(&cfg.workers, "workers", 2, "batches run at once")
+	flag.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of the batch render to this file")
 	flag.IntVar(&cfg.batch, "batch", 500, "notifications per batch (at most notify.MaxBatch)")
 	flag.IntVar(&cfg.single, "single", 2000, "notifications run one at a time by 8 workers after the batches, for comparison (0: none), taken from -render when the contacts are too few for both")
 	flag.Parse()
@@ -162,9 +165,14 @@ func run(ctx context.Context, cfg config) error {
 	// The one-at-a-time path takes the last -single, the batches the rest.
 	single := ids[len(ids)-min(cfg.single, len(ids)/2):]
 	ids = ids[:min(cfg.render, len(ids)-len(single))]
+	stopProfile, err := startProfile(cfg.cpuprofile)
+	if err != nil {
+		return err
+	}
 	t1 := time.Now()
 	done, err := runBatches(ctx, store, notifier, tenant, ids, cfg)
 	rendered := time.Since(t1)
+	stopProfile()
 	if err != nil {
 		return err
 	}
@@ -212,6 +220,26 @@ func run(ctx context.Context, cfg config) error {
 		return fmt.Errorf("%d notifications were left scheduled", statuses[notify.StatusScheduled])
 	}
 	return nil
+}
+
+// startProfile starts a CPU profile into path, when set; the function
+// returned stops it.
+func startProfile(path string) (func(), error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // runBatches schedules the notifications of ids in batches and runs each
