@@ -62,11 +62,10 @@ type Sender interface {
 	Send(ctx context.Context, outs ...conversation.Outbound) ([]conversation.SendResult, error)
 }
 
-// Templates finds and renders the tenant's templates. *templates.Service
+// Templates finds the tenant's templates, compiled. *templates.Service
 // implements it.
 type Templates interface {
 	Template(ctx context.Context, tenantID int64, purpose string) (*templates.Template, templates.Version, error)
-	Render(ctx context.Context, tenantID int64, purpose string, r templates.Request) (templates.Rendered, error)
 }
 
 // Deps are the service's collaborators; all are required.
@@ -294,9 +293,9 @@ func (s *Service) NotifyJob(ctx context.Context, j conversation.Job) error {
 	if n.Status != StatusScheduled {
 		return nil
 	}
-	tenant, err := s.deps.Conversations.Tenant(ctx, n.TenantID)
+	v, err := s.newView(ctx, n.TenantID)
 	if err != nil {
-		return permanentIfNotFound(err)
+		return err
 	}
 	contact, err := s.deps.Conversations.Contact(ctx, n.TenantID, n.ContactID)
 	if conversation.IsNotFound(err) {
@@ -305,109 +304,244 @@ func (s *Service) NotifyJob(ctx context.Context, j conversation.Job) error {
 	if err != nil {
 		return err
 	}
-	tpl, _, err := s.deps.Templates.Template(ctx, n.TenantID, n.Purpose)
+	tpl, err := v.template(ctx, n.Purpose)
 	if conversation.IsNotFound(err) {
-		return s.finish(ctx, n, StatusUndeliverable, fmt.Sprintf("the tenant has no template for purpose %q", n.Purpose))
+		return s.finish(ctx, n, StatusUndeliverable, noTemplate(n.Purpose))
 	}
 	if err != nil {
 		return err
 	}
-	policy, err := s.policy(ctx, n.TenantID)
-	if err != nil {
-		return err
-	}
+	return s.runOne(ctx, v, n, contact, tpl)
+}
 
-	now := s.cfg.Now()
-	loc, _ := ContactZone(contact, tenant)
-	next := now
-	if n.SendAfter.After(next) {
-		next = n.SendAfter
-	}
-	if !policy.urgent(n.Purpose, tpl.Urgent) {
-		next = policy.quietHours(n.Purpose).NextAllowed(next, loc)
-	}
-	if next.After(now) {
-		note := fmt.Sprintf("quiet hours of the contact (%s): delivered at %s", loc, next.In(loc).Format("2006-01-02 15:04 MST"))
-		if !n.SendAfter.IsZero() && !n.SendAfter.Before(next) {
-			note = "not before " + next.In(loc).Format("2006-01-02 15:04 MST")
-		}
+func noTemplate(purpose string) string {
+	return fmt.Sprintf("the tenant has no template for purpose %q", purpose)
+}
+
+// runOne applies the rules to a scheduled notification and acts on the
+// outcome at once: reschedules, finishes, or opens the conversation and
+// sends, trying the next channel when the conversation store refuses the
+// message.
+func (s *Service) runOne(ctx context.Context, v *view, n Notification, contact conversation.Contact, tpl *templates.Template) error {
+	if next, note, ok := v.wait(n, contact, tpl); ok {
 		if _, err := s.store.RescheduleNotification(ctx, n.TenantID, n.ID, next, note); err != nil && !conversation.IsConflict(err) {
 			return fmt.Errorf("reschedule notification %d: %w", n.ID, err)
 		}
 		return nil
 	}
-
-	if c := policy.Purposes[n.Purpose].Cap; c != nil {
-		period, err := ParsePeriod(c.Period)
-		if err != nil {
-			return &conversation.JobError{Err: err, Permanent: true}
-		}
-		sent, err := s.store.CountSent(ctx, n.TenantID, n.ContactID, n.Purpose, now.Add(-period))
-		if err != nil {
-			return err
-		}
-		if sent >= c.Count {
-			return s.finish(ctx, n, StatusSuppressed,
-				fmt.Sprintf("frequency cap: the contact got %d %s notifications within %s (at most %d)", sent, n.Purpose, c.Period, c.Count))
-		}
-	}
-	return s.deliver(ctx, n, tenant, contact, policy, now)
-}
-
-// deliver sends n on the first channel that can take it.
-func (s *Service) deliver(ctx context.Context, n Notification, tenant conversation.Tenant, contact conversation.Contact, policy Policy, now time.Time) error {
-	accounts, err := s.deps.Conversations.ListChannelAccounts(ctx, n.TenantID)
+	note, capped, err := v.capped(ctx, n)
 	if err != nil {
 		return err
 	}
-	preferred := conversation.ChannelKind(strings.TrimSpace(contact.Attributes[AttrPreferredChannel]))
+	if capped {
+		return s.finish(ctx, n, StatusSuppressed, note)
+	}
 	var skipped []Skip
-	for _, kind := range policy.chain(n.Purpose, preferred, n.Channels) {
+	for from := 0; ; {
+		c, err := v.choose(ctx, n, contact, tpl, from, &skipped)
+		if err != nil {
+			return err
+		}
+		if c == nil {
+			return s.record(ctx, undeliverable(n, skipped))
+		}
+		conv, _, err := s.deps.Conversations.OpenConversation(ctx, n.TenantID, n.ContactID, c.out.AccountID)
+		if err != nil {
+			return fmt.Errorf("open the contact's conversation: %w", err)
+		}
+		c.out.ConversationID = conv.ID
+		res, err := s.deps.Sender.Send(ctx, c.out)
+		switch code := conversation.ErrorCode(err); {
+		case code == conversation.EINVALID || code == conversation.ETOOLARGE:
+			skipped = append(skipped, Skip{Channel: c.kind, AccountID: c.out.AccountID, Code: SkipRefused, Reason: conversation.ErrorMessage(err)})
+			from = c.next
+			continue
+		case err != nil:
+			return err // a conversation closed meanwhile, or the store: retry
+		}
+		return s.record(ctx, sent(n, res[0].Message, skipped, v.now))
+	}
+}
+
+// sent is n recorded as sent as m.
+func sent(n Notification, m conversation.Message, skipped []Skip, now time.Time) Notification {
+	n.Status, n.Channel, n.AccountID, n.ConversationID, n.MessageID = StatusSent, m.Channel, m.ChannelAccountID, m.ConversationID, m.ID
+	n.Skipped, n.SentAt, n.Note = skipped, now, ""
+	return n
+}
+
+// undeliverable is n recorded as undeliverable, with the channels skipped.
+func undeliverable(n Notification, skipped []Skip) Notification {
+	n.Status, n.Skipped, n.Note = StatusUndeliverable, skipped, "no channel could take it"
+	if len(skipped) == 0 {
+		n.Note = "no channel to try"
+	}
+	return n
+}
+
+// view is what deciding notifications of one tenant reads: the tenant, its
+// policy, accounts and templates, read once, and the contacts' facts, read
+// one at a time (NotifyJob) or for a whole batch first (NotifyBatchJob).
+type view struct {
+	svc       *Service
+	tenant    conversation.Tenant
+	policy    Policy
+	accounts  []conversation.ChannelAccount
+	now       time.Time
+	templates map[string]*templates.Template
+
+	// lastInbound, optedOut and countSent read one fact; a batch replaces
+	// them with lookups in what it read in bulk.
+	lastInbound func(ctx context.Context, contactID, accountID int64) (time.Time, error)
+	optedOut    func(ctx context.Context, accountID int64, address, purpose string) (bool, error)
+	countSent   func(ctx context.Context, contactID int64, purpose string, since time.Time) (int, error)
+}
+
+// newView reads the tenant, its policy and accounts, with the facts read
+// from the stores one at a time.
+func (s *Service) newView(ctx context.Context, tenantID int64) (*view, error) {
+	tenant, err := s.deps.Conversations.Tenant(ctx, tenantID)
+	if err != nil {
+		return nil, permanentIfNotFound(err)
+	}
+	policy, err := s.policy(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	accounts, err := s.deps.Conversations.ListChannelAccounts(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	return &view{
+		svc: s, tenant: tenant, policy: policy, accounts: accounts, now: s.cfg.Now(),
+		templates: map[string]*templates.Template{},
+		lastInbound: func(ctx context.Context, contactID, accountID int64) (time.Time, error) {
+			return s.deps.Conversations.LastInbound(ctx, tenantID, contactID, accountID)
+		},
+		optedOut: func(ctx context.Context, accountID int64, address, purpose string) (bool, error) {
+			return s.deps.Conversations.OptedOutOf(ctx, tenantID, accountID, address, purpose)
+		},
+		countSent: func(ctx context.Context, contactID int64, purpose string, since time.Time) (int, error) {
+			return s.store.CountSent(ctx, tenantID, contactID, purpose, since)
+		},
+	}, nil
+}
+
+// template returns the tenant's template of a purpose, read once per view.
+// Returns ENOTFOUND when there is none.
+func (v *view) template(ctx context.Context, purpose string) (*templates.Template, error) {
+	if t, ok := v.templates[purpose]; ok {
+		return t, nil
+	}
+	t, _, err := v.svc.deps.Templates.Template(ctx, v.tenant.ID, purpose)
+	if err != nil {
+		return nil, err
+	}
+	v.templates[purpose] = t
+	return t, nil
+}
+
+// wait reports whether n must wait (SendAfter, or the contact's quiet
+// hours unless urgent), until when and why.
+func (v *view) wait(n Notification, contact conversation.Contact, tpl *templates.Template) (time.Time, string, bool) {
+	loc, _ := ContactZone(contact, v.tenant)
+	next := v.now
+	if n.SendAfter.After(next) {
+		next = n.SendAfter
+	}
+	if !v.policy.urgent(n.Purpose, tpl.Urgent) {
+		next = v.policy.quietHours(n.Purpose).NextAllowed(next, loc)
+	}
+	if !next.After(v.now) {
+		return time.Time{}, "", false
+	}
+	note := fmt.Sprintf("quiet hours of the contact (%s): delivered at %s", loc, next.In(loc).Format("2006-01-02 15:04 MST"))
+	if !n.SendAfter.IsZero() && !n.SendAfter.Before(next) {
+		note = "not before " + next.In(loc).Format("2006-01-02 15:04 MST")
+	}
+	return next, note, true
+}
+
+// capped reports whether the purpose's frequency cap forbids n, and why.
+func (v *view) capped(ctx context.Context, n Notification) (string, bool, error) {
+	c := v.policy.Purposes[n.Purpose].Cap
+	if c == nil {
+		return "", false, nil
+	}
+	period, err := ParsePeriod(c.Period)
+	if err != nil {
+		return "", false, &conversation.JobError{Err: err, Permanent: true}
+	}
+	sent, err := v.countSent(ctx, n.ContactID, n.Purpose, v.now.Add(-period))
+	if err != nil {
+		return "", false, err
+	}
+	if sent < c.Count {
+		return "", false, nil
+	}
+	return fmt.Sprintf("frequency cap: the contact got %d %s notifications within %s (at most %d)", sent, n.Purpose, c.Period, c.Count), true, nil
+}
+
+// candidate is a channel that can take a notification and the message to
+// send there (without its conversation).
+type candidate struct {
+	kind conversation.ChannelKind
+	out  conversation.Outbound
+	// next is the index in the chain of the channel to try after this one.
+	next int
+}
+
+// choose returns the first channel of n's chain, from index from on, that
+// can take it, adding the ones passed over to skipped; nil when none can.
+func (v *view) choose(ctx context.Context, n Notification, contact conversation.Contact, tpl *templates.Template, from int, skipped *[]Skip) (*candidate, error) {
+	preferred := conversation.ChannelKind(strings.TrimSpace(contact.Attributes[AttrPreferredChannel]))
+	chain := v.policy.chain(n.Purpose, preferred, n.Channels)
+	for i := from; i < len(chain); i++ {
+		kind := chain[i]
 		skip := func(acct int64, code, format string, args ...any) {
-			skipped = append(skipped, Skip{Channel: kind, AccountID: acct, Code: code, Reason: fmt.Sprintf(format, args...)})
+			*skipped = append(*skipped, Skip{Channel: kind, AccountID: acct, Code: code, Reason: fmt.Sprintf(format, args...)})
 		}
 		to, ok := contact.IdentityOn(kind)
 		if !ok {
 			skip(0, SkipNoIdentity, "the contact has no %s address", kind)
 			continue
 		}
-		acct, last, err := s.account(ctx, n, accounts, kind)
+		acct, last, err := v.account(ctx, n.ContactID, kind)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if acct.ID == 0 {
 			skip(0, SkipNoAccount, "the tenant has no enabled %s account", kind)
 			continue
 		}
-		out, err := s.deps.Conversations.OptedOutOf(ctx, n.TenantID, acct.ID, to.Address, "")
+		out, err := v.optedOut(ctx, acct.ID, to.Address, "")
 		if err != nil {
-			return fmt.Errorf("read consent: %w", err)
+			return nil, fmt.Errorf("read consent: %w", err)
 		}
 		if out {
 			skip(acct.ID, SkipOptedOut, "%s opted out of messages from %s", to.Address, acct.Key)
 			continue
 		}
-		if out, err = s.deps.Conversations.OptedOutOf(ctx, n.TenantID, acct.ID, to.Address, n.Purpose); err != nil {
-			return fmt.Errorf("read consent: %w", err)
+		if out, err = v.optedOut(ctx, acct.ID, to.Address, n.Purpose); err != nil {
+			return nil, fmt.Errorf("read consent: %w", err)
 		}
 		if out {
 			skip(acct.ID, SkipPurposeOptOut, "%s opted out of %s messages from %s", to.Address, n.Purpose, acct.Key)
 			continue
 		}
-		r, err := s.deps.Templates.Render(ctx, n.TenantID, n.Purpose, templates.Request{
-			Channel: kind, Language: contact.Language, Fallback: tenant.Language, Data: n.Data})
+		r, err := tpl.Render(templates.Request{Channel: kind, Language: contact.Language, Fallback: v.tenant.Language, Data: n.Data})
 		switch code := conversation.ErrorCode(err); {
 		case code == conversation.ENOTFOUND:
-			skip(acct.ID, SkipNoVariant, "the template %s has no variant for %s in %s", n.Purpose, kind, cmp.Or(contact.Language, tenant.Language))
+			skip(acct.ID, SkipNoVariant, "the template %s has no variant for %s in %s", n.Purpose, kind, cmp.Or(contact.Language, v.tenant.Language))
 			continue
 		case code == conversation.EINVALID || code == conversation.ETOOLARGE:
 			skip(acct.ID, SkipRender, "%s", conversation.ErrorMessage(err))
 			continue
 		case err != nil:
-			return fmt.Errorf("render %s for %s: %w", n.Purpose, kind, err)
+			return nil, fmt.Errorf("render %s for %s: %w", n.Purpose, kind, err)
 		}
 		meta := map[string]string{conversation.MetaNotification: strconv.FormatInt(n.ID, 10), conversation.MetaPurpose: n.Purpose}
-		if kind == conversation.ChannelWhatsApp && (last.IsZero() || now.Sub(last) >= WhatsAppWindow) {
+		if kind == conversation.ChannelWhatsApp && (last.IsZero() || v.now.Sub(last) >= WhatsAppWindow) {
 			if r.ContentSid == "" {
 				when := "has never written"
 				if !last.IsZero() {
@@ -428,45 +562,26 @@ func (s *Service) deliver(ctx context.Context, n Notification, tenant conversati
 				meta[conversation.MetaHTML] = r.HTML
 			}
 		}
-		conv, _, err := s.deps.Conversations.OpenConversation(ctx, n.TenantID, n.ContactID, acct.ID)
-		if err != nil {
-			return fmt.Errorf("open the contact's conversation: %w", err)
-		}
-		res, err := s.deps.Sender.Send(ctx, conversation.Outbound{
-			TenantID: n.TenantID, ConversationID: conv.ID, Author: conversation.Author{Kind: conversation.AuthorSystem},
+		return &candidate{kind: kind, next: i + 1, out: conversation.Outbound{
+			TenantID: n.TenantID, Author: conversation.Author{Kind: conversation.AuthorSystem},
 			Parts: []conversation.Part{conversation.TextPart(r.Text)}, AccountID: acct.ID,
 			IdempotencyKey: MessageKey(n.ID), Meta: meta,
-		})
-		switch code := conversation.ErrorCode(err); {
-		case code == conversation.EINVALID || code == conversation.ETOOLARGE:
-			skip(acct.ID, SkipRefused, "%s", conversation.ErrorMessage(err))
-			continue
-		case err != nil:
-			return err // a conversation closed meanwhile, or the store: retry
-		}
-		m := res[0].Message
-		n.Status, n.Channel, n.AccountID, n.ConversationID, n.MessageID = StatusSent, m.Channel, m.ChannelAccountID, m.ConversationID, m.ID
-		n.Skipped, n.SentAt, n.Note = skipped, now, ""
-		return s.record(ctx, n)
+		}}, nil
 	}
-	n.Status, n.Skipped, n.Note = StatusUndeliverable, skipped, "no channel could take it"
-	if len(skipped) == 0 {
-		n.Note = "no channel to try"
-	}
-	return s.record(ctx, n)
+	return nil, nil
 }
 
 // account returns the tenant's enabled account of a kind for a contact:
 // the one they last wrote to, else the first; and when they last wrote to
 // it. A zero account means none.
-func (s *Service) account(ctx context.Context, n Notification, accounts []conversation.ChannelAccount, kind conversation.ChannelKind) (conversation.ChannelAccount, time.Time, error) {
+func (v *view) account(ctx context.Context, contactID int64, kind conversation.ChannelKind) (conversation.ChannelAccount, time.Time, error) {
 	var best conversation.ChannelAccount
 	var bestAt time.Time
-	for _, a := range accounts {
+	for _, a := range v.accounts {
 		if a.Kind != kind || a.Disabled {
 			continue
 		}
-		at, err := s.deps.Conversations.LastInbound(ctx, n.TenantID, n.ContactID, a.ID)
+		at, err := v.lastInbound(ctx, contactID, a.ID)
 		if err != nil {
 			return best, bestAt, fmt.Errorf("read last inbound message: %w", err)
 		}

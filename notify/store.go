@@ -86,6 +86,29 @@ const (
 // JobNotify is the kind of a notification's durable job.
 const JobNotify = "notify"
 
+// JobNotifyBatch is the kind of the one durable job of a batch of
+// notifications (Service.NotifyBatch): Ref is the batch's first
+// notification, Payload the JSON array of the batch's notification ids.
+const JobNotifyBatch = "notify_batch"
+
+// BatchJobKey is the key of the job of the batch whose first notification
+// is id.
+func BatchJobKey(id int64) string { return "notify_batch:" + strconv.FormatInt(id, 10) }
+
+// Created is what CreateNotifications did with one notification: stored it
+// (Created true), or found the tenant's notification with its idempotency
+// key (Created false).
+type Created struct {
+	Notification Notification
+	Created      bool
+}
+
+// ContactAccount names a contact's conversation through one account.
+type ContactAccount struct {
+	ContactID int64
+	AccountID int64
+}
+
 // JobKey is the key of a notification's job due at due: one per
 // notification and time, so that a job that reschedules itself for later
 // enqueues one new job however often it runs.
@@ -142,6 +165,41 @@ type Store interface {
 	// CountSent returns how many of the contact's notifications of the
 	// purpose were sent after since.
 	CountSent(ctx context.Context, tenantID, contactID int64, purpose string, since time.Time) (int, error)
+
+	// CreateNotifications stores notifications of one tenant like
+	// CreateNotification, all in one transaction, but enqueues one job for
+	// all those it creates instead of one each: kind JobNotifyBatch, Ref
+	// the first created ID, Key BatchJobKey(Ref), Payload the JSON array
+	// of the created IDs, due at the earliest Due among them. Result i is
+	// ns[i]'s. A notification whose IdempotencyKey the tenant (or an
+	// earlier one of ns) already has is not stored: its result is that
+	// one, created false. Every ns[i].TenantID must be tenantID. Returns
+	// ENOTFOUND when the tenant does not exist.
+	CreateNotifications(ctx context.Context, tenantID int64, ns []Notification) ([]Created, error)
+	// Notifications returns the tenant's notifications among ids, in no
+	// particular order; ids of other tenants or of none are left out.
+	Notifications(ctx context.Context, tenantID int64, ids []int64) ([]Notification, error)
+	// FinishNotifications records the outcomes of scheduled notifications
+	// of one tenant, like FinishNotification, in one transaction. It
+	// returns the notifications it recorded; those no longer scheduled,
+	// or not the tenant's, are left out and unchanged.
+	FinishNotifications(ctx context.Context, tenantID int64, ns []Notification) ([]Notification, error)
+	// ContactsByID returns the tenant's contacts among ids with their
+	// identities, in no particular order; other ids are left out.
+	ContactsByID(ctx context.Context, tenantID int64, ids []int64) ([]conversation.Contact, error)
+	// LastInbounds returns when each of the contacts last wrote to each
+	// account of the tenant (conversation.Store.LastInbound for many):
+	// ContactAccount pairs that never wrote are absent.
+	LastInbounds(ctx context.Context, tenantID int64, contactIDs []int64) (map[ContactAccount]time.Time, error)
+	// OptOutsOf returns, among the given addresses, those opted out in
+	// the consent ledger now (conversation.Store.OptedOutOf true): of
+	// every purpose (Purpose "") or of purpose.
+	OptOutsOf(ctx context.Context, tenantID int64, addresses []string, purpose string) ([]OptOut, error)
+	// OpenConversations is conversation.Store.OpenConversation for many
+	// contacts: result i is the open conversation of keys[i].ContactID,
+	// opened on keys[i].AccountID when it had none. Returns ENOTFOUND when
+	// a contact or account is not the tenant's.
+	OpenConversations(ctx context.Context, tenantID int64, keys []ContactAccount) ([]conversation.Conversation, error)
 
 	// Policy returns the tenant's stored policy. Returns ENOTFOUND when it
 	// has none (or the tenant does not exist).

@@ -8,14 +8,18 @@
 //     rules (channel chain, identities, accounts, consent, quiet hours in
 //     the contact's zone) and stores the recipients. Target: under 10 s.
 //
-//   - render: 100,000 notifications are scheduled (notify.Service.Notify:
-//     validation, idempotency key, the notification and its job) and run
-//     (NotifyJob: quiet hours, frequency cap, channel choice, consent,
-//     the template rendered for the channel and language, the message and
-//     its delivery job queued), by several workers at once, as the job
-//     worker runs them. Target: 100,000 a minute on 2 cores.
+//   - render: 100,000 notifications are scheduled and run on the batch
+//     path, as a campaign's release does it: notify.Service.NotifyBatch of
+//     -batch requests (validation, idempotency keys, the notifications and
+//     their one job), then that JobNotifyBatch job claimed from the store
+//     and run (NotifyBatchJob: quiet hours, frequency cap, channel choice,
+//     consent, the template rendered for the channel and language, the
+//     conversations opened, the messages and their delivery jobs queued,
+//     the outcomes recorded), by several workers at once. Target: 100,000
+//     a minute on 2 cores. A secondary line measures -single more on the
+//     one-at-a-time path (Notify, then NotifyJob), for comparison.
 //
-//     go run ./bench/campaign [-postgres-url URL] [-contacts 100000] [-render 100000] [-workers 8]
+//     go run ./bench/campaign [-postgres-url URL] [-contacts 100000] [-render 100000] [-batch 500] [-workers 2] [-single 2000]
 //
 // The data are written by INSERT ... SELECT in a temporary database dropped
 // at the end. Nothing is sent to a provider: the deliveries stay queued.
@@ -27,12 +31,14 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"sync"
+	"runtime/pprof"
+	"slices"
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"golang.org/x/sync/errgroup"
 
 	"conversa/bench"
 	"conversa/conversation"
@@ -48,6 +54,9 @@ type config struct {
 	contacts    int
 	render      int
 	workers     int
+	batch       int
+	single      int
+	cpuprofile  string
 }
 
 func main() {
@@ -55,13 +64,17 @@ func main() {
 	flag.StringVar(&cfg.postgresURL, "postgres-url", os.Getenv("TEST_POSTGRES_URL"), "PostgreSQL server to make the benchmark database on (default $TEST_POSTGRES_URL)")
 	flag.IntVar(&cfg.contacts, "contacts", 100_000, "contacts in the campaign's segment")
 	flag.IntVar(&cfg.render, "render", 100_000, "notifications rendered and queued (at most -contacts)")
-	flag.IntVar(&cfg.workers, "workers", 8, "notifications run at once")
+	flag.IntVar(&cfg.workers, "workers", 2, "batches run at once")
+	flag.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of the batch render to this file")
+	flag.IntVar(&cfg.batch, "batch", 500, "notifications per batch (at most notify.MaxBatch)")
+	flag.IntVar(&cfg.single, "single", 2000, "notifications run one at a time by 8 workers after the batches, for comparison (0: none), taken from -render when the contacts are too few for both")
 	flag.Parse()
 	if cfg.postgresURL == "" {
 		fmt.Fprintln(os.Stderr, "campaign: set TEST_POSTGRES_URL or -postgres-url (scripts/services .test/env writes it)")
 		os.Exit(2)
 	}
 	cfg.render = min(cfg.render, cfg.contacts)
+	cfg.batch = max(1, min(cfg.batch, notify.MaxBatch))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := run(ctx, cfg); err != nil {
@@ -144,37 +157,30 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 
-	// Rendering and queueing.
-	ids, err := contactIDs(ctx, db.URL, tenant, cfg.render)
+	// Rendering and queueing, in batches, as a campaign's release does.
+	ids, err := contactIDs(ctx, db.URL, tenant, cfg.render+cfg.single)
 	if err != nil {
 		return err
 	}
-	var next, sent, failed atomic.Int64
-	var firstErr error
-	var errOnce sync.Once
-	t1 := time.Now()
-	var wg sync.WaitGroup
-	for range cfg.workers {
-		wg.Go(func() {
-			for {
-				i := next.Add(1) - 1
-				if i >= int64(len(ids)) || ctx.Err() != nil {
-					return
-				}
-				err := notifyOne(ctx, notifier, tenant, ids[i])
-				if err != nil {
-					failed.Add(1)
-					errOnce.Do(func() { firstErr = err })
-					continue
-				}
-				sent.Add(1)
-			}
-		})
+	// The one-at-a-time path takes the last -single, the batches the rest.
+	single := ids[len(ids)-min(cfg.single, len(ids)/2):]
+	ids = ids[:min(cfg.render, len(ids)-len(single))]
+	stopProfile, err := startProfile(cfg.cpuprofile)
+	if err != nil {
+		return err
 	}
-	wg.Wait()
+	t1 := time.Now()
+	done, err := runBatches(ctx, store, notifier, tenant, ids, cfg)
 	rendered := time.Since(t1)
-	if ctx.Err() != nil {
-		return ctx.Err()
+	stopProfile()
+	if err != nil {
+		return err
+	}
+	t2 := time.Now()
+	singles, err := runSingles(ctx, notifier, tenant, single, 8)
+	singleTime := time.Since(t2)
+	if err != nil {
+		return err
 	}
 	var statuses = map[notify.Status]int{}
 	err = pgxQuery(ctx, db.URL, func(conn *pgx.Conn) error {
@@ -201,22 +207,142 @@ func run(ctx context.Context, cfg config) error {
 	fmt.Fprintln(tw, "measure\tcount\ttime\trate\ttarget")
 	fmt.Fprintf(tw, "campaign planned (segment read, plan, recipients stored)\t%d\t%s\t%.0f contacts/s\t100,000 in < 10 s\n",
 		rep.Recipients, planned.Round(time.Millisecond), float64(rep.Recipients)/planned.Seconds())
-	fmt.Fprintf(tw, "notifications scheduled, rendered and queued (%d workers)\t%d\t%s\t%.0f /min\t100,000 /min\n",
-		cfg.workers, sent.Load(), rendered.Round(time.Millisecond), float64(sent.Load())/rendered.Minutes())
+	fmt.Fprintf(tw, "notifications scheduled, rendered and queued in batches of %d (%d workers)\t%d\t%s\t%.0f /min\t100,000 /min\n",
+		cfg.batch, cfg.workers, done, rendered.Round(time.Millisecond), float64(done)/rendered.Minutes())
+	if singles > 0 {
+		fmt.Fprintf(tw, "the same one at a time (Notify + NotifyJob, 8 workers)\t%d\t%s\t%.0f /min\t\n",
+			singles, singleTime.Round(time.Millisecond), float64(singles)/singleTime.Minutes())
+	}
 	tw.Flush()
 	fmt.Printf("\nplan: %d planned, %d opted out, %d failed %v\n", rep.Planned, rep.OptedOut, rep.Failed, rep.FailedBy)
 	fmt.Printf("notifications by status: %v\n", statuses)
-	if failed.Load() > 0 {
-		return fmt.Errorf("%d notifications failed, the first: %w", failed.Load(), firstErr)
+	if statuses[notify.StatusScheduled] > 0 {
+		return fmt.Errorf("%d notifications were left scheduled", statuses[notify.StatusScheduled])
 	}
 	return nil
+}
+
+// startProfile starts a CPU profile into path, when set; the function
+// returned stops it.
+func startProfile(path string) (func(), error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
+}
+
+// runBatches schedules the notifications of ids in batches and runs each
+// batch's job, claimed from the store as the Worker claims it, with
+// cfg.workers batches at once. It returns how many notifications were
+// decided.
+func runBatches(ctx context.Context, store *postgres.Store, notifier *notify.Service, tenant int64, ids []int64, cfg config) (int, error) {
+	batches := slices.Collect(slices.Chunk(ids, cfg.batch))
+	var next, done atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	for range cfg.workers {
+		g.Go(func() error {
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(len(batches)) {
+					return nil
+				}
+				reqs := make([]notify.Request, len(batches[i]))
+				for k, contact := range batches[i] {
+					reqs[k] = request(tenant, contact)
+				}
+				res, err := notifier.NotifyBatch(gctx, tenant, reqs)
+				if err != nil {
+					return err
+				}
+				for _, r := range res {
+					if r.Err != nil {
+						return r.Err
+					}
+				}
+				if _, err := runBatchJob(gctx, store, notifier, &done); err != nil {
+					return err
+				}
+			}
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return int(done.Load()), err
+	}
+	// A worker may have run another's job: run those left.
+	for {
+		ran, err := runBatchJob(ctx, store, notifier, &done)
+		if err != nil || !ran {
+			return int(done.Load()), err
+		}
+	}
+}
+
+// runBatchJob claims one due batch job, as the Worker would, runs and
+// completes it, and adds its notifications to done. It reports whether
+// there was one.
+func runBatchJob(ctx context.Context, store *postgres.Store, notifier *notify.Service, done *atomic.Int64) (bool, error) {
+	js, err := store.ClaimJobs(ctx, []string{notify.JobNotifyBatch}, 1, time.Minute)
+	if err != nil || len(js) == 0 {
+		return false, err
+	}
+	j := js[0]
+	if err := notifier.NotifyBatchJob(ctx, j); err != nil {
+		return true, err
+	}
+	if err := store.CompleteJob(ctx, j); err != nil {
+		return true, err
+	}
+	ids, err := notify.BatchIDs(j)
+	if err != nil {
+		return true, err
+	}
+	done.Add(int64(len(ids)))
+	return true, nil
+}
+
+// runSingles schedules and runs the notifications of ids one at a time,
+// workers at once, and returns how many ran.
+func runSingles(ctx context.Context, notifier *notify.Service, tenant int64, ids []int64, workers int) (int, error) {
+	var next, sent atomic.Int64
+	g, ctx := errgroup.WithContext(ctx)
+	for range workers {
+		g.Go(func() error {
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(len(ids)) {
+					return nil
+				}
+				if err := notifyOne(ctx, notifier, tenant, ids[i]); err != nil {
+					return err
+				}
+				sent.Add(1)
+			}
+		})
+	}
+	err := g.Wait()
+	return int(sent.Load()), err
+}
+
+func request(tenant, contact int64) notify.Request {
+	return notify.Request{TenantID: tenant, ContactID: contact, Purpose: "reminder",
+		Data: map[string]string{"name": fmt.Sprintf("Cliente %d", contact), "when": "el lunes a las 10"}, IdempotencyKey: fmt.Sprintf("bench-%d", contact)}
 }
 
 // notifyOne schedules and runs one notification, as the API and the job
 // worker would.
 func notifyOne(ctx context.Context, notifier *notify.Service, tenant, contact int64) error {
-	n, err := notifier.Notify(ctx, notify.Request{TenantID: tenant, ContactID: contact, Purpose: "reminder",
-		Data: map[string]string{"name": fmt.Sprintf("Cliente %d", contact), "when": "el lunes a las 10"}, IdempotencyKey: fmt.Sprintf("bench-%d", contact)})
+	n, err := notifier.Notify(ctx, request(tenant, contact))
 	if err != nil {
 		return err
 	}

@@ -265,7 +265,7 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 	s.media = &channels.MediaLinks{Secret: secret, BaseURL: cfg.PublicURL, Store: files, Logger: logger}
 
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), newJobsCollector(store, conversation.JobRoute, conversation.JobDeliver, handoff.JobCaseEscalation, handoff.JobOffer, notify.JobNotify, campaign.JobSend, webhook.JobDeliver, notify.JobStaffEmail,
-		conversation.JobStatusChanged, campaign.JobPlan))
+		conversation.JobStatusChanged, campaign.JobPlan, notify.JobNotifyBatch))
 	s.worker, err = conversation.NewWorker(store, conversation.WorkerConfig{Concurrency: max(cfg.Workers, 1), DrainTimeout: cfg.ShutdownTimeout / 2}, logger)
 	if err != nil {
 		return nil, err
@@ -402,6 +402,8 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 	}
 	s.worker.Handle(campaign.JobSend, s.campaigns.SendJob)
 	s.worker.Handle(campaign.JobPlan, s.campaigns.PlanJob)
+	// Batches are campaigns' notifications, never a case's notice.
+	s.worker.Handle(notify.JobNotifyBatch, s.notifier.NotifyBatchJob)
 
 	s.api, err = api.New(api.Config{RequestsPerMinute: cfg.APIRequestsPerMinute, Logger: logger, Bots: s.bots, BotStore: store,
 		Cases: cases, CaseStore: store, Templates: s.templates, TemplateStore: store, Media: s.media, MaxUploadBytes: int64(cfg.CaseAttachmentMaxBytes),

@@ -36,6 +36,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) conversation.Store) {
 		{"IngestConcurrentNewContact", testIngestConcurrentNewContact},
 		{"Send", testSend},
 		{"SendAllOrNothing", testSendAllOrNothing},
+		{"SendMany", testSendMany},
 		{"Contacts", testContacts},
 		{"Conversations", testConversations},
 		{"Messages", testMessages},
@@ -578,6 +579,68 @@ func testSend(t *testing.T, s conversation.Store) {
 	wantCode(t, err, conversation.ECONFLICT)
 	_, err = s.Send(ctx, []conversation.Outbound{{TenantID: f.tenant.ID, ConversationID: conv.ID + 1000, Author: conversation.Author{Kind: conversation.AuthorBot}, Parts: []conversation.Part{conversation.TextPart("x")}}})
 	wantCode(t, err, conversation.ENOTFOUND)
+}
+
+// testSendMany: several messages in one Send, as a batch of notifications
+// sends them: each result in order, seqs in order within a conversation, a
+// key sent before is a duplicate, and one message that cannot go stores
+// none.
+func testSendMany(t *testing.T, s conversation.Store) {
+	ctx := t.Context()
+	f := newFixture(t, s, "acme")
+	a := ingest1(t, s, f.inbound(f.webchat, "va", "1", "hola")).Conversation
+	b := ingest1(t, s, f.inbound(f.sms, "+573001234567", "2", "hola")).Conversation
+	msg := func(conv int64, key, text string) conversation.Outbound {
+		return conversation.Outbound{TenantID: f.tenant.ID, ConversationID: conv, Author: conversation.Author{Kind: conversation.AuthorSystem},
+			Parts: []conversation.Part{conversation.TextPart(text)}, IdempotencyKey: key}
+	}
+	first, err := s.Send(ctx, []conversation.Outbound{msg(a.ID, "k0", "cero")})
+	must(t, err)
+	outs := []conversation.Outbound{msg(b.ID, "k1", "uno"), msg(a.ID, "k0", "cero otra vez"), msg(a.ID, "", "dos"), msg(a.ID, "k3", "tres")}
+	res, err := s.Send(ctx, outs)
+	must(t, err)
+	if len(res) != 4 || res[0].Duplicate || !res[1].Duplicate || res[2].Duplicate || res[3].Duplicate {
+		t.Fatalf("results %+v", res)
+	}
+	if res[1].Message.ID != first[0].Message.ID || conversation.PartsText(res[1].Message.Parts) != "cero" {
+		t.Fatalf("the repeated key returned %+v", res[1].Message)
+	}
+	if m := res[0].Message; m.ConversationID != b.ID || m.Seq != 2 || m.Channel != conversation.ChannelSMS || conversation.PartsText(m.Parts) != "uno" {
+		t.Fatalf("message to b = %+v", m)
+	}
+	if res[2].Message.Seq != 3 || res[3].Message.Seq != 4 || res[3].Message.IdempotencyKey != "k3" || res[2].Message.ConversationID != a.ID {
+		t.Fatalf("seqs in a: %d, %d (after the inbound and k0)", res[2].Message.Seq, res[3].Message.Seq)
+	}
+	jobs, err := s.ClaimJobs(ctx, []string{conversation.JobDeliver}, 10, time.Minute)
+	must(t, err)
+	if len(jobs) != 4 { // k0's first send and the three new ones
+		t.Fatalf("%d deliver jobs, want 4", len(jobs))
+	}
+
+	// A message through an account where the contact has no address, in
+	// the middle of a batch: nothing of the batch is stored.
+	bad := msg(a.ID, "k5", "cinco")
+	bad.AccountID = f.sms.ID
+	_, err = s.Send(ctx, []conversation.Outbound{msg(b.ID, "k4", "cuatro"), bad})
+	wantCode(t, err, conversation.EINVALID)
+	closed := msg(b.ID, "k6", "seis")
+	_, err = s.TransitionConversation(ctx, f.tenant.ID, b.ID, conversation.Transition{From: b.State, To: conversation.StateClosed})
+	must(t, err)
+	_, err = s.Send(ctx, []conversation.Outbound{msg(a.ID, "k7", "siete"), closed})
+	wantCode(t, err, conversation.ECONFLICT)
+	other := newFixture(t, s, "globex")
+	_, err = s.Send(ctx, []conversation.Outbound{{TenantID: other.tenant.ID, ConversationID: a.ID, Author: conversation.Author{Kind: conversation.AuthorSystem},
+		Parts: []conversation.Part{conversation.TextPart("x")}}, {TenantID: other.tenant.ID, ConversationID: a.ID, Author: conversation.Author{Kind: conversation.AuthorSystem},
+		Parts: []conversation.Part{conversation.TextPart("y")}}})
+	wantCode(t, err, conversation.ENOTFOUND)
+	ms, err := s.ListMessages(ctx, f.tenant.ID, conversation.MessageFilter{})
+	must(t, err)
+	if len(ms) != 6 {
+		t.Fatalf("%d messages after the refused batches, want 6", len(ms))
+	}
+	if jobs, _ := s.ClaimJobs(ctx, []string{conversation.JobDeliver}, 10, time.Minute); len(jobs) != 0 {
+		t.Fatalf("refused batches enqueued %d jobs", len(jobs))
+	}
 }
 
 func testSendAllOrNothing(t *testing.T, s conversation.Store) {

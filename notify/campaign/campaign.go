@@ -223,6 +223,14 @@ type Outcome struct {
 	Count     int
 }
 
+// Release is a recipient released: its notification, or the reason it
+// has none (State error).
+type Release struct {
+	RecipientID    int64
+	NotificationID int64
+	Reason         string
+}
+
 // RecipientFilter selects a campaign's recipients: by State when set,
 // after AfterID, at most conversation.ClampLimit(Limit), by ID.
 type RecipientFilter struct {
@@ -331,6 +339,11 @@ type Store interface {
 	// queued with its notification, or error with reason. A recipient
 	// no longer planned is left as it is (false).
 	ReleaseRecipient(ctx context.Context, tenantID, id int64, notificationID int64, reason string) (bool, error)
+	// ReleaseRecipients records the releases of planned recipients of
+	// one tenant, as ReleaseRecipient does, in one transaction. Recipients
+	// no longer planned, or not the tenant's, are left as they are. It
+	// returns how many it recorded.
+	ReleaseRecipients(ctx context.Context, tenantID int64, rs []Release) (int, error)
 	// ListRecipients returns a campaign's recipients with their outcome.
 	ListRecipients(ctx context.Context, tenantID, campaignID int64, f RecipientFilter) ([]Recipient, error)
 	// Outcomes counts a campaign's recipients by their outcome.

@@ -21,6 +21,7 @@ import (
 // *notify.Service implements it.
 type Notifier interface {
 	Notify(ctx context.Context, r notify.Request) (notify.Notification, error)
+	NotifyBatch(ctx context.Context, tenantID int64, rs []notify.Request) ([]notify.BatchResult, error)
 	Planner(ctx context.Context, tenantID int64, purpose string, optOuts []notify.OptOut) (*notify.Planner, error)
 }
 
@@ -602,6 +603,7 @@ func (s *Service) SendJob(ctx context.Context, j conversation.Job) error {
 		return nil
 	}
 	budget := perTick(c.Throttle.PerSecond, s.cfg.Tick)
+	var released []Recipient
 	for _, kind := range channels {
 		n := budget
 		if lim, ok := c.Throttle.PerChannel[kind]; ok {
@@ -614,12 +616,13 @@ func (s *Service) SendJob(ctx context.Context, j conversation.Job) error {
 		if err != nil {
 			return err
 		}
-		for _, r := range rs {
-			if err := s.release(ctx, c, r); err != nil {
-				return err
-			}
-		}
+		released = append(released, rs...)
 		budget -= len(rs)
+	}
+	for chunk := range slices.Chunk(released, notify.MaxBatch) {
+		if err := s.release(ctx, c, chunk); err != nil {
+			return err
+		}
 	}
 	s.publish(ctx, c)
 	next := s.cfg.Now().Add(s.cfg.Tick)
@@ -635,20 +638,33 @@ func perTick(perSecond int, tick time.Duration) int {
 	return max(1, int(float64(perSecond)*tick.Seconds()+0.5))
 }
 
-// release schedules a recipient's notification and records it.
-func (s *Service) release(ctx context.Context, c Campaign, r Recipient) error {
-	n, err := s.deps.Notifier.Notify(ctx, notify.Request{TenantID: c.TenantID, ContactID: r.ContactID, Purpose: c.Purpose,
-		Data: c.Data, IdempotencyKey: NotificationKey(c.ID, r.ID)})
-	reason := ""
-	switch code := conversation.ErrorCode(err); {
-	case err == nil:
-	case code == conversation.EINVALID || code == conversation.ENOTFOUND || code == conversation.ECONFLICT:
-		reason = conversation.ErrorMessage(err)
-	default:
-		return fmt.Errorf("notify recipient %d: %w", r.ID, err)
+// release schedules the recipients' notifications as one batch and
+// records their releases; a recipient refused (a contact deleted since,
+// a template changed) is recorded with the reason.
+func (s *Service) release(ctx context.Context, c Campaign, rs []Recipient) error {
+	reqs := make([]notify.Request, len(rs))
+	for i, r := range rs {
+		reqs[i] = notify.Request{TenantID: c.TenantID, ContactID: r.ContactID, Purpose: c.Purpose,
+			Data: c.Data, IdempotencyKey: NotificationKey(c.ID, r.ID)}
 	}
-	if _, err := s.deps.Store.ReleaseRecipient(ctx, c.TenantID, r.ID, n.ID, reason); err != nil {
-		return fmt.Errorf("record recipient %d: %w", r.ID, err)
+	results, err := s.deps.Notifier.NotifyBatch(ctx, c.TenantID, reqs)
+	if err != nil {
+		return fmt.Errorf("notify %d recipients: %w", len(rs), err)
+	}
+	releases := make([]Release, len(rs))
+	for i, r := range rs {
+		releases[i] = Release{RecipientID: r.ID, NotificationID: results[i].Notification.ID}
+		switch err := results[i].Err; conversation.ErrorCode(err) {
+		case conversation.EINVALID, conversation.ENOTFOUND, conversation.ECONFLICT:
+			releases[i].Reason = conversation.ErrorMessage(err)
+		default:
+			if err != nil {
+				return fmt.Errorf("notify recipient %d: %w", r.ID, err)
+			}
+		}
+	}
+	if _, err := s.deps.Store.ReleaseRecipients(ctx, c.TenantID, releases); err != nil {
+		return fmt.Errorf("record %d recipients: %w", len(rs), err)
 	}
 	return nil
 }

@@ -112,6 +112,8 @@ func (e *env) runJobs(t *testing.T, kinds ...string) int {
 				err = e.svc.SendJob(t.Context(), j)
 			case notify.JobNotify:
 				err = e.notify.NotifyJob(t.Context(), j)
+			case notify.JobNotifyBatch:
+				err = e.notify.NotifyBatchJob(t.Context(), j)
 			}
 			must(t, err)
 			must(t, e.store.CompleteJob(t.Context(), j))
@@ -176,7 +178,7 @@ func TestPlanQuietHours(t *testing.T) {
 			t.Errorf("recipient %d: %s at %s (%s), want %s at %s", i, r.Channel, r.Due, r.State, want[i].ch, want[i].due)
 		}
 	}
-	e.runJobs(t, campaign.JobSend, notify.JobNotify)
+	e.runJobs(t, campaign.JobSend, notify.JobNotify, notify.JobNotifyBatch)
 	rep := e.report(t, c.ID)
 	if rep.Status != campaign.StatusDone || rep.Queued != 3 || rep.Sent != 0 {
 		t.Fatalf("report %+v", rep)

@@ -35,6 +35,10 @@ func TestStore(t *testing.T, newStore func(t *testing.T) (conversation.Store, no
 		{"List", testList},
 		{"Policy", testPolicy},
 		{"TenantIsolation", testTenantIsolation},
+		{"CreateBatch", testCreateBatch},
+		{"FinishBatch", testFinishBatch},
+		{"BulkReads", testBulkReads},
+		{"OpenConversations", testOpenConversations},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

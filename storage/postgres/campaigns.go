@@ -446,3 +446,24 @@ func (s *Store) PlanCursor(ctx context.Context, tenantID, campaignID int64) (int
 	err := s.pool.QueryRow(ctx, `SELECT plan_cursor FROM campaigns WHERE id = $1 AND tenant_id = $2`, campaignID, tenantID).Scan(&line)
 	return line, notFound(err, "campaign")
 }
+
+// ReleaseRecipients implements campaign.Store: one UPDATE of all.
+func (s *Store) ReleaseRecipients(ctx context.Context, tenantID int64, rs []campaign.Release) (int, error) {
+	if len(rs) == 0 {
+		return 0, nil
+	}
+	ids, notifications, states, reasons := make([]int64, len(rs)), make([]int64, len(rs)), make([]string, len(rs)), make([]string, len(rs))
+	for i, r := range rs {
+		ids[i], notifications[i], reasons[i], states[i] = r.RecipientID, r.NotificationID, r.Reason, string(campaign.StateQueued)
+		if r.Reason != "" {
+			states[i] = string(campaign.StateError)
+		}
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE campaign_recipients r SET state = u.x_state, notification_id = u.x_notification, reason = u.x_reason, updated_at = $2
+		FROM unnest($3::bigint[], $4::bigint[], $5::text[], $6::text[]) AS u(x_id, x_notification, x_state, x_reason)
+		WHERE r.id = u.x_id AND r.tenant_id = $1 AND r.state = 'planned'`, tenantID, now(), ids, notifications, states, reasons)
+	if err != nil {
+		return 0, err
+	}
+	return int(tag.RowsAffected()), nil
+}

@@ -101,6 +101,9 @@ func (s *Store) SearchMessages(ctx context.Context, tenantID int64, f conversati
 func (s *Store) Send(ctx context.Context, outs []conversation.Outbound) ([]conversation.SendResult, error) {
 	results := make([]conversation.SendResult, len(outs))
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if len(outs) > 1 && !repeatsKey(outs) {
+			return sendMany(ctx, tx, outs, results)
+		}
 		for i, o := range outs {
 			r, err := sendOne(ctx, tx, o)
 			if err != nil {
@@ -115,6 +118,23 @@ func (s *Store) Send(ctx context.Context, outs []conversation.Outbound) ([]conve
 	}
 	return results, nil
 }
+
+// insertOutbound takes the conversation's next seq and inserts an outbound
+// message and its delivery job.
+const insertOutbound = `
+		WITH c AS (
+			UPDATE conversations SET last_seq = last_seq + 1, last_message_at = $13, updated_at = $13
+			WHERE id = $2 RETURNING last_seq
+		), m AS (
+			INSERT INTO messages (tenant_id, conversation_id, contact_id, seq, direction, author_kind, author_id, author_name,
+				channel, channel_account_id, parts, body, idempotency_key, status, send_at, created_at, updated_at, meta)
+			SELECT $1, $2, $3, c.last_seq, 'out', $4, $5, $6, $7, $8, $9, $10, $11, 'queued', $12, $13, $13, $17 FROM c
+			RETURNING *
+		), j AS (
+			INSERT INTO jobs (tenant_id, kind, ref, state, run_at, max_attempts, created_at, updated_at)
+			SELECT $1, $14, m.id, 'pending', $15, $16, $13, $13 FROM m
+		)
+		SELECT ` + messageColumns + ` FROM m`
 
 func sendOne(ctx context.Context, tx pgx.Tx, o conversation.Outbound) (conversation.SendResult, error) {
 	if o.IdempotencyKey != "" {
@@ -154,20 +174,7 @@ func sendOne(ctx context.Context, tx pgx.Tx, o conversation.Outbound) (conversat
 	if o.SendAt.After(ts) {
 		runAt = o.SendAt
 	}
-	m, err := scanMessage(tx.QueryRow(ctx, `
-		WITH c AS (
-			UPDATE conversations SET last_seq = last_seq + 1, last_message_at = $13, updated_at = $13
-			WHERE id = $2 RETURNING last_seq
-		), m AS (
-			INSERT INTO messages (tenant_id, conversation_id, contact_id, seq, direction, author_kind, author_id, author_name,
-				channel, channel_account_id, parts, body, idempotency_key, status, send_at, created_at, updated_at, meta)
-			SELECT $1, $2, $3, c.last_seq, 'out', $4, $5, $6, $7, $8, $9, $10, $11, 'queued', $12, $13, $13, $17 FROM c
-			RETURNING *
-		), j AS (
-			INSERT INTO jobs (tenant_id, kind, ref, state, run_at, max_attempts, created_at, updated_at)
-			SELECT $1, $14, m.id, 'pending', $15, $16, $13, $13 FROM m
-		)
-		SELECT `+messageColumns+` FROM m`,
+	m, err := scanMessage(tx.QueryRow(ctx, insertOutbound,
 		o.TenantID, conv.ID, conv.ContactID, o.Author.Kind, o.Author.ID, o.Author.Name, kind, acctID,
 		o.Parts, conversation.PartsText(o.Parts), nullString(o.IdempotencyKey), nullTime(o.SendAt), ts,
 		conversation.JobDeliver, runAt, conversation.DeliverMaxAttempts, nullMeta(o.Meta)))

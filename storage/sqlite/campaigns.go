@@ -448,3 +448,27 @@ func (s *Store) PlanCursor(ctx context.Context, tenantID, campaignID int64) (int
 	err := s.rd.QueryRowContext(ctx, `SELECT plan_cursor FROM campaigns WHERE id = ? AND tenant_id = ?`, campaignID, tenantID).Scan(&line)
 	return line, notFound(err, "campaign")
 }
+
+// ReleaseRecipients implements campaign.Store in one write transaction.
+func (s *Store) ReleaseRecipients(ctx context.Context, tenantID int64, rs []campaign.Release) (int, error) {
+	var n int
+	err := s.write(ctx, func(tx *wtx) error {
+		n = 0
+		ts := micros(now())
+		for _, r := range rs {
+			state := campaign.StateQueued
+			if r.Reason != "" {
+				state = campaign.StateError
+			}
+			res, err := tx.ExecContext(ctx, `UPDATE campaign_recipients SET state = ?, notification_id = ?, reason = ?, updated_at = ?
+				WHERE id = ? AND tenant_id = ? AND state = 'planned'`, state, r.NotificationID, r.Reason, ts, r.RecipientID, tenantID)
+			if err != nil {
+				return err
+			}
+			k, _ := res.RowsAffected()
+			n += int(k)
+		}
+		return nil
+	})
+	return n, err
+}

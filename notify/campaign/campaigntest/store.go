@@ -253,6 +253,41 @@ func testRecipients(t *testing.T, s Stores) {
 	if len(page) != 2 || page[0].ID != web[1].ID {
 		t.Fatalf("page after %d = %+v", web[0].ID, page)
 	}
+	// Many at once: the SMS one is no longer planned, another tenant's
+	// ids are left alone.
+	other := newFixture(t, s, "globex")
+	theirs := other.campaign(t, s, "abril")
+	addContacts(t, s, other, theirs.ID, 1)
+	their, err := s.Campaigns.NextRecipients(ctx, other.tenant.ID, theirs.ID, conversation.ChannelWebchat, 1)
+	must(t, err)
+	n, err := s.Campaigns.ReleaseRecipients(ctx, f.tenant.ID, []campaign.Release{
+		{RecipientID: web[0].ID, NotificationID: 80}, {RecipientID: web[1].ID, Reason: "contact not found"},
+		{RecipientID: sms[0].ID, NotificationID: 81}, {RecipientID: their[0].ID, NotificationID: 82}})
+	must(t, err)
+	if n != 2 {
+		t.Fatalf("released %d, want 2", n)
+	}
+	if again, err := s.Campaigns.ReleaseRecipients(ctx, f.tenant.ID, []campaign.Release{{RecipientID: web[0].ID, NotificationID: 83}}); err != nil || again != 0 {
+		t.Fatalf("a second release = %d, %v", again, err)
+	}
+	byID := map[int64]campaign.Recipient{}
+	all, err := s.Campaigns.ListRecipients(ctx, f.tenant.ID, c.ID, campaign.RecipientFilter{})
+	must(t, err)
+	for _, r := range all {
+		byID[r.ID] = r
+	}
+	if r := byID[web[0].ID]; r.State != campaign.StateQueued || r.NotificationID != 80 {
+		t.Fatalf("released recipient = %+v", r)
+	}
+	if r := byID[web[1].ID]; r.State != campaign.StateError || r.Reason != "contact not found" {
+		t.Fatalf("refused recipient = %+v", r)
+	}
+	if r := byID[sms[0].ID]; r.NotificationID != 77 {
+		t.Fatalf("a recipient released before changed: %+v", r)
+	}
+	if left, _ := s.Campaigns.NextRecipients(ctx, other.tenant.ID, theirs.ID, conversation.ChannelWebchat, 1); len(left) != 1 {
+		t.Fatalf("another tenant's recipient was released")
+	}
 	skipped, err := s.Campaigns.ListRecipients(ctx, f.tenant.ID, c.ID, campaign.RecipientFilter{State: campaign.StateSkipped})
 	must(t, err)
 	if len(skipped) != 1 || skipped[0].Code != "no_channel" || skipped[0].Reason == "" {
