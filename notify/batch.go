@@ -159,6 +159,16 @@ func BatchIDs(j conversation.Job) ([]int64, error) {
 	return ids, nil
 }
 
+// Batch returns the notifications of a JobNotifyBatch job as they are
+// now, for what follows their outcomes (surveys waiting for an answer).
+func (s *Service) Batch(ctx context.Context, j conversation.Job) ([]Notification, error) {
+	ids, err := BatchIDs(j)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.Notifications(ctx, j.TenantID, ids)
+}
+
 // NotifyBatchJob is the conversation.JobHandler of JobNotifyBatch. It
 // decides every notification of the batch still scheduled by the rules of
 // NotifyJob, reading what they need in bulk (contacts, when each last

@@ -403,7 +403,23 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 	s.worker.Handle(campaign.JobSend, s.campaigns.SendJob)
 	s.worker.Handle(campaign.JobPlan, s.campaigns.PlanJob)
 	// Batches are campaigns' notifications, never a case's notice.
-	s.worker.Handle(notify.JobNotifyBatch, s.notifier.NotifyBatchJob)
+	s.worker.Handle(notify.JobNotifyBatch, func(ctx context.Context, j conversation.Job) error {
+		if err := s.notifier.NotifyBatchJob(ctx, j); err != nil {
+			return err
+		}
+		// A campaign's surveys learn where they went, as NotifyJob's do;
+		// those rescheduled learn it from their own NotifyJob.
+		ns, err := s.notifier.Batch(ctx, j)
+		if err != nil {
+			return err
+		}
+		for _, n := range ns {
+			if err := s.surveys.NotificationDone(ctx, n); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 
 	s.api, err = api.New(api.Config{RequestsPerMinute: cfg.APIRequestsPerMinute, Logger: logger, Bots: s.bots, BotStore: store,
 		Cases: cases, CaseStore: store, Templates: s.templates, TemplateStore: store, Media: s.media, MaxUploadBytes: int64(cfg.CaseAttachmentMaxBytes),
