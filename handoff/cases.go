@@ -148,6 +148,8 @@ func (s *Cases) urgency(ctx context.Context, tenantID int64, pol *tenantPolicy, 
 		return "filed as urgent", nil
 	case slices.Contains(pol.view.Effective.UrgentTypes, f.Type):
 		return "a " + string(f.Type) + " is urgent", nil
+	case strings.EqualFold(strings.TrimSpace(f.Fields[FieldRisk]), RiskHigh):
+		return "triage risk high", nil
 	case s.cfg.Contacts == nil:
 		return "", nil
 	}
@@ -179,6 +181,15 @@ type Filing struct {
 
 	source string
 }
+
+// FieldRisk is the field of a filing that carries the triage's risk level
+// (low, medium, high): whoever triages the case, an agent, the client's
+// system through the API, or an LLM, sets it. A high risk (of churn, of a
+// legal claim) makes the case urgent, like an urgent type or a VIP contact.
+const (
+	FieldRisk = "risk"
+	RiskHigh  = "high"
+)
 
 // Limits of a filing.
 const (

@@ -376,9 +376,10 @@ func TestUrgentCasesStartHigher(t *testing.T) {
 		vip    bool
 		why    string
 	}{
-		"a denuncia":          {handoff.Filing{Type: handoff.Denuncia}, false, "a denuncia is urgent"},
-		"filed as urgent":     {handoff.Filing{Type: handoff.Queja, Priority: handoff.PriorityUrgent}, false, "filed as urgent"},
-		"from a VIP customer": {handoff.Filing{Type: handoff.Reclamo}, true, "a VIP contact"},
+		"a denuncia":            {handoff.Filing{Type: handoff.Denuncia}, false, "a denuncia is urgent"},
+		"filed as urgent":       {handoff.Filing{Type: handoff.Queja, Priority: handoff.PriorityUrgent}, false, "filed as urgent"},
+		"from a VIP customer":   {handoff.Filing{Type: handoff.Reclamo}, true, "a VIP contact"},
+		"of a high triage risk": {handoff.Filing{Type: handoff.Reclamo, Fields: map[string]string{handoff.FieldRisk: "High"}}, false, "triage risk high"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			vip := ""
