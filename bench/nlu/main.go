@@ -342,7 +342,8 @@ func evaluate(ctx context.Context, d *dataset, train []nlu.Example, cfg config) 
 	return r, nil
 }
 
-// classify returns the confidences of the in-scope then the out-of-scope
+// classify returns the InScope values (what the threshold applies to) of
+// the in-scope then the out-of-scope
 // queries, the best intent of each in-scope query, and the latency of
 // each Classify call.
 func classify(m *nlu.Model, in, oos [][2]string) (conf []float64, top []string, lat []time.Duration) {
@@ -350,14 +351,14 @@ func classify(m *nlu.Model, in, oos [][2]string) (conf []float64, top []string, 
 		t0 := time.Now()
 		p := m.Classify(it[0])
 		lat = append(lat, time.Since(t0))
-		conf = append(conf, p.Confidence)
+		conf = append(conf, p.InScope)
 		top = append(top, p.Ranking[0].Intent)
 	}
 	for _, it := range oos {
 		t0 := time.Now()
 		p := m.Classify(it[0])
 		lat = append(lat, time.Since(t0))
-		conf = append(conf, p.Confidence)
+		conf = append(conf, p.InScope)
 	}
 	return conf, top, lat
 }

@@ -11,7 +11,7 @@ import (
 // The serialized form of a Model, all numbers little-endian:
 //
 //	"CNLU" uint16(version)
-//	uint8 WordMax, uint8 flags (1 Skip, 2 Stems), uint8 CharMin, uint8 CharMax
+//	uint8 WordMax, uint8 flags (1 Skip, 2 Stems, 4 TwoBest), uint8 CharMin, uint8 CharMax
 //	float64 CharWeight, Scale, Background, Threshold, Unknown
 //	uint32 intents, then per intent uint16 length and UTF-8 bytes (sorted)
 //	uint32 features n, uint64 keys[n] (increasing), float32 idf[n]
@@ -21,12 +21,13 @@ import (
 //	  float32 b1[h], w2[h*intents], b2[intents]
 //	uint32 CRC-32C of all the bytes before it
 //
-// Load still reads versions 1 to 3: version 3 has no Stems flag, version 2
-// also lacks Unknown (the penalty for unknown words, 0), version 1 also the
-// network (and its count).
+// Load still reads versions 1 to 4: version 4 has no TwoBest flag (the
+// threshold applies to the best probability alone), version 3 no Stems
+// flag either, version 2 also lacks Unknown (the penalty for unknown
+// words, 0), version 1 also the network (and its count).
 const (
 	magic   = "CNLU"
-	version = 4
+	version = 5
 
 	maxUnknown = 1e3
 
@@ -49,8 +50,9 @@ const (
 
 // The bits of the flags byte.
 const (
-	flagSkip  = 1
-	flagStems = 2
+	flagSkip    = 1
+	flagStems   = 2
+	flagTwoBest = 4
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -76,6 +78,9 @@ func (m *Model) MarshalBinary() ([]byte, error) {
 	}
 	if f.Stems {
 		flags |= flagStems
+	}
+	if m.twoBest {
+		flags |= flagTwoBest
 	}
 	b = append(b, byte(f.WordMax), flags, byte(f.CharMin), byte(f.CharMax))
 	for _, v := range []float64{f.CharWeight, m.cal.Scale, m.cal.Background, m.threshold, m.unknown} {
@@ -222,9 +227,12 @@ func Load(b []byte) (*Model, error) {
 	flags := r.u8()
 	f.Skip, f.Stems = flags&flagSkip != 0, flags&flagStems != 0
 	f.CharMin, f.CharMax = int(r.u8()), int(r.u8())
-	known := byte(flagSkip | flagStems)
-	if v < 4 {
+	known := byte(flagSkip | flagStems | flagTwoBest)
+	switch {
+	case v < 4:
 		known = flagSkip
+	case v == 4:
+		known = flagSkip | flagStems
 	}
 	switch {
 	case r.err != nil:
@@ -234,7 +242,7 @@ func Load(b []byte) (*Model, error) {
 		r.fail("bad character n-grams")
 	}
 	f.CharWeight = r.f64("character weight", 0, maxCharWeight)
-	m := &Model{feat: f, pool: newPool()}
+	m := &Model{feat: f, twoBest: flags&flagTwoBest != 0, pool: newPool()}
 	m.cal.Scale = r.f64("scale", minScale, maxScale)
 	m.cal.Background = r.f64("background", -maxScale, maxScale)
 	m.threshold = r.f64("threshold", 0, 1)

@@ -160,7 +160,7 @@ func CrossValidate(ctx context.Context, examples []Example, k int, opts Options)
 			continue
 		}
 		known++
-		if conf, _ := confidence(sc, cal); conf < r.Threshold {
+		if conf, _ := inScope(sc, cal, opts.twoBest); conf < r.Threshold {
 			rejected++
 		}
 	}

@@ -59,11 +59,13 @@ func FuzzClassify(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	two := *m // the threshold on the two best probabilities
+	two.twoBest = true
 	for _, s := range []string{"", "hola", "🙂🙂🙂", "\xff\xfe", strings.Repeat("a", 10000), "I lost my card!!!", "q xq pq", "\u0301\u0301", "İSTANBUL ǅ ß", "companies applied ies ied sss charges"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, text string) {
-		for _, m := range []*Model{m, stems} {
+		for _, m := range []*Model{m, stems, &two} {
 			p := m.Classify(text)
 			checkPrediction(t, m, p)
 			if p.Language != "" && p.Language != "es" && p.Language != "en" {

@@ -239,7 +239,7 @@ func (h *held) threshold(c calibration, o Options) float64 {
 		if sc == nil || !h.known[i] {
 			continue
 		}
-		conf, best := confidence(sc, c)
+		conf, best := inScope(sc, c, o.twoBest)
 		in = append(in, judged{conf: conf, correct: int32(best) == h.labels[i]})
 	}
 	if len(in) == 0 {
@@ -262,7 +262,7 @@ func (h *held) threshold(c calibration, o Options) float64 {
 	} else {
 		oos := make([]float64, len(h.oos))
 		for i, sc := range h.oos {
-			oos[i], _ = confidence(sc, c)
+			oos[i], _ = inScope(sc, c, o.twoBest)
 		}
 		t = bestThreshold(in, oos, 1/float64(len(in)), 1/float64(len(oos)), o.MaxRejection)
 	}
@@ -290,6 +290,28 @@ func confidence(scores []float64, c calibration) (float64, int) {
 		}
 	}
 	return p[best], best
+}
+
+// inScope returns what the threshold applies to for the scores (see
+// Prediction.InScope): the best probability, plus the second best with
+// twoBest; and the best intent.
+func inScope(scores []float64, c calibration, twoBest bool) (float64, int) {
+	p := slices.Clone(scores)
+	c.apply(p)
+	best, second := 0, -1
+	for i, v := range p {
+		switch {
+		case v > p[best]:
+			best, second = i, best
+		case i != best && (second < 0 || v > p[second]):
+			second = i
+		}
+	}
+	conf := p[best]
+	if twoBest && second >= 0 {
+		conf += p[second]
+	}
+	return conf, best
 }
 
 // judged is a held-out in-scope prediction.
@@ -369,8 +391,9 @@ func bestThreshold(in []judged, oos []float64, inWeight, oosWeight, maxRejection
 // ChooseThreshold returns the threshold that m should use, chosen as in
 // the "oos-threshold" protocol of Larson et al. (2019): the one that
 // maximizes the accuracy of m on inScope together with outOfScope, where
-// an in-scope text counts as right when it gets its intent with at least
-// the threshold and an out-of-scope text when it gets less. With no texts
+// an in-scope text counts as right when it gets its intent with an
+// InScope of at least the threshold and an out-of-scope text when it gets
+// less. With no texts
 // it returns m's threshold.
 func ChooseThreshold(m *Model, inScope []Example, outOfScope []string) float64 {
 	if len(inScope)+len(outOfScope) == 0 {
@@ -379,11 +402,11 @@ func ChooseThreshold(m *Model, inScope []Example, outOfScope []string) float64 {
 	in := make([]judged, len(inScope))
 	for i, e := range inScope {
 		p := m.Classify(e.Text)
-		in[i] = judged{conf: p.Confidence, correct: p.Ranking[0].Intent == e.Intent}
+		in[i] = judged{conf: p.InScope, correct: p.Ranking[0].Intent == e.Intent}
 	}
 	oos := make([]float64, len(outOfScope))
 	for i, t := range outOfScope {
-		oos[i] = m.Classify(t).Confidence
+		oos[i] = m.Classify(t).InScope
 	}
 	return bestThreshold(in, oos, 1, 1, 1)
 }

@@ -14,7 +14,8 @@
 // scores, and the share of the text's words the model does not know is
 // taken off them; a softmax with a scale fitted on held-out predictions
 // turns the scores into probabilities; a threshold on the best probability
-// decides what is out of scope. Training is deterministic: the same examples,
+// (with thousands of examples, on the two best together) decides what is
+// out of scope. Training is deterministic: the same examples,
 // options and seed give byte-identical models, whatever the number of
 // goroutines used.
 package nlu
@@ -41,14 +42,22 @@ type Model struct {
 	// the text's words that the model does not know (0 for none): text
 	// about something else tends to have words no example has.
 	unknown float64
+	// twoBest makes the threshold apply to the two best probabilities
+	// together (see Prediction.InScope).
+	twoBest bool
 	pool    *sync.Pool
 }
 
 // Prediction is what Classify makes of a text.
 type Prediction struct {
-	Intent     string  `json:"intent"`       // best intent, or "" when OutOfScope
-	Confidence float64 `json:"confidence"`   // calibrated probability of the best intent, 0..1
-	OutOfScope bool    `json:"out_of_scope"` // Confidence is below the model's threshold
+	Intent     string  `json:"intent"`     // best intent, or "" when OutOfScope
+	Confidence float64 `json:"confidence"` // calibrated probability of the best intent, 0..1
+	// InScope is what the threshold applies to: Confidence, or, for a
+	// model trained on thousands of examples, the two best probabilities
+	// together, so that a text torn between two close intents is not
+	// taken for one about none of them.
+	InScope    float64 `json:"in_scope"`
+	OutOfScope bool    `json:"out_of_scope"` // InScope is below the model's threshold
 	Ranking    []Score `json:"ranking"`      // top intents, best first (at most 5)
 	Language   string  `json:"language"`     // "es", "en" or "" (unknown)
 }
@@ -69,8 +78,8 @@ func newPool() *sync.Pool {
 // Intents returns the intents the model knows, sorted.
 func (m *Model) Intents() []string { return slices.Clone(m.intents) }
 
-// Threshold returns the confidence below which Classify reports a text as
-// out of scope.
+// Threshold returns the value of Prediction.InScope below which Classify
+// reports a text as out of scope.
 func (m *Model) Threshold() float64 { return m.threshold }
 
 // WithThreshold returns a copy of m, sharing its weights, that uses the
@@ -107,7 +116,11 @@ func (m *Model) Classify(text string) Prediction {
 		probs[best] = -1
 	}
 	p.Confidence = p.Ranking[0].Confidence
-	p.OutOfScope = p.Confidence < m.threshold
+	p.InScope = p.Confidence
+	if m.twoBest && len(p.Ranking) > 1 {
+		p.InScope += p.Ranking[1].Confidence
+	}
+	p.OutOfScope = p.InScope < m.threshold
 	if !p.OutOfScope {
 		p.Intent = p.Ranking[0].Intent
 	}

@@ -141,8 +141,15 @@ func checkPrediction(t *testing.T, m *Model, p Prediction) {
 	if p.Confidence != p.Ranking[0].Confidence {
 		t.Errorf("confidence %v, best of ranking %v", p.Confidence, p.Ranking[0].Confidence)
 	}
-	if p.OutOfScope != (p.Confidence < m.Threshold()) || p.OutOfScope != (p.Intent == "") {
-		t.Errorf("out of scope %v with confidence %v, threshold %v, intent %q", p.OutOfScope, p.Confidence, m.Threshold(), p.Intent)
+	want := p.Confidence
+	if m.twoBest && len(p.Ranking) > 1 {
+		want += p.Ranking[1].Confidence
+	}
+	if p.InScope != want {
+		t.Errorf("in scope %v, want %v (two best: %v)", p.InScope, want, m.twoBest)
+	}
+	if p.OutOfScope != (p.InScope < m.Threshold()) || p.OutOfScope != (p.Intent == "") {
+		t.Errorf("out of scope %v with in scope %v, threshold %v, intent %q", p.OutOfScope, p.InScope, m.Threshold(), p.Intent)
 	}
 }
 

@@ -85,9 +85,9 @@ func TestLoadVersion3(t *testing.T) {
 	if _, err := Load(resumWithVersion(b, 3)); err == nil {
 		t.Error("Load accepted version 3 bytes with the Stems flag")
 	}
-	// An unknown flag is refused in version 4 too.
+	// An unknown flag is refused in the current version too.
 	c := append([]byte(nil), b...)
-	c[len(magic)+2+1] |= 4
+	c[len(magic)+2+1] |= 8
 	if _, err := Load(resumWithVersion(c, version)); err == nil {
 		t.Error("Load accepted an unknown flag")
 	}

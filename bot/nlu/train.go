@@ -93,6 +93,10 @@ type Options struct {
 	// with at least networkMinExamples examples and svmTolerance with
 	// fewer.
 	tolerance float64
+	// twoBest makes the threshold apply to the two best probabilities
+	// together (see Prediction.InScope); forData sets it for at least
+	// networkMinExamples examples.
+	twoBest bool
 }
 
 // unknownPenalty is the penalty for unknown words of models trained on
@@ -172,6 +176,7 @@ func (o Options) forData(d *dataset) Options {
 			o.stems = 1
 		}
 	}
+	o.twoBest = len(d.labels) >= networkMinExamples
 	if o.tolerance <= 0 {
 		o.tolerance = svmTolerance
 		if len(d.labels) >= networkMinExamples {
@@ -341,7 +346,7 @@ func fit(ctx context.Context, d *dataset, o Options) (*Model, error) {
 		return nil, err
 	}
 	q, rs := quantize(weights, nc)
-	m := &Model{intents: d.intents, feat: f, weights: q, rowScale: rs, cal: calibration{Scale: defaultScale, Background: defaultBackground}, unknown: max(o.unknown, 0), pool: newPool()}
+	m := &Model{intents: d.intents, feat: f, weights: q, rowScale: rs, cal: calibration{Scale: defaultScale, Background: defaultBackground}, unknown: max(o.unknown, 0), twoBest: o.twoBest, pool: newPool()}
 	if o.network > 0 {
 		var err error
 		m.net, err = trainNetwork(ctx, x, d.labels, nc, o.Workers, newRNG(o.Seed, 1<<34), defaultNet)

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -149,6 +148,11 @@ func (b *Browser) Close() error {
 	return err
 }
 
+// exitWait is how long Close waits for Firefox to exit on its own before
+// it kills it: a loaded machine (the whole test suite on two cores) has
+// made Firefox take more than 10 s.
+const exitWait = 30 * time.Second
+
 func (b *Browser) close() error {
 	var err error
 	if b.Conn == nil { // no session to close it with
@@ -162,8 +166,8 @@ func (b *Browser) close() error {
 		b.Conn.Close()
 		select {
 		case <-b.exited:
-		case <-time.After(10 * time.Second):
-			err = errors.New("firefox did not exit within 10 s of browser.close: killed")
+		case <-time.After(exitWait):
+			err = fmt.Errorf("firefox did not exit within %v of browser.close: killed", exitWait)
 			killProcessGroup(b.cmd)
 			<-b.exited
 		}
