@@ -144,11 +144,12 @@ func parseStaffNoticeKey(key string) (caseID int64, level int, agentID int64, ok
 }
 
 // AgentLanguage returns the language an agent is written to in: their
-// first skill that is a two-letter language code (skills name the
-// languages an agent speaks, such as "en"), or "" when none is.
+// first skill that names a language the built-in templates speak (skills
+// name the languages an agent speaks, such as "en"), or "" when none does,
+// so that a skill such as "it" (for IT support) is never taken for one.
 func AgentLanguage(a Agent) string {
 	for _, s := range a.Skills {
-		if len(s) == 2 && s[0] >= 'a' && s[0] <= 'z' && s[1] >= 'a' && s[1] <= 'z' {
+		if s == "es" || s == "en" {
 			return s
 		}
 	}
