@@ -119,6 +119,9 @@ type Config struct {
 	// ContactView builds the customer 360 view. Without it that route
 	// answers 503.
 	ContactView ContactViewer
+	// Preferences reads and changes contacts' communication preferences.
+	// Without it the preference routes answer 503.
+	Preferences Preferences
 }
 
 // MediaLinker makes expiring links to stored files (channels.MediaLinks).
@@ -379,6 +382,8 @@ var routes = []route{
 	{"GET", "/api/v1/surveys/{id}", withSurveys(readByID(func(a *API, ctx context.Context, tenantID, id int64) (survey.Survey, error) {
 		return a.cfg.Surveys.Get(ctx, tenantID, id)
 	}))},
+	{"GET", "/api/v1/contacts/{id}/preferences", withPreferences((*API).getPreferences)},
+	{"PUT", "/api/v1/contacts/{id}/preferences", withPreferences((*API).putPreferences)},
 }
 
 // Routes registers the API's handlers on mux.
