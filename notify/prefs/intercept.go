@@ -34,29 +34,38 @@ func (s *Service) Intercept(ctx context.Context, t conversation.Turn) (bool, [][
 	if !ok {
 		return false, nil, nil
 	}
-	lang := languageOf(t)
-	accounts, err := s.store.ListChannelAccounts(ctx, t.Tenant.ID)
-	if err != nil {
-		return false, nil, fmt.Errorf("list channel accounts: %w", err)
-	}
-	reach := reachable(t.Contact, accounts)
-	var text string
-	switch req.Action {
-	case ActionShow:
-		p, err := s.view(ctx, t.Tenant, t.Contact)
-		if err != nil {
-			return false, nil, err
-		}
-		text = describe(p, lang)
-	case ActionPrefer:
-		text, err = s.prefer(ctx, t, req.Channel, reach, accounts, lang)
-	default:
-		text, err = s.consent(ctx, t, req, reach, accounts, lang)
-	}
+	text, err := s.Handle(ctx, t, req)
 	if err != nil {
 		return false, nil, err
 	}
 	return true, [][]conversation.Part{{conversation.TextPart(text)}}, nil
+}
+
+// Handle carries out a preference request of the contact of t, as
+// Intercept describes, and returns the answer to tell them in their
+// language. A request that cannot be kept (a channel they cannot be
+// reached on) changes nothing and is answered with why. It is idempotent
+// for t.Message.
+func (s *Service) Handle(ctx context.Context, t conversation.Turn, req Request) (string, error) {
+	lang := languageOf(t)
+	accounts, err := s.store.ListChannelAccounts(ctx, t.Tenant.ID)
+	if err != nil {
+		return "", fmt.Errorf("list channel accounts: %w", err)
+	}
+	reach := reachable(t.Contact, accounts)
+	switch req.Action {
+	case ActionShow:
+		p, err := s.view(ctx, t.Tenant, t.Contact)
+		if err != nil {
+			return "", err
+		}
+		return describe(p, lang), nil
+	case ActionPrefer:
+		return s.prefer(ctx, t, req.Channel, reach, accounts, lang)
+	case ActionOptOut, ActionOptIn:
+		return s.consent(ctx, t, req, reach, accounts, lang)
+	}
+	return "", conversation.FieldError("action", "unknown preference action %q", req.Action)
 }
 
 // ReplyMeta implements conversation.ReplyMetaInterceptor: the confirmation

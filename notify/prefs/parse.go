@@ -60,6 +60,44 @@ type Request struct {
 	Topic Topic
 }
 
+// RequestFrom builds a request from the words a bot collected: an action
+// (prefer, opt_out, opt_in, show), a channel (a channel kind, or its name
+// as Parse reads it: "correo", "WhatsApp"), and a topic (marketing,
+// surveys, reminders, a noun Parse reads such as "encuestas", or "" for
+// every message). Returns EINVALID naming the bad one.
+func RequestFrom(action, channel, topic string) (Request, error) {
+	r := Request{Action: Action(action)}
+	switch r.Action {
+	case ActionPrefer, ActionOptOut, ActionOptIn, ActionShow:
+	default:
+		return Request{}, conversation.FieldError("action", "%q is not prefer, opt_out, opt_in or show", action)
+	}
+	if ch := fold(channel); ch != "" {
+		k, ok := channelWords[ch]
+		if !ok && conversation.ChannelKind(ch).Valid() {
+			k, ok = conversation.ChannelKind(ch), true
+		}
+		if !ok {
+			return Request{}, conversation.FieldError("channel", "%q is not a channel", channel)
+		}
+		r.Channel = k
+	}
+	if r.Action == ActionPrefer && r.Channel == "" {
+		return Request{}, conversation.FieldError("channel", "is required to prefer a channel")
+	}
+	switch tp := fold(topic); Topic(tp) {
+	case TopicAll, TopicMarketing, TopicSurveys, TopicReminders:
+		r.Topic = Topic(tp)
+	default:
+		t, ok := topicWords[tp]
+		if !ok {
+			return Request{}, conversation.FieldError("topic", "%q is not marketing, surveys or reminders", topic)
+		}
+		r.Topic = t
+	}
+	return r, nil
+}
+
 // maxText is the longest message Parse reads: a preference request is a
 // sentence, never a paragraph.
 const maxText = 200

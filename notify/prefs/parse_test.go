@@ -128,3 +128,26 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestRequestFrom(t *testing.T) {
+	for _, tc := range []struct {
+		action, channel, topic string
+		want                   prefs.Request
+		field                  string
+	}{
+		{"prefer", "Correo", "", prefs.Request{Action: prefs.ActionPrefer, Channel: conversation.ChannelEmail}, ""},
+		{"prefer", "telegram", "", prefs.Request{Action: prefs.ActionPrefer, Channel: conversation.ChannelTelegram}, ""},
+		{"opt_out", "", "encuestas", prefs.Request{Action: prefs.ActionOptOut, Topic: prefs.TopicSurveys}, ""},
+		{"opt_in", "sms", "reminders", prefs.Request{Action: prefs.ActionOptIn, Channel: conversation.ChannelSMS, Topic: prefs.TopicReminders}, ""},
+		{"show", "", "", prefs.Request{Action: prefs.ActionShow}, ""},
+		{"delete", "", "", prefs.Request{}, "action"},
+		{"prefer", "", "", prefs.Request{}, "channel"},
+		{"prefer", "paloma", "", prefs.Request{}, "channel"},
+		{"opt_out", "", "chismes", prefs.Request{}, "topic"},
+	} {
+		got, err := prefs.RequestFrom(tc.action, tc.channel, tc.topic)
+		if got != tc.want || conversation.ErrorField(err) != tc.field || (tc.field != "" && conversation.ErrorCode(err) != conversation.EINVALID) {
+			t.Errorf("RequestFrom(%q, %q, %q) = %+v, %v; want %+v, field %q", tc.action, tc.channel, tc.topic, got, err, tc.want, tc.field)
+		}
+	}
+}
