@@ -1,8 +1,6 @@
 package api
 
-import (
-	"testing"
-)
+import "testing"
 
 // FuzzDecodePreferences checks the decoder of preference changes: what it
 // accepts is one JSON value, changes something, within the limits, with
