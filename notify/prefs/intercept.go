@@ -115,7 +115,11 @@ func (s *Service) consent(ctx context.Context, t conversation.Turn, req Request,
 		Key: "msg:" + strconv.FormatInt(t.Message.ID, 10)}
 	changes, err := consentChanges(t.Tenant.ID, t.Contact, reach, ch)
 	if conversation.ErrorCode(err) == conversation.EINVALID {
-		return cannotReach(req.Channel, t.Contact, accounts, lang), nil
+		k := req.Channel
+		if k == "" {
+			k = t.Message.Channel
+		}
+		return cannotReach(k, t.Contact, accounts, lang), nil
 	}
 	if err != nil {
 		return "", err

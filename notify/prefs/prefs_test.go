@@ -312,3 +312,20 @@ func sortedJoin(s []string) string {
 	slices.Sort(s)
 	return strings.Join(s, " ")
 }
+
+// TestInterceptDisabledAccount: an opt-out written on an account disabled
+// since is answered with why, and records nothing.
+func TestInterceptDisabledAccount(t *testing.T) {
+	e := newEnv(t)
+	tr := e.turn(t, conversation.ChannelWhatsApp, "+573001112233", "no quiero recibir más mensajes")
+	a := e.accounts[conversation.ChannelWhatsApp]
+	a.Disabled = true
+	_, err := e.store.UpdateChannelAccount(t.Context(), a)
+	must(t, err)
+	if got := e.intercept(t, tr); got != "Lo siento, no enviamos mensajes por WhatsApp." {
+		t.Errorf("on a disabled account: %q", got)
+	}
+	if l := e.ledger(t, tr.Contact.ID); len(l) != 0 {
+		t.Errorf("ledger %v", l)
+	}
+}
