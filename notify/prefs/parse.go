@@ -1,7 +1,10 @@
 package prefs
 
 import (
+	"cmp"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -206,18 +209,13 @@ type pattern struct {
 	re     *regexp.Regexp
 }
 
+// alternation returns the keys of m as a regular expression alternation,
+// longer first, so that "correo electronico" wins over "correo".
 func alternation[V any](m map[string]V) string {
-	words := make([]string, 0, len(m))
-	for w := range m {
-		words = append(words, regexp.QuoteMeta(w))
-	}
-	// Longer first, so that "correo electronico" wins over "correo".
-	for i := range words {
-		for j := i + 1; j < len(words); j++ {
-			if len(words[j]) > len(words[i]) {
-				words[i], words[j] = words[j], words[i]
-			}
-		}
+	words := slices.Collect(maps.Keys(m))
+	slices.SortFunc(words, func(a, b string) int { return cmp.Or(len(b)-len(a), strings.Compare(a, b)) })
+	for i, w := range words {
+		words[i] = regexp.QuoteMeta(w)
 	}
 	return strings.Join(words, "|")
 }
