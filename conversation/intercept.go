@@ -23,6 +23,16 @@ type Interceptor interface {
 	Intercept(ctx context.Context, t Turn) (handled bool, replies [][]Part, err error)
 }
 
+// ReplyMetaInterceptor is an Interceptor whose replies carry Meta, such as
+// MetaKeywordReply on the confirmation of an opt-out, which must reach the
+// contact who just opted out of the account's messages.
+type ReplyMetaInterceptor interface {
+	Interceptor
+	// ReplyMeta returns the Meta of the replies Intercept returned for t,
+	// nil for none. It must be safe for concurrent use.
+	ReplyMeta(t Turn) map[string]string
+}
+
 // intercept offers the message of t to the interceptors and sends the
 // replies of the one that takes it. It reports whether one did.
 func (s *Service) intercept(ctx context.Context, t Turn) (bool, error) {
@@ -34,11 +44,15 @@ func (s *Service) intercept(ctx context.Context, t Turn) (bool, error) {
 		if !handled {
 			continue
 		}
+		var meta map[string]string
+		if rm, ok := ic.(ReplyMetaInterceptor); ok {
+			meta = rm.ReplyMeta(t)
+		}
 		outs := make([]Outbound, 0, len(replies))
 		for n, parts := range replies {
 			outs = append(outs, Outbound{
 				TenantID: t.Tenant.ID, ConversationID: t.Conversation.ID, Author: Author{Kind: AuthorSystem}, Parts: parts,
-				AccountID: t.Message.ChannelAccountID, IdempotencyKey: "intercept:" + strconv.FormatInt(t.Message.ID, 10) + ":" + strconv.Itoa(n),
+				AccountID: t.Message.ChannelAccountID, IdempotencyKey: "intercept:" + strconv.FormatInt(t.Message.ID, 10) + ":" + strconv.Itoa(n), Meta: meta,
 			})
 		}
 		if _, err := s.Send(ctx, outs...); err != nil {

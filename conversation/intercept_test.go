@@ -116,3 +116,87 @@ func TestInterceptors(t *testing.T) {
 		t.Fatalf("automated mail was offered to the interceptor")
 	}
 }
+
+// optOutInterceptor takes "baja", opts the sender out of the account's
+// messages and confirms it as a keyword reply.
+type optOutInterceptor struct {
+	store conversation.Store
+	meta  bool
+}
+
+func (o optOutInterceptor) Intercept(ctx context.Context, t conversation.Turn) (bool, [][]conversation.Part, error) {
+	if t.Message.Text() != "baja" {
+		return false, nil, nil
+	}
+	to, _ := t.Contact.IdentityOn(t.Message.Channel)
+	_, err := o.store.RecordConsent(ctx, conversation.ConsentChange{TenantID: t.Tenant.ID, AccountID: t.Message.ChannelAccountID,
+		ContactID: t.Contact.ID, Channel: t.Message.Channel, Address: to.Address, OptedOut: true, Source: "test", ProviderID: t.Message.ProviderID})
+	return true, [][]conversation.Part{{conversation.TextPart("Listo, no más mensajes.")}}, err
+}
+
+func (o optOutInterceptor) ReplyMeta(conversation.Turn) map[string]string {
+	if !o.meta {
+		return nil
+	}
+	return map[string]string{conversation.MetaKeywordReply: "opt_out"}
+}
+
+// TestInterceptorReplyMeta: the replies of a ReplyMetaInterceptor carry
+// its Meta, so that the confirmation of an opt-out marked as a keyword
+// reply is delivered to the contact who just opted out, and one without
+// it is not.
+func TestInterceptorReplyMeta(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		meta   bool
+		status conversation.Status
+	}{
+		{"keyword reply", true, conversation.StatusSent},
+		{"plain reply", false, conversation.StatusFailed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := t.Context()
+			store, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "c.db")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { store.Close() })
+			sent := senderFunc(func(context.Context, conversation.Delivery) (conversation.Receipt, error) {
+				return conversation.Receipt{Status: conversation.StatusSent, ProviderID: "p1"}, nil
+			})
+			svc, err := conversation.NewService(conversation.ServiceConfig{}, conversation.Deps{
+				Store: store, Bus: memory.New(), Sender: sent, Interceptors: []conversation.Interceptor{optOutInterceptor{store, tc.meta}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tn, err := store.CreateTenant(ctx, conversation.Tenant{Slug: "acme", Name: "Acme"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			acct, err := store.CreateChannelAccount(ctx, conversation.ChannelAccount{TenantID: tn.ID, Kind: conversation.ChannelWebchat, Key: "acme-web"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := svc.Ingest(ctx, conversation.Inbound{Channel: conversation.ChannelWebchat, Account: acct.Key, From: "visitor-1",
+				ProviderID: "m1", Parts: []conversation.Part{conversation.TextPart("baja")}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := svc.RouteJob(ctx, conversation.Job{TenantID: tn.ID, Kind: conversation.JobRoute, Ref: res.Message.ID, Attempt: 1, MaxAttempts: 5}); err != nil {
+				t.Fatal(err)
+			}
+			ms, err := store.ListMessages(ctx, tn.ID, conversation.MessageFilter{ConversationID: res.Message.ConversationID})
+			if err != nil || len(ms) != 2 {
+				t.Fatalf("messages %+v, %v", ms, err)
+			}
+			reply := ms[1]
+			if got := reply.Meta[conversation.MetaKeywordReply]; (got != "") != tc.meta {
+				t.Fatalf("the reply's meta %v", reply.Meta)
+			}
+			_ = svc.DeliverJob(ctx, conversation.Job{TenantID: tn.ID, Kind: conversation.JobDeliver, Ref: reply.ID, Attempt: 1, MaxAttempts: 1})
+			if reply, err = store.Message(ctx, tn.ID, reply.ID); err != nil || reply.Status != tc.status {
+				t.Fatalf("the reply is %s (%v), want %s", reply.Status, err, tc.status)
+			}
+		})
+	}
+}

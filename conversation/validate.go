@@ -229,7 +229,9 @@ const (
 	MetaOriginal = "original"
 	// MetaKeywordReply marks a channel's answer to an SMS carrier keyword
 	// (HELP), which carriers require even for a number that opted out;
-	// its value is the keyword. Only channels set it.
+	// its value is the keyword; and the confirmation of an opt-out the
+	// contact asked for in a message (notify/prefs). Only channels and
+	// that confirmation set it.
 	MetaKeywordReply = "keyword_reply"
 	// MetaNoReply marks an inbound message that nothing automatic may
 	// answer, such as an autoresponder's or a mailing list's email (RFC

@@ -119,6 +119,9 @@ type Config struct {
 	// ContactView builds the customer 360 view. Without it that route
 	// answers 503.
 	ContactView ContactViewer
+	// Preferences reads and changes contacts' communication preferences.
+	// Without it the preference routes answer 503.
+	Preferences Preferences
 }
 
 // MediaLinker makes expiring links to stored files (channels.MediaLinks).
@@ -382,6 +385,8 @@ var routes = []route{
 	{"POST", "/api/v1/webhooks/{id}/rotate-secret", withWebhooks(readByID(func(a *API, ctx context.Context, tenantID, id int64) (webhook.Endpoint, error) {
 		return a.cfg.Webhooks.RotateSecret(ctx, tenantID, id)
 	}))},
+	{"GET", "/api/v1/contacts/{id}/preferences", withPreferences((*API).getPreferences)},
+	{"PUT", "/api/v1/contacts/{id}/preferences", withPreferences((*API).putPreferences)},
 }
 
 // Routes registers the API's handlers on mux.

@@ -25,6 +25,7 @@ import (
 	"conversa/conversation"
 	"conversa/notify"
 	"conversa/notify/campaign"
+	"conversa/notify/prefs"
 	"conversa/notify/survey"
 	notifywebhook "conversa/notify/webhook"
 	"conversa/storage/memory"
@@ -81,6 +82,8 @@ type envOptions struct {
 	// surveys gives the API the survey service (with notifications), on
 	// the built-in survey templates.
 	surveys bool
+	// preferences gives the API the preference service.
+	preferences bool
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -164,6 +167,9 @@ func newEnv(t *testing.T, o envOptions) *env {
 		if o.cfg.Webhooks, err = notifywebhook.New(store, notifywebhook.Config{AllowPrivate: !o.privateRefused}); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if o.preferences {
+		o.cfg.Preferences = prefs.New(store, prefs.Config{})
 	}
 	a, err := api.New(o.cfg, svc, store, shared, shared)
 	if err != nil {

@@ -76,11 +76,14 @@ func readSource(path string) (bot.Source, error) {
 // botActions are the custom Go actions every bot may name: case_status
 // tells a customer how their case (PQR) goes, with cases nil where there is
 // no store (it then fails, and the flow takes its on_error); demo_balance
-// is the example bot's stand-in for a billing system.
+// is the example bot's stand-in for a billing system; set_preference
+// changes the contact's communication preferences (prefs.go).
 func botActions(cases *handoff.Cases) map[string]bot.Action {
 	return map[string]bot.Action{
 		"case_status":  caseStatusAction(cases),
 		"demo_balance": bot.ActionFunc(demoBalance),
+		// The server replaces it with one on its store.
+		"set_preference": preferenceAction(nil),
 	}
 }
 

@@ -33,6 +33,7 @@ import (
 	"conversa/handoff"
 	"conversa/notify"
 	"conversa/notify/campaign"
+	"conversa/notify/prefs"
 	"conversa/notify/survey"
 	"conversa/notify/webhook"
 	"conversa/storage/media"
@@ -285,8 +286,12 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 		Agents: store, Staff: staff, Bus: s.shared, Media: files, MaxAttachment: int64(cfg.CaseAttachmentMaxBytes), Rules: rules,
 		// Each tenant's own case policy, over the rules above.
 		Policies: store})
+	// Contacts' communication preferences, from the API and any channel.
+	preferences := prefs.New(store, prefs.Config{})
+	actions := botActions(cases)
+	actions["set_preference"] = preferenceAction(preferences)
 	s.bots = bot.NewEngine(store, store, store, bot.Config{
-		Actions: botActions(cases),
+		Actions: actions,
 		Client:  bot.NewActionClient(cfg.AllowPrivateWebhooks),
 		Logger:  logger.With("component", "bot"),
 	})
@@ -314,7 +319,9 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 		// The answer to a survey, generic or a case's, is taken before
 		// the bot sees it; the survey service (built below) leaves an
 		// answer to a case's survey asked after its own to the cases.
-		Interceptors: []conversation.Interceptor{surveyInterceptor{&s.surveys}, cases},
+		// A contact's request about their communication preferences
+		// ("no quiero recibir encuestas") comes after those, before the bot.
+		Interceptors: []conversation.Interceptor{surveyInterceptor{&s.surveys}, cases, preferences},
 		// The registry holds channels that need the service: it is built
 		// next, before anything is sent.
 		Sender: senderFunc(func(ctx context.Context, d conversation.Delivery) (conversation.Receipt, error) {
@@ -424,7 +431,7 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 	s.api, err = api.New(api.Config{RequestsPerMinute: cfg.APIRequestsPerMinute, Logger: logger, Bots: s.bots, BotStore: store,
 		Cases: cases, CaseStore: store, Templates: s.templates, TemplateStore: store, Media: s.media, MaxUploadBytes: int64(cfg.CaseAttachmentMaxBytes),
 		Channels: s.channels, Notifications: s.notifier, Campaigns: s.campaigns, Webhooks: s.webhooks, Surveys: s.surveys,
-		Routing: s.router, RoutingStore: store, Console: store, ContactView: handoff.NewViews(store),
+		Routing: s.router, RoutingStore: store, Console: store, ContactView: handoff.NewViews(store), Preferences: preferences,
 		AccountSaved: func(ctx context.Context, a conversation.ChannelAccount) error {
 			_, err := registerWebhook(ctx, s.channels, a)
 			return err
