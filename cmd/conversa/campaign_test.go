@@ -197,7 +197,7 @@ notifications:
 	if code := call("POST", path+"/resume", "", nil, &c); code != http.StatusOK || c.Status != campaign.StatusRunning {
 		t.Fatalf("resume: %d %+v", code, c)
 	}
-	wait("the campaign done", 60*time.Second, func() bool {
+	wait("the campaign done", 180*time.Second, func() bool {
 		call("GET", path, "", nil, &c)
 		return c.Status == campaign.StatusDone
 	})
