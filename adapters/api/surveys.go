@@ -29,7 +29,7 @@ type Surveys interface {
 	List(ctx context.Context, tenantID int64, f survey.Filter) ([]survey.Survey, error)
 	// Report sums up the tenant's surveys of a kind sent in [from, to).
 	// Returns EINVALID naming kind, from or to.
-	Report(ctx context.Context, tenantID int64, kind survey.Kind, from, to time.Time) (survey.Report, error)
+	Report(ctx context.Context, tenantID int64, kind survey.Kind, from, to time.Time, loc *time.Location) (survey.Report, error)
 }
 
 var _ Surveys = (*survey.Service)(nil)
@@ -237,7 +237,15 @@ func (a *API) surveyReport(w http.ResponseWriter, r *http.Request, t tenant) err
 	if from.IsZero() {
 		from = to.AddDate(0, 0, -defaultReportDays)
 	}
-	rep, err := a.cfg.Surveys.Report(r.Context(), t.ID, kind, from, to)
+	tn, err := a.store.Tenant(r.Context(), t.ID)
+	if err != nil {
+		return err
+	}
+	loc, err := time.LoadLocation(tn.TimeZone)
+	if err != nil {
+		loc = time.UTC // a tenant's zone is checked when saved; UTC when empty
+	}
+	rep, err := a.cfg.Surveys.Report(r.Context(), t.ID, kind, from, to, loc)
 	if err != nil {
 		return err
 	}

@@ -40,7 +40,8 @@ type Figures struct {
 	sum int
 }
 
-// DayFigures are the figures of the surveys sent on one UTC day.
+// DayFigures are the figures of the surveys sent on one day of the
+// tenant's time zone.
 type DayFigures struct {
 	Day string `json:"day"` // 2006-01-02
 	Figures
@@ -64,9 +65,10 @@ type Report struct {
 }
 
 // Report returns the report of the tenant's surveys of a kind sent at or
-// after from and before to. Returns EINVALID naming kind, from or to when
+// after from and before to, its days those of loc (the tenant's time zone;
+// nil is UTC). Returns EINVALID naming kind, from or to when
 // the kind is unknown or the period empty or longer than MaxReportPeriod.
-func (s *Service) Report(ctx context.Context, tenantID int64, kind Kind, from, to time.Time) (Report, error) {
+func (s *Service) Report(ctx context.Context, tenantID int64, kind Kind, from, to time.Time, loc *time.Location) (Report, error) {
 	switch {
 	case !kind.Valid():
 		return Report{}, conversation.FieldError("kind", "must be csat or nps")
@@ -79,16 +81,21 @@ func (s *Service) Report(ctx context.Context, tenantID int64, kind Kind, from, t
 	if err != nil {
 		return Report{}, err
 	}
-	return Summarize(kind, from, to, tallies), nil
+	return Summarize(kind, from, to, loc, tallies), nil
 }
 
-// Summarize computes a report from the tallies of a period.
-func Summarize(kind Kind, from, to time.Time, tallies []Tally) Report {
+// Summarize computes a report from the tallies of a period, by the days
+// of loc (nil is UTC). A zone whose offset is not whole hours (India's)
+// counts the hour in which its midnight falls in the day it starts.
+func Summarize(kind Kind, from, to time.Time, loc *time.Location, tallies []Tally) Report {
+	if loc == nil {
+		loc = time.UTC
+	}
 	r := Report{Kind: kind, From: from, To: to, Total: Figures{Scores: map[string]int{}}}
 	days := map[string]*Figures{}
 	channels := map[conversation.ChannelKind]*Figures{}
 	for _, t := range tallies {
-		day := t.Day.UTC().Format(time.DateOnly)
+		day := t.Hour.In(loc).Format(time.DateOnly)
 		if days[day] == nil {
 			days[day] = &Figures{Scores: map[string]int{}}
 		}

@@ -270,7 +270,7 @@ func TestAnswers(t *testing.T) {
 		if handled, _, err := e.svc.Intercept(t.Context(), e.turn(t, m)); !handled || err != nil {
 			t.Fatalf("the button nps:10: %v %v", handled, err)
 		}
-		rep, err := e.svc.Report(t.Context(), e.tenant.ID, survey.KindNPS, e.clock().Add(-time.Hour), e.clock().Add(time.Hour))
+		rep, err := e.svc.Report(t.Context(), e.tenant.ID, survey.KindNPS, e.clock().Add(-time.Hour), e.clock().Add(time.Hour), nil)
 		must(t, err)
 		if rep.Total.Sent != 1 || rep.Total.Promoters != 1 || rep.Total.NPS == nil || *rep.Total.NPS != 100 {
 			t.Fatalf("report %+v", rep.Total)

@@ -171,10 +171,11 @@ type Filter struct {
 	Limit    int
 }
 
-// Tally counts the surveys of one kind sent on one UTC day on one channel
-// with one score (-1: not answered).
+// Tally counts the surveys of one kind sent in one hour on one channel
+// with one score (-1: not answered). Hours, not days, so that a report can
+// count days in the tenant's time zone.
 type Tally struct {
-	Day     time.Time // midnight UTC
+	Hour    time.Time // the start of the hour, UTC
 	Channel conversation.ChannelKind
 	Score   int
 	Count   int
@@ -218,6 +219,6 @@ type Store interface {
 	// unanswered, ENOTFOUND unless it is s.TenantID's.
 	RecordSurveyAnswer(ctx context.Context, s Survey) error
 	// SurveyTallies counts the tenant's surveys of a kind sent at or after
-	// from and before to, by UTC day of SentAt, channel and score.
+	// from and before to, by UTC hour of SentAt, channel and score.
 	SurveyTallies(ctx context.Context, tenantID int64, kind Kind, from, to time.Time) ([]Tally, error)
 }

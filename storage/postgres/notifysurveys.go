@@ -149,10 +149,10 @@ func (s *Store) SurveyTallies(ctx context.Context, tenantID int64, kind survey.K
 	return queryAll(ctx, s.pool, func(row pgx.Row) (survey.Tally, error) {
 		var t survey.Tally
 		var n int64
-		err := row.Scan(&t.Day, &t.Channel, &t.Score, &n)
-		t.Day, t.Count = t.Day.UTC(), int(n)
+		err := row.Scan(&t.Hour, &t.Channel, &t.Score, &n)
+		t.Hour, t.Count = t.Hour.UTC(), int(n)
 		return t, err
-	}, `SELECT date_trunc('day', sent_at, 'UTC'), channel, CASE WHEN status = 'answered' THEN score ELSE -1 END, count(*) FROM surveys
+	}, `SELECT date_trunc('hour', sent_at, 'UTC'), channel, CASE WHEN status = 'answered' THEN score ELSE -1 END, count(*) FROM surveys
 		WHERE tenant_id = $1 AND kind = $2 AND sent_at >= $3 AND sent_at < $4 AND status IN ('sent', 'answered')
 		GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`, tenantID, string(kind), from, to)
 }

@@ -154,14 +154,14 @@ func (s *Store) RecordSurveyAnswer(ctx context.Context, sv survey.Survey) error 
 
 // SurveyTallies implements survey.Store.
 func (s *Store) SurveyTallies(ctx context.Context, tenantID int64, kind survey.Kind, from, to time.Time) ([]survey.Tally, error) {
-	const day = int64(24 * time.Hour / time.Microsecond)
+	const hour = int64(time.Hour / time.Microsecond)
 	return queryAll(ctx, s.rd, func(row scanner) (survey.Tally, error) {
 		var t survey.Tally
 		var d int64
 		err := row.Scan(&d, &t.Channel, &t.Score, &t.Count)
-		t.Day = time.UnixMicro(d * day).UTC()
+		t.Hour = time.UnixMicro(d * hour).UTC()
 		return t, err
 	}, `SELECT sent_at / ?, channel, CASE WHEN status = 'answered' THEN score ELSE -1 END AS sc, count(*) FROM surveys
 		WHERE tenant_id = ? AND kind = ? AND sent_at >= ? AND sent_at < ? AND status IN ('sent', 'answered')
-		GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`, day, tenantID, kind, micros(from), micros(to))
+		GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`, hour, tenantID, kind, micros(from), micros(to))
 }

@@ -212,16 +212,16 @@ func TestStore(t *testing.T, newStore func(t *testing.T) (conversation.Store, su
 		}
 		tl, err := s.SurveyTallies(ctx, acme, survey.KindNPS, base.Add(-time.Hour), day2.Add(time.Hour))
 		must(t, err)
-		d1, d2 := base.Truncate(24*time.Hour), day2.Truncate(24*time.Hour)
+		h1, h2 := base.Truncate(time.Hour), day2.Truncate(time.Hour)
 		want := []survey.Tally{
-			{Day: d1, Channel: conversation.ChannelSMS, Score: 10, Count: 2},
-			{Day: d1, Channel: conversation.ChannelWebchat, Score: 3, Count: 1},
-			{Day: d2, Channel: conversation.ChannelWebchat, Score: -1, Count: 1},
+			{Hour: h1, Channel: conversation.ChannelSMS, Score: 10, Count: 2},
+			{Hour: h1, Channel: conversation.ChannelWebchat, Score: 3, Count: 1},
+			{Hour: h2, Channel: conversation.ChannelWebchat, Score: -1, Count: 1},
 		}
 		if !reflect.DeepEqual(tl, want) {
 			t.Fatalf("tallies\n%+v\nwant\n%+v", tl, want)
 		}
-		if tl, _ := s.SurveyTallies(ctx, acme, survey.KindNPS, base.Add(time.Hour), day2.Add(time.Hour)); len(tl) != 1 || tl[0].Day != d2 {
+		if tl, _ := s.SurveyTallies(ctx, acme, survey.KindNPS, base.Add(time.Hour), day2.Add(time.Hour)); len(tl) != 1 || tl[0].Hour != h2 {
 			t.Fatalf("tallies of the second day: %+v", tl)
 		}
 
