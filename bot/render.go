@@ -75,7 +75,7 @@ func (t *turn) render(r Response) []conversation.Part {
 		})
 	}
 	t.offered = opts
-	if hasButtons(t.in.Channel) {
+	if t.in.Channel.ShowsButtons() {
 		p := conversation.Part{Type: conversation.PartButtons, Text: text}
 		for _, o := range opts {
 			p.Buttons = append(p.Buttons, conversation.Button{ID: o.ID, Title: o.Title})
@@ -83,15 +83,6 @@ func (t *turn) render(r Response) []conversation.Part {
 		return append(parts, p)
 	}
 	return append(parts, conversation.TextPart(numbered(text, opts, t.in.Channel, t.lang)))
-}
-
-// hasButtons says whether a channel shows quick-reply buttons.
-func hasButtons(k conversation.ChannelKind) bool {
-	switch k {
-	case conversation.ChannelSMS, conversation.ChannelVoice, conversation.ChannelEmail:
-		return false
-	}
-	return true
 }
 
 // numbered writes options as text: "1. Facturas" lines, or for voice

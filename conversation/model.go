@@ -58,6 +58,16 @@ func (k ChannelKind) PhoneAddressed() bool {
 	return k == ChannelWhatsApp || k == ChannelSMS || k == ChannelVoice
 }
 
+// ShowsButtons reports whether messages on k can carry quick-reply
+// buttons; on the others (SMS, voice, email) options are written as text.
+func (k ChannelKind) ShowsButtons() bool {
+	switch k {
+	case ChannelSMS, ChannelVoice, ChannelEmail:
+		return false
+	}
+	return true
+}
+
 // ChannelAccount is a tenant's presence on a channel: a web-chat widget, a
 // WhatsApp sender, a Telegram bot, a mailbox. Inbound messages name the
 // account they arrived at, and the account names the tenant.

@@ -223,7 +223,7 @@ func (s *Cases) thanks(ctx context.Context, t conversation.Turn, sv Survey, lang
 		text = fmt.Sprintf("Gracias por tu calificación. Lamentamos no haberlo hecho mejor. Si tu caso%s no quedó resuelto, responde REABRIR para reabrirlo (hasta el %s).", radicado, until)
 		button = "Reabrir"
 	}
-	if !hasButtons(t.Message.Channel) {
+	if !t.Message.Channel.ShowsButtons() {
 		return [][]conversation.Part{{conversation.TextPart(text)}}
 	}
 	return [][]conversation.Part{{{Type: conversation.PartButtons, Text: text, Buttons: []conversation.Button{{ID: payloadReopen, Title: button}}}}}
@@ -312,16 +312,6 @@ func isReopen(text, payload string) bool {
 	return false
 }
 
-// hasButtons says whether a channel shows quick-reply buttons (the bot
-// renders the same way).
-func hasButtons(k conversation.ChannelKind) bool {
-	switch k {
-	case conversation.ChannelSMS, conversation.ChannelVoice, conversation.ChannelEmail:
-		return false
-	}
-	return true
-}
-
 // SurveyButtons returns outbound messages with the survey's rating
 // buttons, 1 to 5 (payloads csat:1 to csat:5), added to each case_survey
 // message bound for a channel that shows buttons; the template's text
@@ -337,7 +327,7 @@ func SurveyButtons(ctx context.Context, outs []conversation.Outbound, kindOf fun
 		if err != nil {
 			return nil, err
 		}
-		if !hasButtons(kind) {
+		if !kind.ShowsButtons() {
 			continue
 		}
 		p := conversation.Part{Type: conversation.PartButtons, Text: o.Parts[0].Text}

@@ -358,15 +358,6 @@ func truncate(s string, n int) string {
 	return string([]rune(s)[:n])
 }
 
-// hasButtons says whether a channel shows quick-reply buttons.
-func hasButtons(k conversation.ChannelKind) bool {
-	switch k {
-	case conversation.ChannelSMS, conversation.ChannelVoice, conversation.ChannelEmail:
-		return false
-	}
-	return true
-}
-
 // AddButtons returns outbound messages with a CSAT survey's buttons, 1 to
 // 5 (payloads csat:1 to csat:5), added to each message of a CSAT survey's
 // purpose bound for a channel that shows buttons; the template's text stays
@@ -384,7 +375,7 @@ func AddButtons(ctx context.Context, outs []conversation.Outbound, kindOf func(c
 		if err != nil {
 			return nil, err
 		}
-		if !hasButtons(ch) {
+		if !ch.ShowsButtons() {
 			continue
 		}
 		p := conversation.Part{Type: conversation.PartButtons, Text: o.Parts[0].Text}
