@@ -94,9 +94,13 @@ func (c *Console) socket(w http.ResponseWriter, r *http.Request, rq *request) er
 		c.log.Warn("console presence", "err", err)
 	}
 	go cn.write(ctx)
-	go cn.touch(ctx)
+	cn.touching.Go(func() { cn.touch(ctx) })
 	cn.send(serverFrame{Type: "hello"})
 	cn.read(ctx)
+	// The socket's last touch is over before the moment it closed is
+	// taken, so that left does not mistake it for another console.
+	cn.end()
+	cn.touching.Wait()
 	c.left(a, c.deps.Router.Now())
 	return nil
 }
@@ -113,6 +117,10 @@ func (c *Console) left(a handoff.Agent, at time.Time) {
 		ctx, cancel := context.WithTimeout(c.stop, 10*time.Second)
 		defer cancel()
 		gone, err := c.deps.Router.GoneSince(ctx, a.TenantID, a.ID, at)
+		for try := 1; err != nil && try < 3 && ctx.Err() == nil; try++ {
+			time.Sleep(time.Duration(try) * 100 * time.Millisecond) // a busy store
+			gone, err = c.deps.Router.GoneSince(ctx, a.TenantID, a.ID, at)
+		}
 		switch {
 		case err != nil && c.stop.Err() == nil:
 			c.log.Warn("console presence", "tenant", a.TenantID, "agent", a.ID, "err", err)
@@ -134,20 +142,26 @@ type consoleConn struct {
 	watched *conversation.Subscription
 	conv    int64
 	ended   bool
+
+	endOnce  sync.Once
+	touching sync.WaitGroup // the touch goroutine
 }
 
-// end stops the subscriptions and the writer.
+// end stops the subscriptions, the writer and the touches, once however
+// often it is called.
 func (cn *consoleConn) end() {
-	cn.mu.Lock()
-	cn.ended = true
-	subs := cn.subs
-	cn.subs = nil
-	cn.mu.Unlock()
-	for _, s := range subs {
-		s.Close()
-	}
-	close(cn.done)
-	cn.ws.CloseNow()
+	cn.endOnce.Do(func() {
+		cn.mu.Lock()
+		cn.ended = true
+		subs := cn.subs
+		cn.subs = nil
+		cn.mu.Unlock()
+		for _, s := range subs {
+			s.Close()
+		}
+		close(cn.done)
+		cn.ws.CloseNow()
+	})
 }
 
 // touch tells the router the agent is at the console until it closes.
