@@ -398,16 +398,15 @@ func (r *Router) Now() time.Time { return r.cfg.Now() }
 // closed console sets its agent offline within seconds rather than at the
 // sweep. An agent already offline stays as they are.
 func (r *Router) GoneSince(ctx context.Context, tenantID, agentID int64, at time.Time) (bool, error) {
-	a, err := r.store.Agent(ctx, tenantID, agentID)
-	if err != nil {
+	a, back, changed, err := r.store.SetAgentOfflineIfSilent(ctx, tenantID, agentID, at, r.cfg.Now())
+	if err != nil || !changed {
 		return false, err
 	}
-	if a.Status == StatusOffline || a.SeenAt.After(at) {
-		return false, nil
+	if err := r.reoffer(ctx, tenantID, agentID, back); err != nil {
+		r.publishAgent(ctx, a)
+		return true, fmt.Errorf("offer conversations to other agents: %w", err)
 	}
-	if _, err := r.SetStatus(ctx, tenantID, agentID, StatusOffline); err != nil {
-		return false, err
-	}
+	r.publishAgent(ctx, a)
 	return true, nil
 }
 
@@ -431,13 +430,15 @@ func (r *Router) Run(ctx context.Context) error {
 // Sweep sets offline, once, the agents whose console has been silent for
 // longer than PresenceTTL.
 func (r *Router) Sweep(ctx context.Context) error {
-	stale, err := r.store.StaleAgents(ctx, r.cfg.Now().Add(-r.cfg.PresenceTTL))
+	before := r.cfg.Now().Add(-r.cfg.PresenceTTL)
+	stale, err := r.store.StaleAgents(ctx, before)
 	if err != nil {
 		return err
 	}
 	var errs []error
 	for _, a := range stale {
-		if _, err := r.SetStatus(ctx, a.TenantID, a.ID, StatusOffline); err != nil {
+		// Checked again as it is set: the console may have touched since.
+		if _, err := r.GoneSince(ctx, a.TenantID, a.ID, before); err != nil {
 			errs = append(errs, err)
 		}
 	}

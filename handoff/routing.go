@@ -264,6 +264,12 @@ type RoutingStore interface {
 	// available. An agent who is no longer available loses the offers
 	// they have not accepted: those entries wait again (returned).
 	SetAgentStatus(ctx context.Context, tenantID, id int64, st AgentStatus, at time.Time) (Agent, []Entry, error)
+	// SetAgentOfflineIfSilent sets the agent offline at at as
+	// SetAgentStatus does, but only when they are not offline and their
+	// console has not been heard from after since (SeenAt, else
+	// StatusSince), checked and changed in one transaction so that a
+	// touch cannot slip between; changed says whether it did.
+	SetAgentOfflineIfSilent(ctx context.Context, tenantID, id int64, since, at time.Time) (a Agent, back []Entry, changed bool, err error)
 	// TouchAgent records a sign of life of the agent's console at at.
 	TouchAgent(ctx context.Context, tenantID, id int64, at time.Time) error
 	// StaleAgents returns the agents of every tenant who are not offline

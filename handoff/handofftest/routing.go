@@ -544,6 +544,23 @@ func testPresence(t *testing.T, cs conversation.Store, s, _ handoff.RoutingStore
 		t.Fatalf("StaleAgents = %+v, want ana", stale)
 	}
 	wantNotFound(t, s.TouchAgent(ctx, tn+1, ana.ID, t0), "touching another tenant's agent")
+
+	// Offline only when silent: beto touched after the moment asked about.
+	if _, _, changed, err := s.SetAgentOfflineIfSilent(ctx, tn, beto.ID, t0.Add(30*time.Second), t0.Add(2*time.Minute)); err != nil || changed {
+		t.Fatalf("SetAgentOfflineIfSilent of an agent who touched since = %v, %v; want unchanged", changed, err)
+	}
+	if a, err := s.Agent(ctx, tn, beto.ID); err != nil || a.Status != handoff.StatusAvailable {
+		t.Fatalf("beto after a refused offline: %+v, %v", a, err)
+	}
+	a, _, changed, err := s.SetAgentOfflineIfSilent(ctx, tn, beto.ID, t0.Add(time.Minute), t0.Add(2*time.Minute))
+	if err != nil || !changed || a.Status != handoff.StatusOffline || !a.StatusSince.Equal(t0.Add(2*time.Minute)) {
+		t.Fatalf("SetAgentOfflineIfSilent of a silent agent = %+v, %v, %v; want offline at t0+2m", a, changed, err)
+	}
+	if _, _, changed, err := s.SetAgentOfflineIfSilent(ctx, tn, beto.ID, t0.Add(time.Hour), t0.Add(time.Hour)); err != nil || changed {
+		t.Fatalf("SetAgentOfflineIfSilent of an offline agent = %v, %v; want unchanged", changed, err)
+	}
+	_, _, _, err = s.SetAgentOfflineIfSilent(ctx, tn+1, ana.ID, t0.Add(time.Hour), t0.Add(time.Hour))
+	wantNotFound(t, err, "SetAgentOfflineIfSilent of another tenant's agent")
 }
 
 func testRoutingIsolation(t *testing.T, cs conversation.Store, s, _ handoff.RoutingStore) {

@@ -112,15 +112,33 @@ func (s *Store) SetAgentStatus(ctx context.Context, tenantID, id int64, st hando
 		}
 		return a, nil, nil
 	}
+	a, back, _, err := s.setAway(ctx, tenantID, id, st, at, time.Time{})
+	return a, back, err
+}
+
+// SetAgentOfflineIfSilent implements handoff.RoutingStore.
+func (s *Store) SetAgentOfflineIfSilent(ctx context.Context, tenantID, id int64, since, at time.Time) (handoff.Agent, []handoff.Entry, bool, error) {
+	return s.setAway(ctx, tenantID, id, handoff.StatusOffline, at.UTC().Truncate(time.Microsecond), since)
+}
+
+// setAway sets a status other than available: the agent's offers go back
+// to their queues. With silentSince set, only an agent not offline whose
+// console has not touched after it changes; changed says whether one did.
+func (s *Store) setAway(ctx context.Context, tenantID, id int64, st handoff.AgentStatus, at, silentSince time.Time) (handoff.Agent, []handoff.Entry, bool, error) {
 	var a handoff.Agent
 	var back []handoff.Entry
+	changed := false
 	err := s.routingTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		back = nil
+		back, changed = nil, false
 		a, err = scanAgent(tx.QueryRow(ctx, `SELECT `+agentColumns+` FROM agents WHERE tenant_id = $1 AND id = $2 FOR UPDATE`, tenantID, id))
 		if err != nil {
 			return notFound(err, "agent")
 		}
+		if !silentSince.IsZero() && (a.Status == handoff.StatusOffline || lastSign(a).After(silentSince)) {
+			return nil
+		}
+		changed = true
 		if a.Status != st {
 			a, err = scanAgent(tx.QueryRow(ctx, `UPDATE agents SET status = $2, status_since = $3,
 				idle_since = CASE WHEN $2 = 'available' THEN $3 ELSE idle_since END, updated_at = $3
@@ -138,9 +156,18 @@ func (s *Store) SetAgentStatus(ctx context.Context, tenantID, id int64, st hando
 		return err
 	})
 	if err != nil {
-		return handoff.Agent{}, nil, fmt.Errorf("set agent status: %w", err)
+		return handoff.Agent{}, nil, false, fmt.Errorf("set agent status: %w", err)
 	}
-	return a, back, nil
+	return a, back, changed, nil
+}
+
+// lastSign is the agent's console's last sign of life: SeenAt, else the
+// time their status last changed.
+func lastSign(a handoff.Agent) time.Time {
+	if a.SeenAt.IsZero() {
+		return a.StatusSince
+	}
+	return a.SeenAt
 }
 
 // TouchAgent implements handoff.RoutingStore.

@@ -92,14 +92,38 @@ func readAgent(ctx context.Context, tx *wtx, tenantID, id int64) (handoff.Agent,
 
 // SetAgentStatus implements handoff.RoutingStore.
 func (s *Store) SetAgentStatus(ctx context.Context, tenantID, id int64, st handoff.AgentStatus, at time.Time) (handoff.Agent, []handoff.Entry, error) {
+	a, back, _, err := s.setStatus(ctx, tenantID, id, st, at, time.Time{})
+	return a, back, err
+}
+
+// SetAgentOfflineIfSilent implements handoff.RoutingStore.
+func (s *Store) SetAgentOfflineIfSilent(ctx context.Context, tenantID, id int64, since, at time.Time) (handoff.Agent, []handoff.Entry, bool, error) {
+	return s.setStatus(ctx, tenantID, id, handoff.StatusOffline, at, since)
+}
+
+// setStatus sets the agent's status; one who is not available gives their
+// offers back to their queues. With silentSince set, only an agent not
+// offline whose console has not touched after it changes; changed says
+// whether one did.
+func (s *Store) setStatus(ctx context.Context, tenantID, id int64, st handoff.AgentStatus, at, silentSince time.Time) (handoff.Agent, []handoff.Entry, bool, error) {
 	ts := micros(at)
 	var a handoff.Agent
 	var back []handoff.Entry
+	changed := false
 	err := s.write(ctx, func(tx *wtx) error {
 		var err error
+		back, changed = nil, false
 		if a, err = readAgent(ctx, tx, tenantID, id); err != nil {
 			return err
 		}
+		last := a.SeenAt
+		if last.IsZero() {
+			last = a.StatusSince
+		}
+		if !silentSince.IsZero() && (a.Status == handoff.StatusOffline || micros(last) > micros(silentSince)) {
+			return nil
+		}
+		changed = true
 		if a.Status != st {
 			idle := micros(a.IdleSince)
 			if st == handoff.StatusAvailable {
@@ -126,9 +150,9 @@ func (s *Store) SetAgentStatus(ctx context.Context, tenantID, id int64, st hando
 		return err
 	})
 	if err != nil {
-		return handoff.Agent{}, nil, fmt.Errorf("set agent status: %w", err)
+		return handoff.Agent{}, nil, false, fmt.Errorf("set agent status: %w", err)
 	}
-	return a, back, nil
+	return a, back, changed, nil
 }
 
 // TouchAgent implements handoff.RoutingStore.
