@@ -106,11 +106,18 @@ func (s *Store) SealEndpointSecrets(ctx context.Context) (int, error) {
 
 // DeleteEndpoint implements webhook.Store.
 func (s *Store) DeleteEndpoint(ctx context.Context, tenantID, id int64) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM webhook_endpoints WHERE id = $1 AND tenant_id = $2`, id, tenantID)
-	if err == nil && tag.RowsAffected() == 0 {
-		return conversation.Errorf(conversation.ENOTFOUND, "webhook endpoint not found")
-	}
-	return err
+	// Its events go too: no later endpoint inherits what it was given.
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM webhook_endpoints WHERE id = $1 AND tenant_id = $2`, id, tenantID)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return conversation.Errorf(conversation.ENOTFOUND, "webhook endpoint not found")
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM webhook_events WHERE endpoint_id = $1`, id)
+		return err
+	})
 }
 
 // EnqueueEvent implements webhook.Store.
@@ -119,10 +126,12 @@ func (s *Store) EnqueueEvent(ctx context.Context, tenantID int64, eventID string
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		n = 0
 		ts := now()
-		if _, err := tx.Exec(ctx, `DELETE FROM webhook_events WHERE created_at < $1`, ts.Add(-webhook.EventMemory)); err != nil {
-			return fmt.Errorf("forget old webhook events: %w", err)
-		}
 		for _, j := range jobs {
+			// Each endpoint's old events are forgotten as it gets a new
+			// one, so transactions of other endpoints never wait on these.
+			if _, err := tx.Exec(ctx, `DELETE FROM webhook_events WHERE endpoint_id = $1 AND created_at < $2`, j.Ref, ts.Add(-webhook.EventMemory)); err != nil {
+				return fmt.Errorf("forget old webhook events: %w", err)
+			}
 			tag, err := tx.Exec(ctx, `INSERT INTO webhook_events (endpoint_id, event_id, created_at)
 				SELECT id, $2, $3 FROM webhook_endpoints WHERE id = $1 AND tenant_id = $4
 				ON CONFLICT DO NOTHING`, j.Ref, eventID, ts, tenantID)

@@ -129,7 +129,9 @@ func (s *Store) DeleteEndpoint(ctx context.Context, tenantID, id int64) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return conversation.Errorf(conversation.ENOTFOUND, "webhook endpoint not found")
 		}
-		return nil
+		// Its events go too: a new endpoint may reuse its id.
+		_, err = tx.ExecContext(ctx, `DELETE FROM webhook_events WHERE endpoint_id = ?`, id)
+		return err
 	})
 }
 
@@ -139,10 +141,11 @@ func (s *Store) EnqueueEvent(ctx context.Context, tenantID int64, eventID string
 	err := s.write(ctx, func(tx *wtx) error {
 		n = 0
 		ts := now()
-		if _, err := tx.ExecContext(ctx, `DELETE FROM webhook_events WHERE created_at < ?`, micros(ts.Add(-webhook.EventMemory))); err != nil {
-			return fmt.Errorf("forget old webhook events: %w", err)
-		}
 		for _, j := range jobs {
+			// Each endpoint's old events are forgotten as it gets a new one.
+			if _, err := tx.ExecContext(ctx, `DELETE FROM webhook_events WHERE endpoint_id = ? AND created_at < ?`, j.Ref, micros(ts.Add(-webhook.EventMemory))); err != nil {
+				return fmt.Errorf("forget old webhook events: %w", err)
+			}
 			res, err := tx.ExecContext(ctx, `INSERT INTO webhook_events (endpoint_id, event_id, created_at)
 				SELECT id, ?, ? FROM webhook_endpoints WHERE id = ? AND tenant_id = ?
 				ON CONFLICT DO NOTHING`, eventID, micros(ts), j.Ref, tenantID)

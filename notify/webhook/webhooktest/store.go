@@ -131,6 +131,15 @@ func TestStore(t *testing.T, newStore func(t *testing.T) (conversation.Store, we
 		if err := s.DeleteEndpoint(ctx, acme, e.ID); !conversation.IsNotFound(err) {
 			t.Errorf("delete twice: %v", err)
 		}
+		// A deleted endpoint's events go with it: a new endpoint, even one
+		// that gets its id again (SQLite may reuse the highest), is given
+		// every event.
+		must(s.DeleteEndpoint(ctx, acme, all.ID))
+		fresh, err := s.CreateEndpoint(ctx, webhook.Endpoint{TenantID: acme, URL: "https://fresh.example/hook", Secret: "whsec_fresh_0123456789"})
+		must(err)
+		if n, err := s.EnqueueEvent(ctx, acme, "message:1:read", []conversation.Job{job(fresh.ID)}); err != nil || n != 1 {
+			t.Errorf("an event a deleted endpoint was given, for a new endpoint (id %d, deleted %d and %d): %d, %v; want 1", fresh.ID, e.ID, all.ID, n, err)
+		}
 	})
 }
 
