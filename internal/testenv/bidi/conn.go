@@ -213,11 +213,15 @@ func (c *Conn) dispatch(m message) {
 		// An error about a message the browser could not read as a
 		// command; Call never sends one, so no call waits for it.
 	default:
+		// Taken out as it is answered: a second answer with the same id
+		// finds no caller rather than a full channel that would block
+		// the read loop.
 		c.mu.Lock()
 		w, ok := c.pending[*m.ID]
+		delete(c.pending, *m.ID)
 		c.mu.Unlock()
 		if !ok {
-			return // the caller gave up waiting
+			return // the caller gave up waiting, or it was answered
 		}
 		if m.Type == "error" {
 			w.reply <- reply{err: &Error{Method: w.method, Code: m.Error, Message: m.Message, Stacktrace: m.Stacktrace}}
