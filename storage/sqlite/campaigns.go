@@ -346,8 +346,7 @@ func (s *Store) ImportContacts(ctx context.Context, tenantID int64, cs []campaig
 	byID := map[int64]conversation.Contact{}
 	for start := 0; start < len(ids); start += 500 {
 		chunk := ids[start:min(start+500, len(ids))]
-		args := append([]any{tenantID}, anySlice(chunk)...)
-		found, err := queryAll(ctx, s.rd, scanContact, `SELECT `+contactColumns+` FROM contacts WHERE tenant_id = ? AND id IN (`+placeholders(len(chunk))+`)`, args...)
+		found, err := queryAll(ctx, s.rd, scanContact, `SELECT `+contactColumns+` FROM contacts WHERE tenant_id = ? AND id IN `+inJSON, tenantID, jsonArray(chunk))
 		if err != nil {
 			return nil, err
 		}
@@ -364,14 +363,6 @@ func (s *Store) ImportContacts(ctx context.Context, tenantID int64, cs []campaig
 		}
 	}
 	return out, nil
-}
-
-func anySlice[T any](vs []T) []any {
-	out := make([]any, len(vs))
-	for i, v := range vs {
-		out[i] = v
-	}
-	return out
 }
 
 // OptOuts implements campaign.Store.

@@ -29,15 +29,15 @@ func withIdentities(ctx context.Context, q querier, contacts []conversation.Cont
 	if len(contacts) == 0 {
 		return contacts, nil
 	}
-	args := make([]any, len(contacts))
+	ids := make([]int64, len(contacts))
 	index := make(map[int64]int, len(contacts))
 	for i, c := range contacts {
-		args[i] = c.ID
+		ids[i] = c.ID
 		index[c.ID] = i
 		contacts[i].Identities = []conversation.Identity{}
 	}
 	rows, err := q.QueryContext(ctx, `SELECT contact_id, channel, address FROM identities
-		WHERE contact_id IN (`+placeholders(len(args))+`) ORDER BY created_at, channel`, args...)
+		WHERE contact_id IN `+inJSON+` ORDER BY created_at, channel`, jsonArray(ids))
 	if err != nil {
 		return nil, err
 	}

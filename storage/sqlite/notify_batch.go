@@ -81,7 +81,7 @@ func (s *Store) Notifications(ctx context.Context, tenantID int64, ids []int64) 
 		return nil, nil
 	}
 	return queryAll(ctx, s.rd, scanNotification, `SELECT `+notificationColumns+` FROM notifications
-		WHERE tenant_id = ? AND id IN (`+placeholders(len(ids))+`)`, append([]any{tenantID}, anys(ids)...)...)
+		WHERE tenant_id = ? AND id IN `+inJSON, tenantID, jsonArray(ids))
 }
 
 // FinishNotifications implements notify.Store.
@@ -115,7 +115,7 @@ func (s *Store) ContactsByID(ctx context.Context, tenantID int64, ids []int64) (
 		return nil, nil
 	}
 	cs, err := queryAll(ctx, s.rd, scanContact, `SELECT `+contactColumns+` FROM contacts
-		WHERE tenant_id = ? AND id IN (`+placeholders(len(ids))+`)`, append([]any{tenantID}, anys(ids)...)...)
+		WHERE tenant_id = ? AND id IN `+inJSON, tenantID, jsonArray(ids))
 	if err != nil {
 		return nil, err
 	}
@@ -129,8 +129,8 @@ func (s *Store) LastInbounds(ctx context.Context, tenantID int64, contactIDs []i
 		return out, nil
 	}
 	rows, err := s.rd.QueryContext(ctx, `SELECT contact_id, channel_account_id, max(created_at) FROM messages
-		WHERE tenant_id = ? AND direction = 'in' AND contact_id IN (`+placeholders(len(contactIDs))+`)
-		GROUP BY contact_id, channel_account_id`, append([]any{tenantID}, anys(contactIDs)...)...)
+		WHERE tenant_id = ? AND direction = 'in' AND contact_id IN `+inJSON+`
+		GROUP BY contact_id, channel_account_id`, tenantID, jsonArray(contactIDs))
 	if err != nil {
 		return nil, err
 	}
@@ -152,9 +152,9 @@ func (s *Store) OptOutsOf(ctx context.Context, tenantID int64, addresses []strin
 	if len(addresses) == 0 {
 		return nil, nil
 	}
-	args := append([]any{tenantID, purpose}, anys(addresses)...)
+	args := []any{tenantID, purpose, jsonArray(addresses)}
 	rows, err := s.rd.QueryContext(ctx, `SELECT c.account_id, c.address, c.purpose FROM consent_changes c
-		WHERE c.tenant_id = ? AND c.purpose IN ('', ?) AND c.address IN (`+placeholders(len(addresses))+`)
+		WHERE c.tenant_id = ? AND c.purpose IN ('', ?) AND c.address IN `+inJSON+`
 			AND c.id = (SELECT max(id) FROM consent_changes l
 				WHERE l.account_id = c.account_id AND l.address = c.address AND l.purpose = c.purpose AND l.tenant_id = c.tenant_id)
 			AND c.opted_out`, args...)
@@ -207,13 +207,4 @@ func (s *Store) OpenConversations(ctx context.Context, tenantID int64, keys []no
 		return nil, err
 	}
 	return out, nil
-}
-
-// anys converts values to query arguments.
-func anys[T any](s []T) []any {
-	out := make([]any, len(s))
-	for i, v := range s {
-		out[i] = v
-	}
-	return out
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -260,6 +261,21 @@ func nullString(s string) any {
 // placeholders returns "?, ?, ?" for n values.
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// inJSON is the operand of an IN whose values come as one argument, a JSON
+// array (jsonArray): the statement's text stays the same however many
+// values there are, so lists of every length (a batch of 1 to 1,000) share
+// one prepared statement instead of filling the cache with one a length.
+const inJSON = `(SELECT value FROM json_each(?))`
+
+// jsonArray is the argument of an inJSON.
+func jsonArray[T int64 | string](vs []T) string {
+	b, err := json.Marshal(vs)
+	if err != nil {
+		panic(err) // int64s and strings always encode
+	}
+	return string(b)
 }
 
 type scanner interface{ Scan(dest ...any) error }
