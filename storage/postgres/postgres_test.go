@@ -1,7 +1,10 @@
 package postgres_test
 
 import (
+	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 
 	"conversa/bot"
 	"conversa/bot/bottest"
@@ -20,8 +23,6 @@ import (
 	"conversa/storage/postgres"
 	"conversa/templates"
 	"conversa/templates/templatestest"
-	"github.com/jackc/pgx/v5"
-	"strings"
 )
 
 func open(t *testing.T) *postgres.Store {
@@ -34,42 +35,40 @@ func open(t *testing.T) *postgres.Store {
 	return s
 }
 
+// migrated opens the test database with every migration applied.
+func migrated(t *testing.T) *postgres.Store {
+	t.Helper()
+	s := open(t)
+	if _, err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 func TestStore(t *testing.T) {
 	conversationtest.TestStore(t, func(t *testing.T) conversation.Store {
-		s := open(t)
-		if _, err := s.Migrate(t.Context()); err != nil {
-			t.Fatal(err)
-		}
+		s := migrated(t)
 		return s
 	})
 }
 
 func TestBotStore(t *testing.T) {
 	bottest.TestStore(t, func(t *testing.T) (conversation.Store, bot.Store) {
-		s := open(t)
-		if _, err := s.Migrate(t.Context()); err != nil {
-			t.Fatal(err)
-		}
+		s := migrated(t)
 		return s, s
 	})
 }
 
 func TestCaseStore(t *testing.T) {
 	handofftest.TestCaseStore(t, func(t *testing.T) (conversation.Store, handoff.CaseStore) {
-		s := open(t)
-		if _, err := s.Migrate(t.Context()); err != nil {
-			t.Fatal(err)
-		}
+		s := migrated(t)
 		return s, s
 	})
 }
 
 func TestTemplateStore(t *testing.T) {
 	templatestest.TestStore(t, func(t *testing.T) (conversation.Store, templates.Store) {
-		s := open(t)
-		if _, err := s.Migrate(t.Context()); err != nil {
-			t.Fatal(err)
-		}
+		s := migrated(t)
 		return s, s
 	})
 }
@@ -119,20 +118,14 @@ func TestSealedSettings(t *testing.T) {
 
 func TestNotifyStore(t *testing.T) {
 	notifytest.TestStore(t, func(t *testing.T) (conversation.Store, notify.Store) {
-		s := open(t)
-		if _, err := s.Migrate(t.Context()); err != nil {
-			t.Fatal(err)
-		}
+		s := migrated(t)
 		return s, s
 	})
 }
 
 func TestSurveyStore(t *testing.T) {
 	handofftest.TestSurveyStore(t, func(t *testing.T) (conversation.Store, handoff.CaseStore, handoff.SurveyStore) {
-		s := open(t)
-		if _, err := s.Migrate(t.Context()); err != nil {
-			t.Fatal(err)
-		}
+		s := migrated(t)
 		return s, s, s
 	})
 }
@@ -160,70 +153,49 @@ func TestRoutingStore(t *testing.T) {
 
 func TestConsoleStore(t *testing.T) {
 	handofftest.TestConsoleStore(t, func(t *testing.T) (conversation.Store, handoff.RoutingStore, handoff.ConsoleStore) {
-		s := open(t)
-		if _, err := s.Migrate(t.Context()); err != nil {
-			t.Fatal(err)
-		}
+		s := migrated(t)
 		return s, s, s
 	})
 }
 
 func TestViewStore(t *testing.T) {
 	handofftest.TestViewStore(t, func(t *testing.T) handofftest.ViewStores {
-		s := open(t)
-		if _, err := s.Migrate(t.Context()); err != nil {
-			t.Fatal(err)
-		}
+		s := migrated(t)
 		return s
 	})
 }
 
 func TestCampaignStore(t *testing.T) {
 	campaigntest.TestStore(t, func(t *testing.T) campaigntest.Stores {
-		s := open(t)
-		if _, err := s.Migrate(t.Context()); err != nil {
-			t.Fatal(err)
-		}
+		s := migrated(t)
 		return campaigntest.Stores{Conv: s, Notify: s, Campaigns: s}
 	})
 }
 
 func TestWebhookStore(t *testing.T) {
 	webhooktest.TestStore(t, func(t *testing.T) (conversation.Store, webhook.Store) {
-		s := open(t)
-		if _, err := s.Migrate(t.Context()); err != nil {
-			t.Fatal(err)
-		}
+		s := migrated(t)
 		return s, s
 	})
 }
 
 func TestCasePolicyStore(t *testing.T) {
 	handofftest.TestCasePolicyStore(t, func(t *testing.T) (conversation.Store, handoff.CasePolicyStore) {
-		s := open(t)
-		if _, err := s.Migrate(t.Context()); err != nil {
-			t.Fatal(err)
-		}
+		s := migrated(t)
 		return s, s
 	})
 }
 
 func TestStaffStore(t *testing.T) {
 	notifytest.TestStaffStore(t, func(t *testing.T) (conversation.Store, notify.StaffStore) {
-		s := open(t)
-		if _, err := s.Migrate(t.Context()); err != nil {
-			t.Fatal(err)
-		}
+		s := migrated(t)
 		return s, s
 	})
 }
 
 func TestNotifySurveyStore(t *testing.T) {
 	surveytest.TestStore(t, func(t *testing.T) (conversation.Store, survey.Store) {
-		s := open(t)
-		if _, err := s.Migrate(t.Context()); err != nil {
-			t.Fatal(err)
-		}
+		s := migrated(t)
 		return s, s
 	})
 }
@@ -268,10 +240,7 @@ func TestWebhookSealedSecrets(t *testing.T) {
 
 func TestWebhookStatusOutbox(t *testing.T) {
 	webhooktest.TestStatusOutbox(t, func(t *testing.T) (conversation.Store, webhook.Store) {
-		s := open(t)
-		if _, err := s.Migrate(t.Context()); err != nil {
-			t.Fatal(err)
-		}
+		s := migrated(t)
 		return s, s
 	})
 }

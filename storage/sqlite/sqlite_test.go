@@ -1,10 +1,11 @@
 package sqlite_test
 
 import (
+	"bytes"
+	"os"
 	"path/filepath"
 	"testing"
 
-	"bytes"
 	"conversa/bot"
 	"conversa/bot/bottest"
 	"conversa/conversation"
@@ -21,16 +22,22 @@ import (
 	"conversa/storage/sqlite"
 	"conversa/templates"
 	"conversa/templates/templatestest"
-	"os"
 )
+
+// fresh opens a new database in the test's directory.
+func fresh(t *testing.T) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "conversa.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
 
 func TestStore(t *testing.T) {
 	conversationtest.TestStore(t, func(t *testing.T) conversation.Store {
-		s, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "conversa.db")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
+		s := fresh(t)
 		return s
 	})
 }
@@ -62,22 +69,14 @@ func TestReopenKeepsData(t *testing.T) {
 
 func TestBotStore(t *testing.T) {
 	bottest.TestStore(t, func(t *testing.T) (conversation.Store, bot.Store) {
-		s, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "conversa.db")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
+		s := fresh(t)
 		return s, s
 	})
 }
 
 func TestCaseStore(t *testing.T) {
 	handofftest.TestCaseStore(t, func(t *testing.T) (conversation.Store, handoff.CaseStore) {
-		s, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "conversa.db")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
+		s := fresh(t)
 		return s, s
 	})
 }
@@ -96,33 +95,21 @@ func TestSealedSettings(t *testing.T) {
 
 func TestTemplateStore(t *testing.T) {
 	templatestest.TestStore(t, func(t *testing.T) (conversation.Store, templates.Store) {
-		s, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "conversa.db")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
+		s := fresh(t)
 		return s, s
 	})
 }
 
 func TestNotifyStore(t *testing.T) {
 	notifytest.TestStore(t, func(t *testing.T) (conversation.Store, notify.Store) {
-		s, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "conversa.db")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
+		s := fresh(t)
 		return s, s
 	})
 }
 
 func TestSurveyStore(t *testing.T) {
 	handofftest.TestSurveyStore(t, func(t *testing.T) (conversation.Store, handoff.CaseStore, handoff.SurveyStore) {
-		s, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "conversa.db")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
+		s := fresh(t)
 		return s, s, s
 	})
 }
@@ -147,77 +134,49 @@ func TestRoutingStore(t *testing.T) {
 
 func TestConsoleStore(t *testing.T) {
 	handofftest.TestConsoleStore(t, func(t *testing.T) (conversation.Store, handoff.RoutingStore, handoff.ConsoleStore) {
-		s, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "conversa.db")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
+		s := fresh(t)
 		return s, s, s
 	})
 }
 
 func TestViewStore(t *testing.T) {
 	handofftest.TestViewStore(t, func(t *testing.T) handofftest.ViewStores {
-		s, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "conversa.db")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
+		s := fresh(t)
 		return s
 	})
 }
 
 func TestCampaignStore(t *testing.T) {
 	campaigntest.TestStore(t, func(t *testing.T) campaigntest.Stores {
-		s, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "conversa.db")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
+		s := fresh(t)
 		return campaigntest.Stores{Conv: s, Notify: s, Campaigns: s}
 	})
 }
 
 func TestWebhookStore(t *testing.T) {
 	webhooktest.TestStore(t, func(t *testing.T) (conversation.Store, webhook.Store) {
-		s, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "conversa.db")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
+		s := fresh(t)
 		return s, s
 	})
 }
 
 func TestCasePolicyStore(t *testing.T) {
 	handofftest.TestCasePolicyStore(t, func(t *testing.T) (conversation.Store, handoff.CasePolicyStore) {
-		s, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "conversa.db")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
+		s := fresh(t)
 		return s, s
 	})
 }
 
 func TestStaffStore(t *testing.T) {
 	notifytest.TestStaffStore(t, func(t *testing.T) (conversation.Store, notify.StaffStore) {
-		s, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "conversa.db")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
+		s := fresh(t)
 		return s, s
 	})
 }
 
 func TestNotifySurveyStore(t *testing.T) {
 	surveytest.TestStore(t, func(t *testing.T) (conversation.Store, survey.Store) {
-		s, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "conversa.db")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
+		s := fresh(t)
 		return s, s
 	})
 }
@@ -251,11 +210,7 @@ func TestWebhookSealedSecrets(t *testing.T) {
 
 func TestWebhookStatusOutbox(t *testing.T) {
 	webhooktest.TestStatusOutbox(t, func(t *testing.T) (conversation.Store, webhook.Store) {
-		s, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "conversa.db")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
+		s := fresh(t)
 		return s, s
 	})
 }
