@@ -391,12 +391,13 @@ func (r *Router) Touch(ctx context.Context, tenantID, agentID int64) error {
 func (r *Router) Now() time.Time { return r.cfg.Now() }
 
 // GoneSince sets the agent offline when no console of theirs has touched
-// since at, the moment one of their consoles closed, and reports whether
-// it did. A console calls it when it closes, once the agent's other
-// consoles (another tab, another node, the next page of the same one) have
-// had more than their touch interval to show they are there, so that a
-// closed console sets its agent offline within seconds rather than at the
-// sweep. An agent already offline stays as they are.
+// since at, checked and set in one transaction, and reports whether it
+// did. A console calls it when it closes (at is that moment), once the
+// agent's other consoles (another tab, another node, the next page of the
+// same one) have had more than their touch interval to show they are
+// there, so that a closed console sets its agent offline within seconds;
+// the sweep calls it for the agents silent for PresenceTTL. An agent
+// already offline stays as they are.
 func (r *Router) GoneSince(ctx context.Context, tenantID, agentID int64, at time.Time) (bool, error) {
 	a, back, changed, err := r.store.SetAgentOfflineIfSilent(ctx, tenantID, agentID, at, r.cfg.Now())
 	if err != nil || !changed {

@@ -334,8 +334,11 @@ func (s *StaffMail) StaffJob(ctx context.Context, j conversation.Job) error {
 		return s.finish(ctx, m, StatusUndeliverable, ErrNoEmailAccount.Message)
 	}
 	m.AccountID = acct.ID
-	r, err := renderFor(ctx, s.deps.Templates, m.TenantID, m.Purpose, templates.Request{
-		Channel: conversation.ChannelEmail, Language: m.Language, Fallback: tenant.Language, Data: m.Data})
+	var r templates.Rendered
+	tpl, _, err := s.deps.Templates.Template(ctx, m.TenantID, m.Purpose)
+	if err == nil {
+		r, err = tpl.Render(templates.Request{Channel: conversation.ChannelEmail, Language: m.Language, Fallback: tenant.Language, Data: m.Data})
+	}
 	switch code := conversation.ErrorCode(err); {
 	case code == conversation.ENOTFOUND || code == conversation.EINVALID || code == conversation.ETOOLARGE:
 		return s.finish(ctx, m, StatusFailed, "the template does not render for email: "+conversation.ErrorMessage(err))
@@ -397,13 +400,4 @@ func (s *StaffMail) record(ctx context.Context, m StaffEmail) error {
 	}
 	log("staff email", "tenant", m.TenantID, "staff_email", m.ID, "key", m.Key, "status", m.Status, "note", m.Note)
 	return nil
-}
-
-// renderFor renders a tenant's template of purpose for r.
-func renderFor(ctx context.Context, ts Templates, tenantID int64, purpose string, r templates.Request) (templates.Rendered, error) {
-	t, _, err := ts.Template(ctx, tenantID, purpose)
-	if err != nil {
-		return templates.Rendered{}, err
-	}
-	return t.Render(r)
 }
