@@ -144,13 +144,17 @@ func newEnvWith(t *testing.T, sender conversation.Sender, wake func()) *env {
 	if e.tenant, err = store.CreateTenant(ctx, tn); err != nil {
 		t.Fatal(err)
 	}
-	for kind, key := range map[conversation.ChannelKind]string{
-		conversation.ChannelWhatsApp: "+15550001111", conversation.ChannelSMS: "+15550002222",
-		conversation.ChannelTelegram: "acme_bot", conversation.ChannelEmail: "avisos@acme.example",
+	// In a fixed order, so account ids, and every list in their order, repeat.
+	for _, a := range []conversation.ChannelAccount{
+		{Kind: conversation.ChannelWhatsApp, Key: "+15550001111"},
+		{Kind: conversation.ChannelSMS, Key: "+15550002222"},
+		{Kind: conversation.ChannelTelegram, Key: "acme_bot"},
+		{Kind: conversation.ChannelEmail, Key: "avisos@acme.example"},
 	} {
-		a, err := store.CreateChannelAccount(ctx, conversation.ChannelAccount{TenantID: e.tenant.ID, Kind: kind, Key: key, Name: string(kind)})
+		a.TenantID, a.Name = e.tenant.ID, string(a.Kind)
+		a, err := store.CreateChannelAccount(ctx, a)
 		must(t, err)
-		e.accounts[kind] = a
+		e.accounts[a.Kind] = a
 	}
 	for purpose, src := range testTemplates {
 		if _, _, _, err := e.templates.Save(ctx, e.tenant.ID, purpose, purpose+".yaml", []byte(src)); err != nil {

@@ -76,11 +76,16 @@ func newEnv(t *testing.T) *env {
 	must(t, tn.Validate())
 	e.tenant, err = store.CreateTenant(ctx, tn)
 	must(t, err)
-	for kind, key := range map[conversation.ChannelKind]string{conversation.ChannelSMS: "+15550002222",
-		conversation.ChannelEmail: "avisos@acme.example", conversation.ChannelWebchat: "acme-web"} {
-		a, err := store.CreateChannelAccount(ctx, conversation.ChannelAccount{TenantID: e.tenant.ID, Kind: kind, Key: key, Name: string(kind)})
+	// In a fixed order, so account ids, and every list in their order, repeat.
+	for _, a := range []conversation.ChannelAccount{
+		{Kind: conversation.ChannelSMS, Key: "+15550002222"},
+		{Kind: conversation.ChannelEmail, Key: "avisos@acme.example"},
+		{Kind: conversation.ChannelWebchat, Key: "acme-web"},
+	} {
+		a.TenantID, a.Name = e.tenant.ID, string(a.Kind)
+		a, err := store.CreateChannelAccount(ctx, a)
 		must(t, err)
-		e.accts[kind] = a
+		e.accts[a.Kind] = a
 	}
 	_, _, _, err = tpls.Save(ctx, e.tenant.ID, "reminder", "reminder.yaml", []byte(reminder))
 	must(t, err)

@@ -31,12 +31,16 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(func() { store.Close() })
 	e := &env{store: store, svc: prefs.New(store, prefs.Config{}), accounts: map[conversation.ChannelKind]conversation.ChannelAccount{}}
 	e.tenant = e.createTenant(t, "acme")
-	for kind, key := range map[conversation.ChannelKind]string{
-		conversation.ChannelWebchat: "acme-web", conversation.ChannelWhatsApp: "+15550001111", conversation.ChannelEmail: "avisos@acme.example",
+	// In a fixed order: preferences list the accounts in the order they were made.
+	for _, a := range []conversation.ChannelAccount{
+		{Kind: conversation.ChannelWebchat, Key: "acme-web"},
+		{Kind: conversation.ChannelWhatsApp, Key: "+15550001111"},
+		{Kind: conversation.ChannelEmail, Key: "avisos@acme.example"},
 	} {
-		a, err := store.CreateChannelAccount(ctx, conversation.ChannelAccount{TenantID: e.tenant.ID, Kind: kind, Key: key})
+		a.TenantID = e.tenant.ID
+		a, err := store.CreateChannelAccount(ctx, a)
 		must(t, err)
-		e.accounts[kind] = a
+		e.accounts[a.Kind] = a
 	}
 	return e
 }
