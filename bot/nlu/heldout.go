@@ -28,6 +28,28 @@ func folds(d *dataset, k int, seed int64) []int {
 	return fold
 }
 
+// dropRuns returns, for each of nc intents, the run of k-fold held-out
+// training that leaves it out entirely (about one intent in k per run,
+// shuffled by seed), or -1 for none: all -1 without dropIntents or with
+// too few intents left.
+func dropRuns(nc, k int, seed int64, dropIntents bool) []int {
+	dropRun := make([]int, nc)
+	for c := range dropRun {
+		dropRun[c] = -1
+	}
+	if dropIntents && nc-(nc+k-1)/k >= 3 {
+		order := make([]int32, nc)
+		for c := range order {
+			order[c] = int32(c)
+		}
+		newRNG(seed, 1<<33).shuffle(order)
+		for rank, c := range order {
+			dropRun[c] = rank % k
+		}
+	}
+	return dropRun
+}
+
 // held holds held-out predictions: the raw scores of examples predicted by
 // a model that did not see them.
 type held struct {
@@ -46,20 +68,7 @@ type held struct {
 func heldOut(ctx context.Context, d *dataset, k, runs int, dropIntents bool, o Options, outOfScope []string) (*held, error) {
 	fold := folds(d, k, o.Seed)
 	nc := len(d.intents)
-	dropRun := make([]int, nc) // the run that leaves the intent out
-	for c := range dropRun {
-		dropRun[c] = -1
-	}
-	if dropIntents && nc-(nc+k-1)/k >= 3 {
-		order := make([]int32, nc)
-		for c := range order {
-			order[c] = int32(c)
-		}
-		newRNG(o.Seed, 1<<33).shuffle(order)
-		for rank, c := range order {
-			dropRun[c] = rank % k
-		}
-	}
+	dropRun := dropRuns(nc, k, o.Seed, dropIntents)
 	h := &held{scores: make([][]float64, len(d.labels)), labels: d.labels, known: make([]bool, len(d.labels))}
 	oosNorm := make([][]byte, len(outOfScope))
 	for i, t := range outOfScope {

@@ -334,7 +334,10 @@ func TestTrainHonoursContext(t *testing.T) {
 	if _, err := Train(ctx, ex, Options{}); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Train past its deadline: %v", err)
 	}
-	if d := time.Since(start); d > 2*time.Second {
+	// A full training of these examples takes about 20 s on two free
+	// cores; stopping takes well under a second there, and about 3 s
+	// with the race detector on a machine loaded 16 deep.
+	if d := time.Since(start); d > 6*time.Second {
 		t.Errorf("Train took %v to stop", d)
 	}
 }

@@ -306,7 +306,26 @@ func fit(ctx context.Context, d *dataset, o Options) (*Model, error) {
 	f.fit(d.texts, o.MinDF)
 	x, sq := f.matrix(d.texts)
 	nc := len(d.intents)
-	nf := len(f.keys)
+	weights, err := trainOvR(ctx, x, sq, d.labels, nc, o)
+	if err != nil {
+		return nil, err
+	}
+	q, rs := quantize(weights, nc)
+	m := &Model{intents: d.intents, feat: f, weights: q, rowScale: rs, cal: calibration{Scale: defaultScale, Background: defaultBackground}, unknown: max(o.unknown, 0), twoBest: o.twoBest, pool: newPool()}
+	if o.network > 0 {
+		m.net, err = trainNetwork(ctx, x, d.labels, nc, o.Workers, newRNG(o.Seed, 1<<34), defaultNet)
+		if err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// trainOvR trains one linear SVM per intent (one-vs-rest) on the rows of
+// x, one intent per goroutine, and returns their weights: weights[k*nc+c]
+// is the weight of feature k for intent c, the last row the bias.
+func trainOvR(ctx context.Context, x *matrix, sq []float64, labels []int32, nc int, o Options) ([]float32, error) {
+	nf := x.cols
 	weights := make([]float32, (nf+1)*nc)
 	stop := func() bool { return ctx.Err() != nil }
 	classes := make(chan int)
@@ -319,7 +338,7 @@ func fit(ctx context.Context, d *dataset, o Options) (*Model, error) {
 			cost := make([]float64, x.len())
 			w := make([]float64, nf+1)
 			for c := range classes {
-				for i, l := range d.labels {
+				for i, l := range labels {
 					y[i], cost[i] = -1, o.C
 					if int(l) == c {
 						y[i], cost[i] = 1, o.C*o.PositiveWeight
@@ -342,19 +361,7 @@ func fit(ctx context.Context, d *dataset, o Options) (*Model, error) {
 	}
 	close(classes)
 	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	q, rs := quantize(weights, nc)
-	m := &Model{intents: d.intents, feat: f, weights: q, rowScale: rs, cal: calibration{Scale: defaultScale, Background: defaultBackground}, unknown: max(o.unknown, 0), twoBest: o.twoBest, pool: newPool()}
-	if o.network > 0 {
-		var err error
-		m.net, err = trainNetwork(ctx, x, d.labels, nc, o.Workers, newRNG(o.Seed, 1<<34), defaultNet)
-		if err != nil {
-			return nil, err
-		}
-	}
-	return m, nil
+	return weights, ctx.Err()
 }
 
 // matrix vectorizes the normalized texts; it also returns the squared
