@@ -175,27 +175,35 @@ func New(store Store, cfg Config) (*Service, error) {
 	if cfg.JobsAdded == nil {
 		cfg.JobsAdded = func() {}
 	}
-	s := &Service{store: store, cfg: cfg}
-	dialer := &net.Dialer{Timeout: cfg.Timeout, Control: s.control}
-	s.client = &http.Client{Timeout: cfg.Timeout, Transport: &http.Transport{DialContext: dialer.DialContext, Proxy: nil,
-		MaxIdleConnsPerHost: 4, IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: cfg.Timeout},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	return s, nil
+	return &Service{store: store, cfg: cfg, client: NewClient(cfg.Timeout, cfg.AllowPrivate)}, nil
 }
 
-// control refuses, as each connection is made, an address the
-// configuration does not allow: a host that resolved to a public address
-// when it was saved may resolve to a private one later.
-func (s *Service) control(_, address string, _ syscall.RawConn) error {
-	host, _, err := net.SplitHostPort(address)
-	if err != nil {
-		return err
+// ErrNotPublic is the error of a connection refused because its address
+// is private, loopback or link-local and the client does not allow them.
+var ErrNotPublic = errors.New("not a public address")
+
+// NewClient returns the HTTP client of requests to tenants' URLs: each
+// request bounded by timeout, no proxy, no redirects followed, and unless
+// allowPrivate a connection to an address that is not public refused as it
+// is made (ErrNotPublic): a host that resolved to a public address when it
+// was saved may resolve to a private one later. The analytics export uses
+// it too.
+func NewClient(timeout time.Duration, allowPrivate bool) *http.Client {
+	control := func(_, address string, _ syscall.RawConn) error {
+		host, _, err := net.SplitHostPort(address)
+		if err != nil {
+			return err
+		}
+		ip := net.ParseIP(host)
+		if ip == nil || (!allowPrivate && !public(ip)) {
+			return fmt.Errorf("webhook: %s is %w", host, ErrNotPublic)
+		}
+		return nil
 	}
-	ip := net.ParseIP(host)
-	if ip == nil || (!s.cfg.AllowPrivate && !public(ip)) {
-		return fmt.Errorf("webhook: %s is not a public address", host)
-	}
-	return nil
+	dialer := &net.Dialer{Timeout: timeout, Control: control}
+	return &http.Client{Timeout: timeout, Transport: &http.Transport{DialContext: dialer.DialContext, Proxy: nil,
+		MaxIdleConnsPerHost: 4, IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: timeout},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
 // public reports whether ip is a public unicast address.
@@ -210,10 +218,16 @@ const (
 	maxEndpoints = 20
 )
 
-// checkURL validates an endpoint's URL: http or https, a host, no user
-// info, and unless private addresses are allowed a host whose every
-// address is public.
+// checkURL validates an endpoint's URL (CheckURL).
 func (s *Service) checkURL(ctx context.Context, raw string) error {
+	return CheckURL(ctx, raw, s.cfg.AllowPrivate)
+}
+
+// CheckURL validates the URL of a tenant's system: http or https, a host,
+// no user info or fragment, and unless allowPrivate a host whose every
+// address is public. Returns EINVALID on the field "url". The analytics
+// export checks its destinations with it too.
+func CheckURL(ctx context.Context, raw string, allowPrivate bool) error {
 	u, err := url.Parse(raw)
 	switch {
 	case len(raw) > maxURL || !utf8.ValidString(raw) || err != nil:
@@ -223,7 +237,7 @@ func (s *Service) checkURL(ctx context.Context, raw string) error {
 	case u.Hostname() == "" || u.User != nil || u.Fragment != "":
 		return conversation.FieldError("url", "needs a host, and no user info or fragment")
 	}
-	if s.cfg.AllowPrivate {
+	if allowPrivate {
 		return nil
 	}
 	host := u.Hostname()
@@ -267,11 +281,9 @@ func (s *Service) Create(ctx context.Context, e Endpoint) (Endpoint, error) {
 		return Endpoint{}, err
 	}
 	if e.Secret == "" {
-		e.Secret = newSecret()
-	} else if len(e.Secret) < 16 || len(e.Secret) > 256 || !utf8.ValidString(e.Secret) {
-		return Endpoint{}, conversation.FieldError("secret", "must be 16 to 256 bytes of UTF-8")
-	} else if conversation.IsSealed(e.Secret) {
-		return Endpoint{}, conversation.FieldError("secret", "must not look like an encrypted value (enc:v1:...)")
+		e.Secret = NewSecret()
+	} else if err := CheckSecret(e.Secret); err != nil {
+		return Endpoint{}, err
 	}
 	if eps, err := s.store.ListEndpoints(ctx, e.TenantID); err != nil {
 		return Endpoint{}, err
@@ -281,8 +293,21 @@ func (s *Service) Create(ctx context.Context, e Endpoint) (Endpoint, error) {
 	return s.store.CreateEndpoint(ctx, e)
 }
 
-// newSecret returns a random signing secret.
-func newSecret() string {
+// CheckSecret validates a signing secret a tenant gives: 16 to 256 bytes
+// of UTF-8 that do not look sealed. Returns EINVALID on the field
+// "secret".
+func CheckSecret(secret string) error {
+	if len(secret) < 16 || len(secret) > 256 || !utf8.ValidString(secret) {
+		return conversation.FieldError("secret", "must be 16 to 256 bytes of UTF-8")
+	}
+	if conversation.IsSealed(secret) {
+		return conversation.FieldError("secret", "must not look like an encrypted value (enc:v1:...)")
+	}
+	return nil
+}
+
+// NewSecret returns a random signing secret ("whsec_" and 48 hex digits).
+func NewSecret() string {
 	b := make([]byte, 24)
 	rand.Read(b)
 	return "whsec_" + hex.EncodeToString(b)
@@ -293,7 +318,7 @@ func newSecret() string {
 // on use it, retries of earlier ones included. Returns ENOTFOUND unless the
 // endpoint is the tenant's.
 func (s *Service) RotateSecret(ctx context.Context, tenantID, id int64) (Endpoint, error) {
-	return s.store.SetEndpointSecret(ctx, tenantID, id, newSecret())
+	return s.store.SetEndpointSecret(ctx, tenantID, id, NewSecret())
 }
 
 // Update validates and stores an endpoint's URL, events and disabled
@@ -468,17 +493,38 @@ func (s *Service) DeliverJob(ctx context.Context, j conversation.Job) error {
 		return fmt.Errorf("post webhook %s: %w", ev.ID, err)
 	}
 	defer resp.Body.Close()
+	err = AnswerError(resp, s.cfg.Now(), fmt.Errorf("webhook %s: endpoint answered %d", ev.ID, resp.StatusCode))
+	if err == nil {
+		s.cfg.Logger.Info("webhook delivered", "tenant", j.TenantID, "endpoint", ep.ID, "event", ev.ID, "status", resp.StatusCode)
+	}
+	return err
+}
+
+// AnswerError is the outcome, for a durable job, of the answer of a
+// tenant's system: nil for a 2xx; for a 408, 429 or 5xx, err as a
+// conversation.JobError retried after the answer's Retry-After (seconds or
+// an HTTP date, at most an hour) or else the Worker's backoff; for any
+// other status, err as a permanent JobError. The analytics export uses it
+// too.
+func AnswerError(resp *http.Response, now time.Time, err error) error {
 	switch code := resp.StatusCode; {
 	case code >= 200 && code < 300:
-		s.cfg.Logger.Info("webhook delivered", "tenant", j.TenantID, "endpoint", ep.ID, "event", ev.ID, "status", code)
 		return nil
 	case code == http.StatusTooManyRequests || code == http.StatusRequestTimeout || code >= 500:
-		e := &conversation.JobError{Err: fmt.Errorf("webhook %s: endpoint answered %d", ev.ID, code)}
-		if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
-			e.RetryAfter = min(time.Duration(secs)*time.Second, time.Hour)
-		}
-		return e
+		return &conversation.JobError{Err: err, RetryAfter: retryAfter(resp.Header.Get("Retry-After"), now)}
 	default:
-		return &conversation.JobError{Err: fmt.Errorf("webhook %s: endpoint answered %d", ev.ID, code), Permanent: true}
+		return &conversation.JobError{Err: err, Permanent: true}
 	}
+}
+
+// retryAfter reads a Retry-After header, seconds or an HTTP date, capped
+// at an hour; 0 when there is none or it is past.
+func retryAfter(h string, now time.Time) time.Duration {
+	var d time.Duration
+	if secs, err := strconv.Atoi(strings.TrimSpace(h)); err == nil {
+		d = time.Duration(secs) * time.Second
+	} else if t, err := http.ParseTime(h); err == nil {
+		d = t.Sub(now)
+	}
+	return min(max(d, 0), time.Hour)
 }
