@@ -33,6 +33,7 @@ bench: services build ## run the benchmarks in bench/ (results go in bench/READM
 	. ./$(ENVFILE) && $(GO) run ./bench/contact360
 	. ./$(ENVFILE) && $(GO) run ./bench/fanout
 	. ./$(ENVFILE) && $(GO) run ./bench/campaign
+	. ./$(ENVFILE) && $(GO) run ./bench/reports
 
 lint: ## gofmt, go vet and the import-direction check
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

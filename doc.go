@@ -5,7 +5,8 @@
 //
 //	L4  cmd/conversa, bench/...                   wiring; the only place concrete types meet
 //	L3  channels/<name>, adapters/<name>, storage/<name>
-//	L2  channels, bot, handoff                    siblings never import each other
+//	L2  channels, bot, handoff, notify, reports,  siblings never import each other
+//	    billing
 //	L1  templates
 //	L0  conversation                              standard library only
 package conversa

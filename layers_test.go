@@ -26,7 +26,7 @@ func layer(pkg string) int {
 		return -1
 	case first == "channels" && (rest == "" || strings.HasSuffix(rest, "test")):
 		return 2 // the contract and its suite
-	case first == "bot" || first == "handoff" || first == "notify":
+	case first == "bot" || first == "handoff" || first == "notify" || first == "reports" || first == "billing":
 		return 2
 	case first == "channels" || first == "adapters" || first == "storage":
 		return 3
@@ -101,6 +101,8 @@ func TestLayers(t *testing.T) {
 		"conversa/notify/survey":                 2,
 		"conversa/notify/survey/surveytest":      2,
 		"conversa/examples":                      1,
+		"conversa/reports":                       2,
+		"conversa/billing":                       2,
 		"conversa/channels/webchat":              3,
 		"conversa/adapters/api":                  3,
 		"conversa/adapters/console":              3,

@@ -6,7 +6,9 @@
 // notifications with the tenant's notification policy, and CSAT and NPS
 // surveys with their reports. Every
 // request is authenticated by a tenant API key and sees only that tenant's
-// data. The OpenAPI 3 description is served at /api/openapi.json.
+// data, but those of the platform operator's billing routes under
+// /api/v1/operator/, which take the operator token instead (billing.go).
+// The OpenAPI 3 description is served at /api/openapi.json.
 package api
 
 import (
@@ -32,6 +34,7 @@ import (
 	"conversa/notify/campaign"
 	"conversa/notify/survey"
 	"conversa/notify/webhook"
+	"conversa/reports"
 )
 
 //go:embed openapi.json
@@ -89,6 +92,9 @@ type Config struct {
 	// Surveys sends CSAT and NPS surveys and reports them. Without it the
 	// survey routes answer 503.
 	Surveys Surveys
+	// Analytics keeps the tenants' analytics export destinations. Without
+	// it the analytics routes answer 503.
+	Analytics Analytics
 
 	// Channels validates channel accounts with the channel of their kind.
 	// Without it the routes that create and change accounts answer 503.
@@ -122,6 +128,15 @@ type Config struct {
 	// Preferences reads and changes contacts' communication preferences.
 	// Without it the preference routes answer 503.
 	Preferences Preferences
+	// Reports computes the report of a period. Without it GET /reports
+	// answers 503.
+	Reports Reports
+	// Billing keeps plans, rates and statements: the tenant's statement
+	// routes and the operator's routes (billing.go). Without it they
+	// answer 503. OperatorTokenHash is the SHA-256 of the operator token;
+	// without it no operator route authenticates.
+	Billing           Billing
+	OperatorTokenHash []byte
 }
 
 // MediaLinker makes expiring links to stored files (channels.MediaLinks).
@@ -379,6 +394,9 @@ var routes = []route{
 	{"GET", "/api/v1/surveys", withSurveys((*API).listSurveys)},
 	{"POST", "/api/v1/surveys", withSurveys((*API).createSurvey)},
 	{"GET", "/api/v1/surveys/report", withSurveys((*API).surveyReport)},
+	{"GET", "/api/v1/reports", withReports((*API).report)},
+	{"GET", "/api/v1/reports.csv", withReports((*API).reportCSV)},
+	{"GET", "/api/v1/reports/live", withReports((*API).live)},
 	{"GET", "/api/v1/surveys/{id}", withSurveys(readByID(func(a *API, ctx context.Context, tenantID, id int64) (survey.Survey, error) {
 		return a.cfg.Surveys.Get(ctx, tenantID, id)
 	}))},
@@ -387,6 +405,16 @@ var routes = []route{
 	}))},
 	{"GET", "/api/v1/contacts/{id}/preferences", withPreferences((*API).getPreferences)},
 	{"PUT", "/api/v1/contacts/{id}/preferences", withPreferences((*API).putPreferences)},
+	{"GET", "/api/v1/analytics/destinations", withAnalytics((*API).listDestinations)},
+	{"POST", "/api/v1/analytics/destinations", withAnalytics((*API).createDestination)},
+	{"GET", "/api/v1/analytics/destinations/{id}", withAnalytics(readByID(func(a *API, ctx context.Context, tenantID, id int64) (reports.Destination, error) {
+		return a.cfg.Analytics.Get(ctx, tenantID, id)
+	}))},
+	{"PATCH", "/api/v1/analytics/destinations/{id}", withAnalytics((*API).updateDestination)},
+	{"DELETE", "/api/v1/analytics/destinations/{id}", withAnalytics((*API).deleteDestination)},
+	{"POST", "/api/v1/analytics/destinations/{id}/rotate-secret", withAnalytics((*API).rotateDestinationSecret)},
+	{"GET", "/api/v1/billing/statements", withBilling((*API).listStatements)},
+	{"GET", "/api/v1/billing/statements/{month}", withBilling((*API).getStatement)},
 }
 
 // Routes registers the API's handlers on mux.
@@ -398,6 +426,7 @@ func (a *API) Routes(mux *http.ServeMux) {
 	for _, rt := range routes {
 		mux.HandleFunc(rt.method+" "+rt.path, a.authenticated(rt.handle))
 	}
+	a.billingRoutes(mux)
 	// Anything else under /api/ is a JSON 404, not the web UI's.
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, conversation.Errorf(conversation.ENOTFOUND, "no such endpoint: %s %s", r.Method, r.URL.Path))

@@ -18,7 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"conversa/adapters/analytics"
 	"conversa/adapters/api"
+	"conversa/billing"
 	"conversa/bot"
 	"conversa/channels"
 	"conversa/channels/apichannel"
@@ -28,6 +30,7 @@ import (
 	"conversa/notify/prefs"
 	"conversa/notify/survey"
 	notifywebhook "conversa/notify/webhook"
+	"conversa/reports"
 	"conversa/storage/memory"
 	"conversa/storage/sqlite"
 	"conversa/templates"
@@ -84,6 +87,12 @@ type envOptions struct {
 	surveys bool
 	// preferences gives the API the preference service.
 	preferences bool
+	// analytics gives the API the analytics export's destinations, with
+	// private addresses allowed unless privateRefused.
+	analytics bool
+	// billing gives the API the billing service, in Bogotá, on the
+	// clock now.
+	billing bool
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -170,6 +179,19 @@ func newEnv(t *testing.T, o envOptions) *env {
 	}
 	if o.preferences {
 		o.cfg.Preferences = prefs.New(store, prefs.Config{})
+	}
+	if o.analytics {
+		if o.cfg.Analytics, err = analytics.New(store, analytics.Config{AllowPrivate: !o.privateRefused}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if o.cfg.Reports == nil {
+		o.cfg.Reports = reports.NewService(store)
+	}
+	if o.billing {
+		if o.cfg.Billing, err = billing.New(store, store, billing.Config{Now: o.now}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	a, err := api.New(o.cfg, svc, store, shared, shared)
 	if err != nil {

@@ -54,7 +54,7 @@ func TestOpenAPIRoutes(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	doc, router := loadSpec(t, e)
 
-	registered := append(api.RouteTable(), descriptionRoute)
+	registered := append(append(api.RouteTable(), api.OperatorRouteTable()...), descriptionRoute)
 	var documented []string
 	for path, item := range doc.Paths.Map() {
 		for method := range item.Operations() {
@@ -182,6 +182,11 @@ func TestOpenAPIResponses(t *testing.T) {
 		{name: "description", method: "GET", path: "/api/openapi.json", status: 200, validRequest: true},
 
 		{name: "channels", method: "GET", path: "/api/v1/channels", key: k, status: 200, validRequest: true},
+		{name: "report", method: "GET", path: "/api/v1/reports?from=2026-01-01&to=2026-01-31&zone=America/Bogota", key: k, status: 200, validRequest: true},
+		{name: "report bad zone", method: "GET", path: "/api/v1/reports?zone=Mars/Olympus", key: k, status: 400, validRequest: true},
+		{name: "report CSV reversed", method: "GET", path: "/api/v1/reports.csv?from=2026-02-01&to=2026-01-01", key: k, status: 400, validRequest: true},
+		{name: "live", method: "GET", path: "/api/v1/reports/live", key: k, status: 200, validRequest: true},
+		{name: "live bad teams", method: "GET", path: "/api/v1/reports/live?teams=x", key: k, status: 400, validRequest: true},
 		{name: "channels without key", method: "GET", path: "/api/v1/channels", status: 401},
 		{name: "channels with a bad key", method: "GET", path: "/api/v1/channels", key: "cnv_nope", status: 401},
 

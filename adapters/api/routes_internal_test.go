@@ -10,3 +10,12 @@ func RouteTable() []string {
 	}
 	return out
 }
+
+// OperatorRouteTable returns "METHOD path" of every operator route.
+func OperatorRouteTable() []string {
+	out := make([]string, len(operatorRoutes))
+	for i, rt := range operatorRoutes {
+		out[i] = rt.method + " " + rt.path
+	}
+	return out
+}

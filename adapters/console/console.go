@@ -102,6 +102,10 @@ type Deps struct {
 	Limiter conversation.Limiter
 	// Views builds the customer 360 view of the conversation page.
 	Views *handoff.Views
+	// Reports computes the dashboard's live view and the reports.
+	Reports Reports
+	// Billing, when set, shows admins the tenant's monthly statements.
+	Billing Billing
 }
 
 // Console serves the console's pages, actions and socket.
@@ -119,7 +123,7 @@ type Console struct {
 // New returns a console.
 func New(cfg Config, deps Deps) (*Console, error) {
 	cfg.defaults()
-	if deps.Console == nil || deps.Service == nil || deps.Store == nil || deps.Router == nil || deps.Routing == nil || deps.Bus == nil || deps.Limiter == nil || deps.Views == nil {
+	if deps.Console == nil || deps.Service == nil || deps.Store == nil || deps.Router == nil || deps.Routing == nil || deps.Bus == nil || deps.Limiter == nil || deps.Views == nil || deps.Reports == nil {
 		return nil, errors.New("console: every dependency is required")
 	}
 	pages, err := parsePages()
@@ -237,6 +241,10 @@ func (c *Console) routes() []Route {
 		{"POST", "/console/conversations/{id}/close", AnyAgent, c.closeConversation},
 		{"POST", "/console/conversations/{id}/notes", AnyAgent, c.addNote},
 		{"GET", "/console/supervisor", SupervisorOnly, c.supervisor},
+		{"GET", "/console/dashboard", SupervisorOnly, c.dashboard},
+		{"GET", "/console/dashboard.json", SupervisorOnly, c.dashboardJSON},
+		{"GET", "/console/reports", SupervisorOnly, c.reportsPage},
+		{"GET", "/console/reports.csv", SupervisorOnly, c.reportsCSV},
 		{"GET", "/console/admin/agents", AdminOnly, c.adminAgents},
 		{"POST", "/console/admin/agents", AdminOnly, c.createAgent},
 		{"POST", "/console/admin/agents/{id}", AdminOnly, c.updateAgent},
@@ -246,6 +254,8 @@ func (c *Console) routes() []Route {
 		{"GET", "/console/admin/canned", AdminOnly, c.adminCanned},
 		{"POST", "/console/admin/canned", AdminOnly, c.createCanned},
 		{"POST", "/console/admin/canned/{id}/delete", AdminOnly, c.deleteCanned},
+		{"GET", "/console/billing", AdminOnly, c.billingPage},
+		{"GET", "/console/billing/export", AdminOnly, c.billingExport},
 	}
 }
 

@@ -31,6 +31,10 @@ var rules = map[string]console.Access{
 	"POST /console/conversations/{id}/close":    console.AnyAgent,
 	"POST /console/conversations/{id}/notes":    console.AnyAgent,
 	"GET /console/supervisor":                   console.SupervisorOnly,
+	"GET /console/dashboard":                    console.SupervisorOnly,
+	"GET /console/dashboard.json":               console.SupervisorOnly,
+	"GET /console/reports":                      console.SupervisorOnly,
+	"GET /console/reports.csv":                  console.SupervisorOnly,
 	"GET /console/admin/agents":                 console.AdminOnly,
 	"POST /console/admin/agents":                console.AdminOnly,
 	"POST /console/admin/agents/{id}":           console.AdminOnly,
@@ -40,6 +44,8 @@ var rules = map[string]console.Access{
 	"GET /console/admin/canned":                 console.AdminOnly,
 	"POST /console/admin/canned":                console.AdminOnly,
 	"POST /console/admin/canned/{id}/delete":    console.AdminOnly,
+	"GET /console/billing":                      console.AdminOnly,
+	"GET /console/billing/export":               console.AdminOnly,
 }
 
 // TestRouteTable enumerates every console route and checks its rule by

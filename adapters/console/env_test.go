@@ -15,8 +15,10 @@ import (
 	"time"
 
 	"conversa/adapters/console"
+	"conversa/billing"
 	"conversa/conversation"
 	"conversa/handoff"
+	"conversa/reports"
 	"conversa/storage/memory"
 	"conversa/storage/sqlite"
 )
@@ -30,6 +32,7 @@ type env struct {
 	svc     *conversation.Service
 	router  *handoff.Router
 	console *console.Console
+	billing *billing.Service
 	srv     *httptest.Server
 	tenant  conversation.Tenant
 	other   conversation.Tenant
@@ -48,7 +51,11 @@ func newEnv(t *testing.T, cfg console.Config) *env {
 	e.svc, err = conversation.NewService(conversation.ServiceConfig{}, conversation.Deps{Store: store, Bus: e.shared, Dedup: e.shared})
 	must(t, err)
 	e.router = handoff.NewRouter(store, e.svc, store, handoff.RouterConfig{Bus: e.shared})
-	e.console, err = console.New(cfg, console.Deps{Console: store, Service: e.svc, Store: store, Router: e.router, Routing: store, Bus: e.shared, Limiter: e.shared, Views: handoff.NewViews(store)})
+	// Billing's clock is November 5, 2026: October is over.
+	e.billing, err = billing.New(store, store, billing.Config{Now: func() time.Time { return time.Date(2026, 11, 5, 17, 0, 0, 0, time.UTC) }})
+	must(t, err)
+	e.console, err = console.New(cfg, console.Deps{Console: store, Service: e.svc, Store: store, Router: e.router, Routing: store, Bus: e.shared, Limiter: e.shared, Views: handoff.NewViews(store),
+		Reports: reports.NewService(store), Billing: e.billing})
 	must(t, err)
 	mux := http.NewServeMux()
 	e.console.Routes(mux)

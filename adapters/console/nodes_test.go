@@ -11,6 +11,7 @@ import (
 	"conversa/conversation"
 	"conversa/handoff"
 	"conversa/internal/testenv"
+	"conversa/reports"
 	"conversa/storage/postgres"
 	"conversa/storage/valkey"
 )
@@ -47,7 +48,7 @@ func TestConsoleAcrossNodes(t *testing.T) {
 		svc, err := conversation.NewService(conversation.ServiceConfig{}, conversation.Deps{Store: s, Bus: vk, Dedup: vk})
 		must(t, err)
 		router := handoff.NewRouter(s, svc, s, handoff.RouterConfig{Bus: vk})
-		c, err := console.New(console.Config{}, console.Deps{Console: s, Service: svc, Store: s, Router: router, Routing: s, Bus: vk, Limiter: vk, Views: handoff.NewViews(s)})
+		c, err := console.New(console.Config{}, console.Deps{Console: s, Service: svc, Store: s, Router: router, Routing: s, Bus: vk, Limiter: vk, Views: handoff.NewViews(s), Reports: reports.NewService(s)})
 		must(t, err)
 		go c.Run(runCtx)
 		mux := http.NewServeMux()

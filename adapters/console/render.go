@@ -11,13 +11,14 @@ import (
 	"strings"
 	"time"
 
+	"conversa/billing"
 	"conversa/conversation"
 	"conversa/handoff"
 )
 
 // pageNames are the console's pages; each is templates/<name>.html inside
 // templates/layout.html.
-var pageNames = []string{"login", "error", "inbox", "conversation", "supervisor", "agents", "queues", "canned"}
+var pageNames = []string{"login", "error", "inbox", "conversation", "supervisor", "agents", "queues", "canned", "dashboard", "reports", "billing"}
 
 var funcs = template.FuncMap{
 	"t":       tr,
@@ -37,7 +38,20 @@ var funcs = template.FuncMap{
 	"statuses": func() []handoff.AgentStatus {
 		return []handoff.AgentStatus{handoff.StatusAvailable, handoff.StatusBusy, handoff.StatusAway, handoff.StatusOffline}
 	},
-	"str": func(v any) string { return fmt.Sprint(v) },
+	"str":     func(v any) string { return fmt.Sprint(v) },
+	"percent": percent,
+	"deref":   func(p *float64) float64 { return *p },
+	"dict": func(kv ...any) map[string]any {
+		m := map[string]any{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i].(string)] = kv[i+1]
+		}
+		return m
+	},
+	"duration": duration,
+	// money writes minor units of a currency as a decimal: 12345 COP is
+	// 123.45.
+	"money": billing.FormatAmount,
 }
 
 func parsePages() (map[string]*template.Template, error) {

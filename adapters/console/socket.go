@@ -24,6 +24,7 @@ const maxFrame = 4 << 10
 //	{"type":"watch","conversation_id":7}            follow a conversation's messages and typing
 //	{"type":"typing","conversation_id":7,"on":true} the agent types in the reply box
 //	{"type":"ping"}                                 keep alive
+//	{"type":"dashboard"}                            say when the dashboard's figures change (supervisors)
 type clientFrame struct {
 	Type           string `json:"type"`
 	ConversationID int64  `json:"conversation_id"`
@@ -142,6 +143,8 @@ type consoleConn struct {
 	watched *conversation.Subscription
 	conv    int64
 	ended   bool
+	// dashboard is set once the socket follows the dashboard's changes.
+	dashboard bool
 
 	endOnce  sync.Once
 	touching sync.WaitGroup // the touch goroutine
@@ -327,7 +330,7 @@ func decodeClientFrame(data []byte) (clientFrame, error) {
 		return clientFrame{}, conversation.Errorf(conversation.EINVALID, "a frame is one JSON object")
 	}
 	switch f.Type {
-	case "ping":
+	case "ping", "dashboard":
 	case "watch", "typing":
 		if f.ConversationID <= 0 {
 			return clientFrame{}, conversation.FieldError("conversation_id", "is required")
@@ -354,6 +357,8 @@ func (cn *consoleConn) handle(ctx context.Context, f clientFrame) error {
 	case "ping":
 		cn.send(serverFrame{Type: "pong"})
 		return nil
+	case "dashboard":
+		return cn.watchDashboard(ctx)
 	}
 	conv, err := cn.c.deps.Store.Conversation(ctx, a.TenantID, f.ConversationID)
 	if err != nil {

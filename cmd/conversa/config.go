@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"conversa/billing"
 )
 
 // Config is the configuration of a conversa process. Every setting has one
@@ -48,6 +50,9 @@ type Config struct {
 	CaseAttachmentMaxBytes   int           `setting:"case_attachment_max_bytes" usage:"largest file an agent attaches to a case, in bytes"`
 	CaseTermHours            string        `setting:"case_term_hours" usage:"case types whose term is in business hours (Monday to Friday, 08:00 to 17:00, in the tenant's time zone), such as denuncia=4,queja=8"`
 	CasePauseRule            string        `setting:"case_pause_rule" usage:"what resuming a case paused for the customer does to its term: resume (the days left) or restart (the whole term)"`
+	BillingZone              string        `setting:"billing_zone" usage:"IANA time zone of billing months and days"`
+	BillingCloseAfterDays    int           `setting:"billing_close_after_days" usage:"days after a month ends that its statements close by themselves"`
+	OperatorTokenHash        string        `setting:"operator_token_hash" usage:"SHA-256 (64 hex digits) of the platform operator's token, from conversa operator token (default: no operator access)"`
 
 	// publicURLFromAddr records that PublicURL was derived from Addr, so it
 	// follows the port actually bound when Addr's port is 0.
@@ -123,6 +128,8 @@ func defaultConfig() Config {
 		ShutdownTimeout:          20 * time.Second,
 		CaseAttachmentMaxBytes:   10 << 20,
 		CasePauseRule:            "resume",
+		BillingZone:              billing.DefaultZone,
+		BillingCloseAfterDays:    3,
 	}
 }
 
@@ -291,6 +298,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("shutdown_timeout: must be positive"))
 	}
 	if err := c.validateCases(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.validateBilling(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

@@ -288,6 +288,22 @@ func consoleScenario(t *testing.T, b browserRun) {
 		pageHas("Mis conversaciones"),
 		jsTrue(`document.querySelectorAll('.mine .card').length === 0`),
 	)
+
+	// Agent 2, an admin, opens the dashboard: the agents online, and the
+	// counts redrawn live when the visitor writes again (a new
+	// conversation, with the bot); then the report page and its charts.
+	c.step("agent2",
+		navigate(s.url+"/console/dashboard"),
+		jsTrue(`document.body.dataset.socket === 'on' && Number(document.body.dataset.dashboard || 0) > 0`),
+		jsTrue(`document.querySelector('#dash-agents').textContent.includes('Alba Admin')`),
+		jsTrue(`(window.withBot = Number(document.querySelectorAll('#dash-total th')[3].textContent)) >= 0`),
+	)
+	c.step("visitor", typeIn(inWidget("textarea"), "hola otra vez\n"))
+	c.step("agent2",
+		jsTrue(`Number(document.querySelectorAll('#dash-total th')[3].textContent) === window.withBot + 1`),
+		navigate(s.url+"/console/reports"),
+		jsTrue(`document.querySelectorAll('svg.chart').length === 3 && !!document.querySelector('#rep-bot')`),
+	)
 }
 
 // chromiumRun starts headless Chromium (chromedp) for t.

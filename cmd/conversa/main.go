@@ -77,6 +77,13 @@ Usage:
                                                 run test conversations; fails on a regression
   conversa bot import (--rasa nlu.yml [--domain domain.yml] | --csv FILE) [-o bot.yaml]
   conversa bot versions|activate|rollback --tenant S [--version N]
+  conversa reports backfill [--tenant S] [--from DAY] [--to DAY]
+                                                rebuild the report aggregates of a period
+  conversa billing statement --tenant T --month 2026-10 [--csv]
+                                                a tenant's monthly statement (id or slug)
+  conversa billing close --month 2026-10 [--tenant T]
+                                                close an ended month's statements for good
+  conversa operator token                       make the platform operator's API token
   conversa config check                         validate and print the configuration
   conversa version
 
@@ -106,6 +113,12 @@ func run(ctx context.Context, args []string, env environment) error {
 		return botCmd(ctx, args, env)
 	case "config":
 		return subcommand(ctx, "config", args, env, map[string]command{"check": configCheckCmd})
+	case "reports":
+		return subcommand(ctx, "reports", args, env, map[string]command{"backfill": reportsBackfillCmd})
+	case "billing":
+		return billingCmd(ctx, args, env)
+	case "operator":
+		return operatorCmd(ctx, args, env)
 	case "version":
 		fmt.Fprintln(env.stdout, "conversa", version, buildGo())
 		return nil

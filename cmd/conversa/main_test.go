@@ -156,6 +156,16 @@ func TestCommands(t *testing.T) {
 	if _, _, err := runProgram(t, env, "apikey", "create", "--tenant", "nope"); conversation.ErrorCode(err) != conversation.ENOTFOUND {
 		t.Fatalf("a key for an unknown tenant: %v", err)
 	}
+	if out := must("reports", "backfill", "--tenant", "acme", "--from", "2026-01-01", "--to", "2026-01-31"); !strings.Contains(out, "rebuilt the report aggregates from 2026-01-01T00:00:00Z to 2026-02-01T00:00:00Z") {
+		t.Fatalf("reports backfill: %q", out)
+	}
+	must("reports", "backfill")
+	if _, _, err := runProgram(t, env, "reports", "backfill", "--from", "yesterday"); conversation.ErrorCode(err) != conversation.EINVALID {
+		t.Fatalf("a backfill from a bad day: %v", err)
+	}
+	if _, _, err := runProgram(t, env, "reports", "backfill", "--tenant", "nope"); conversation.ErrorCode(err) != conversation.ENOTFOUND {
+		t.Fatalf("a backfill of an unknown tenant: %v", err)
+	}
 	if out := must("version"); !strings.HasPrefix(out, "conversa ") {
 		t.Fatalf("version: %q", out)
 	}

@@ -20,8 +20,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 
+	"conversa/adapters/analytics"
 	"conversa/adapters/api"
 	"conversa/adapters/console"
+	"conversa/billing"
 	"conversa/bot"
 	"conversa/channels"
 	"conversa/channels/apichannel"
@@ -36,6 +38,7 @@ import (
 	"conversa/notify/prefs"
 	"conversa/notify/survey"
 	"conversa/notify/webhook"
+	"conversa/reports"
 	"conversa/storage/media"
 	"conversa/storage/memory"
 	"conversa/storage/postgres"
@@ -70,6 +73,9 @@ type durableStore interface {
 	webhook.Store
 	survey.Store
 	handoff.CasePolicyStore
+	reports.Store
+	reports.DestinationStore
+	billing.Store
 }
 
 var (
@@ -96,9 +102,17 @@ type Server struct {
 	notifier  *notify.Service
 	campaigns *campaign.Service
 	webhooks  *webhook.Service
+	// analytics exports the report pipeline's events to the tenants'
+	// Segment-compatible APIs and webhooks.
+	analytics *analytics.Service
 	router    *handoff.Router
 	// surveys sends CSAT and NPS surveys and takes their answers.
 	surveys *survey.Service
+	// pipeline keeps the report aggregates up to date; reports reads them.
+	pipeline *reports.Pipeline
+	reports  *reports.Service
+	// billing bills the tenants: plans, rates, monthly statements.
+	billing *billing.Service
 	// publicURLs tell channels the public URL once the port is bound.
 	publicURLs []func(string)
 	api        *api.API
@@ -266,7 +280,7 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 	s.media = &channels.MediaLinks{Secret: secret, BaseURL: cfg.PublicURL, Store: files, Logger: logger}
 
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), newJobsCollector(store, conversation.JobRoute, conversation.JobDeliver, handoff.JobCaseEscalation, handoff.JobOffer, notify.JobNotify, campaign.JobSend, webhook.JobDeliver, notify.JobStaffEmail,
-		conversation.JobStatusChanged, campaign.JobPlan, notify.JobNotifyBatch))
+		conversation.JobStatusChanged, campaign.JobPlan, notify.JobNotifyBatch, reports.JobExport, analytics.JobSend, billing.JobClose))
 	s.worker, err = conversation.NewWorker(store, conversation.WorkerConfig{Concurrency: max(cfg.Workers, 1), DrainTimeout: cfg.ShutdownTimeout / 2}, logger)
 	if err != nil {
 		return nil, err
@@ -300,6 +314,14 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 		return nil, err
 	}
 	s.worker.Handle(webhook.JobDeliver, s.webhooks.DeliverJob)
+	// The report pipeline's export jobs fan out to one send job per
+	// analytics destination (docs/analytics.md).
+	if s.analytics, err = analytics.New(store, analytics.Config{AllowPrivate: cfg.AllowPrivateWebhooks,
+		Logger: logger.With("component", "analytics"), JobsAdded: s.worker.Wake}); err != nil {
+		return nil, err
+	}
+	s.worker.Handle(reports.JobExport, s.analytics.ExportJob)
+	s.worker.Handle(analytics.JobSend, s.analytics.SendJob)
 	var registry *channels.Registry
 	s.svc, err = conversation.NewService(conversation.ServiceConfig{
 		IngestBatch:       cfg.IngestBatch,
@@ -330,7 +352,7 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 		Dedup:     s.shared,
 		Metrics:   newMetrics(s.registry),
 		Logger:    logger,
-		JobsAdded: s.worker.Wake,
+		JobsAdded: s.wake,
 
 		// Delivery results go to the tenant's webhook endpoints, through
 		// the status_changed job the status change enqueues.
@@ -339,6 +361,8 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 	if err != nil {
 		return nil, err
 	}
+	s.reports = reports.NewService(store)
+	s.pipeline = reports.NewPipeline(store, reports.PipelineConfig{Bus: s.shared, Logger: logger.With("component", "reports"), JobsAdded: s.worker.Wake})
 	s.router = handoff.NewRouter(store, s.svc, store, handoff.RouterConfig{Bus: s.shared, Logger: logger.With("component", "router")})
 	if registry, s.publicURLs, err = buildChannels(cfg, logger, secret, s.svc, store, s.shared, s.registry, s.media); err != nil {
 		return nil, err
@@ -428,10 +452,14 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 		return nil
 	})
 
+	if s.billing, err = newBilling(ctx, cfg, store, s.worker, logger); err != nil {
+		return nil, err
+	}
 	s.api, err = api.New(api.Config{RequestsPerMinute: cfg.APIRequestsPerMinute, Logger: logger, Bots: s.bots, BotStore: store,
 		Cases: cases, CaseStore: store, Templates: s.templates, TemplateStore: store, Media: s.media, MaxUploadBytes: int64(cfg.CaseAttachmentMaxBytes),
-		Channels: s.channels, Notifications: s.notifier, Campaigns: s.campaigns, Webhooks: s.webhooks, Surveys: s.surveys,
-		Routing: s.router, RoutingStore: store, Console: store, ContactView: handoff.NewViews(store), Preferences: preferences,
+		Channels: s.channels, Notifications: s.notifier, Campaigns: s.campaigns, Webhooks: s.webhooks, Surveys: s.surveys, Analytics: s.analytics,
+		Routing: s.router, RoutingStore: store, Console: store, ContactView: handoff.NewViews(store), Preferences: preferences, Reports: s.reports,
+		Billing: s.billing, OperatorTokenHash: cfg.operatorTokenHash(),
 		AccountSaved: func(ctx context.Context, a conversation.ChannelAccount) error {
 			_, err := registerWebhook(ctx, s.channels, a)
 			return err
@@ -441,13 +469,21 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 	}
 	// The agent console, on the same store, router and shared state.
 	s.console, err = console.New(console.Config{PublicURL: cfg.PublicURL, Logger: logger},
-		console.Deps{Console: store, Service: s.svc, Store: store, Router: s.router, Routing: store, Bus: s.shared, Limiter: s.shared, Views: handoff.NewViews(store)})
+		console.Deps{Console: store, Service: s.svc, Store: store, Router: s.router, Routing: store, Bus: s.shared, Limiter: s.shared, Views: handoff.NewViews(store), Reports: s.reports,
+			Billing: s.billing})
 	if err != nil {
 		return nil, err
 	}
 	s.handler = s.routes()
 	ok = true
 	return s, nil
+}
+
+// wake tells the worker and the report pipeline (which waits at least 200
+// ms between rollups) that new messages and jobs were committed.
+func (s *Server) wake() {
+	s.worker.Wake()
+	s.pipeline.Wake()
 }
 
 // buildChannels returns the registry of the channels this server runs, and
@@ -570,6 +606,7 @@ func (s *Server) Run(ctx context.Context) error {
 	})
 	if s.cfg.Workers > 0 {
 		g.Go(func() error { return s.worker.Run(gctx) })
+		g.Go(func() error { return s.pipeline.Run(gctx) })
 	}
 	g.Go(func() error { return s.channels.Run(gctx) })
 	g.Go(func() error { return s.router.Run(gctx) })

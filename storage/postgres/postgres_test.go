@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -20,7 +21,9 @@ import (
 	"conversa/notify/survey/surveytest"
 	"conversa/notify/webhook"
 	"conversa/notify/webhook/webhooktest"
+	"conversa/reports/reportstest"
 	"conversa/storage/postgres"
+	"conversa/storage/storagetest"
 	"conversa/templates"
 	"conversa/templates/templatestest"
 )
@@ -242,5 +245,14 @@ func TestWebhookStatusOutbox(t *testing.T) {
 	webhooktest.TestStatusOutbox(t, func(t *testing.T) (conversation.Store, webhook.Store) {
 		s := migrated(t)
 		return s, s
+	})
+}
+
+func TestReportsStore(t *testing.T) {
+	reportstest.TestStore(t, func(t *testing.T) reportstest.World {
+		s := migrated(t)
+		return storagetest.ReportsWorld(s, func(ctx context.Context, tenantID int64, disabled bool) error {
+			return postgres.AddAnalyticsDestination(ctx, s, tenantID, disabled)
+		})
 	})
 }

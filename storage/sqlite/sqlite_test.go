@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -19,7 +20,9 @@ import (
 	"conversa/notify/survey/surveytest"
 	"conversa/notify/webhook"
 	"conversa/notify/webhook/webhooktest"
+	"conversa/reports/reportstest"
 	"conversa/storage/sqlite"
+	"conversa/storage/storagetest"
 	"conversa/templates"
 	"conversa/templates/templatestest"
 )
@@ -184,28 +187,13 @@ func TestNotifySurveyStore(t *testing.T) {
 func TestWebhookSealedSecrets(t *testing.T) {
 	dir := t.TempDir()
 	webhooktest.TestSealedSecrets(t, func(t *testing.T, sealer *conversation.Sealer) (conversation.Store, webhook.Store) {
-		s, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(dir, "conversa.db"), Sealer: sealer})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
+		s := sealedAt(t, dir, sealer)
 		return s, s
 	})
 	// Neither the database nor its write-ahead log holds a secret written
 	// with a key in the clear. (The one stored before there was a key may
 	// linger in free pages or the log until they are reused or VACUUM.)
-	files, _ := filepath.Glob(filepath.Join(dir, "conversa.db*"))
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, secret := range []string{"whsec_new_sealed_0123", "whsec_rotated_sealed_0123"} {
-			if bytes.Contains(b, []byte(secret)) {
-				t.Errorf("%s holds %s in the clear", filepath.Base(f), secret)
-			}
-		}
-	}
+	noneInTheClear(t, dir, "whsec_new_sealed_0123", "whsec_rotated_sealed_0123")
 }
 
 func TestWebhookStatusOutbox(t *testing.T) {
@@ -213,4 +201,42 @@ func TestWebhookStatusOutbox(t *testing.T) {
 		s := fresh(t)
 		return s, s
 	})
+}
+
+func TestReportsStore(t *testing.T) {
+	reportstest.TestStore(t, func(t *testing.T) reportstest.World {
+		s := fresh(t)
+		return storagetest.ReportsWorld(s, func(ctx context.Context, tenantID int64, disabled bool) error {
+			return sqlite.AddAnalyticsDestination(ctx, s, tenantID, disabled)
+		})
+	})
+}
+
+// sealedAt opens the store of dir with sealer, closed when the test ends.
+func sealedAt(t *testing.T, dir string, sealer *conversation.Sealer) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(dir, "conversa.db"), Sealer: sealer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// noneInTheClear fails the test when the database of dir or its
+// write-ahead log holds one of secrets in the clear.
+func noneInTheClear(t *testing.T, dir string, secrets ...string) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "conversa.db*"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, secret := range secrets {
+			if bytes.Contains(b, []byte(secret)) {
+				t.Errorf("%s holds %s in the clear", filepath.Base(f), secret)
+			}
+		}
+	}
 }

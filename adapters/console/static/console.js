@@ -88,6 +88,62 @@
     }, 150);
   }
 
+  // The dashboard reads its JSON again when the socket says something
+  // changed, at most once a second, and redraws its tables as text.
+  var dashTimer = null, dashLast = 0;
+  function dashboardSoon() {
+    if (dashTimer) { return; }
+    dashTimer = setTimeout(function () {
+      dashTimer = null;
+      dashLast = Date.now();
+      fetch('/console/dashboard.json', { credentials: 'same-origin', headers: { 'Accept': 'application/json' } })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (v) { if (v) { drawDashboard(v); } })
+        .catch(function () {});
+    }, Math.max(0, 1000 - (Date.now() - dashLast)));
+  }
+  function row(cells, tag) {
+    var tr = document.createElement('tr');
+    cells.forEach(function (c, i) {
+      var td = document.createElement(tag || 'td');
+      td.textContent = String(c);
+      if (i > 0) { td.className = 'num'; }
+      tr.appendChild(td);
+    });
+    return tr;
+  }
+  function drawDashboard(v) {
+    var el = document.getElementById('dash-channels');
+    if (!el) { return; }
+    el.replaceChildren.apply(el, v.channels.map(function (c) { return row([c.channel, c.waiting, c.active, c.with_bot]); }));
+    var total = document.getElementById('dash-total');
+    total.replaceChildren(row([v.total.channel, v.total.waiting, v.total.active, v.total.with_bot], 'th'));
+    var agents = document.getElementById('dash-agents');
+    agents.replaceChildren.apply(agents, v.agents.map(function (a) {
+      var tr = row([a.name, a.status_label, a.load + '/' + a.capacity]);
+      tr.dataset.status = a.status;
+      return tr;
+    }));
+    var today = document.getElementById('dash-today');
+    today.replaceChildren.apply(today, v.today.map(function (f) {
+      var div = document.createElement('div');
+      div.dataset.key = f.key;
+      var dt = document.createElement('dt');
+      dt.textContent = f.label;
+      var dd = document.createElement('dd');
+      dd.textContent = f.value;
+      div.append(dt, dd);
+      return div;
+    }));
+    document.getElementById('dashboard').dataset.at = v.at;
+    body.dataset.dashboard = String(Number(body.dataset.dashboard || 0) + 1);
+  }
+
+  // The report page's print button.
+  document.querySelectorAll('[data-print]').forEach(function (b) {
+    b.addEventListener('click', function () { window.print(); });
+  });
+
   function send(frame) {
     if (socket && socket.readyState === WebSocket.OPEN) { socket.send(JSON.stringify(frame)); }
   }
@@ -111,6 +167,10 @@
         // refresh from now on misses none.
         body.dataset.socket = 'on';
         if (page === 'inbox' || page === 'supervisor') { refresh(); }
+        if (page === 'dashboard') { send({ type: 'dashboard' }); dashboardSoon(); }
+        break;
+      case 'dashboard':
+        dashboardSoon();
         break;
       case 'message':
         if (conv && f.message) { showMessage(f.message); }
@@ -126,6 +186,7 @@
         break;
       case 'routing':
         if (page === 'inbox' || page === 'supervisor') { refresh(); }
+        if (page === 'dashboard') { dashboardSoon(); }
         break;
       case 'watching':
         body.dataset.watching = String(f.conversation_id);
