@@ -59,6 +59,14 @@ type Aggregates interface {
 	SurveyScores(ctx context.Context, tenantID int64, kind string, from, to time.Time) ([]Count, error)
 	// Directory returns the tenant's teams, queues and agents.
 	Directory(ctx context.Context, tenantID int64) (Directory, error)
+	// Revision returns the revision of the tenant's settled days (see
+	// Settled) that hold [from, to) (see Days): the revision of the last
+	// rollup or backfill that changed one of them, 0 if none did.
+	// Rollups and backfills that change settled days take revisions that
+	// grow in the order they commit, so a revision read before the
+	// figures and read again unchanged later proves that the figures of
+	// the period, but for the cases and surveys, have not changed.
+	Revision(ctx context.Context, tenantID int64, from, to time.Time) (int64, error)
 }
 
 // Metrics of the counters, with their dimensions.

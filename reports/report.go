@@ -47,12 +47,13 @@ func (s *Service) Report(ctx context.Context, q Query) (Report, error) {
 	if loc == nil {
 		loc = time.UTC
 	}
+	select {
+	case s.slots <- struct{}{}:
+		defer func() { <-s.slots }()
+	case <-ctx.Done():
+		return Report{}, ctx.Err()
+	}
 	st := s.store
-	r := Report{TenantID: q.TenantID, From: q.From, To: q.To, Zone: loc.String(), Generated: s.now().UTC(),
-		ByChannel: []ChannelFigures{}, ByHour: []HourFigures{}, ByDay: []DayFigures{},
-		FirstResponse: []Timing{}, Resolution: []Timing{}, Failures: []Failure{},
-		Bot:   BotFigures{HandoffReasons: []Count{}, TopIntents: []Count{}, TopUnrecognized: []Count{}},
-		Cases: CaseFigures{ByType: []Count{}, ByStatus: []Count{}, ByChannel: []Count{}}}
 	dir, err := st.Directory(ctx, q.TenantID)
 	if err != nil {
 		return Report{}, err
@@ -63,6 +64,73 @@ func (s *Service) Report(ctx context.Context, q Query) (Report, error) {
 			return Report{}, err
 		}
 	}
+	r, err := s.figures(ctx, q, loc, scope)
+	if err != nil {
+		return Report{}, err
+	}
+	r.Generated = s.now().UTC()
+	dir.name(r.FirstResponse)
+	dir.name(r.Resolution)
+
+	cases, filed, err := st.Cases(ctx, q.TenantID, q.From, q.To, s.now(), scope)
+	if err != nil {
+		return Report{}, err
+	}
+	r.Cases = cases
+	r.Cases.SLACompliance = rate(cases.OnTime, cases.Due)
+	days := make(map[string]*DayFigures, len(r.ByDay))
+	for i := range r.ByDay {
+		days[r.ByDay[i].Day] = &r.ByDay[i]
+	}
+	for _, c := range filed {
+		if d := days[c.Hour.In(loc).Format(time.DateOnly)]; d != nil {
+			d.Cases += c.N
+		}
+	}
+	if scope == nil {
+		if r.CSAT, err = s.survey(ctx, q, "csat"); err != nil {
+			return Report{}, err
+		}
+		if r.NPS, err = s.survey(ctx, q, "nps"); err != nil {
+			return Report{}, err
+		}
+	}
+	return r, nil
+}
+
+// figures returns the figures of q that come from the aggregates: all
+// but the cases, the surveys and the names in the timings. Those of a
+// settled period (see Settled) are kept, and used again while the store's
+// Revision of the period stays the same; the revision is read before the
+// figures, so a change committed while they are computed is seen as one.
+func (s *Service) figures(ctx context.Context, q Query, loc *time.Location, scope *Scope) (Report, error) {
+	if q.To.After(Settled(s.now())) {
+		return s.compute(ctx, q, loc, scope)
+	}
+	rev, err := s.store.Revision(ctx, q.TenantID, q.From, q.To)
+	if err != nil {
+		return Report{}, err
+	}
+	key := cacheKey(q, loc, scope)
+	if r, ok := s.cache.get(key, rev); ok {
+		return r, nil
+	}
+	r, err := s.compute(ctx, q, loc, scope)
+	if err != nil {
+		return Report{}, err
+	}
+	s.cache.put(key, rev, r)
+	return r, nil
+}
+
+// compute computes the figures of q that come from the aggregates.
+func (s *Service) compute(ctx context.Context, q Query, loc *time.Location, scope *Scope) (Report, error) {
+	st := s.store
+	r := Report{TenantID: q.TenantID, From: q.From, To: q.To, Zone: loc.String(),
+		ByChannel: []ChannelFigures{}, ByHour: []HourFigures{}, ByDay: []DayFigures{},
+		FirstResponse: []Timing{}, Resolution: []Timing{}, Failures: []Failure{},
+		Bot:   BotFigures{HandoffReasons: []Count{}, TopIntents: []Count{}, TopUnrecognized: []Count{}},
+		Cases: CaseFigures{ByType: []Count{}, ByStatus: []Count{}, ByChannel: []Count{}}}
 	hFrom, hTo := ceilHour(q.From), ceilHour(q.To)
 
 	days := map[string]*DayFigures{}
@@ -153,12 +221,6 @@ func (s *Service) Report(ctx context.Context, q Query) (Report, error) {
 		for _, f := range failures {
 			r.Failures = append(r.Failures, Failure{Channel: conversation.ChannelKind(f.Dim), Code: f.Dim2, Count: f.N})
 		}
-		if r.CSAT, err = s.survey(ctx, q, "csat"); err != nil {
-			return Report{}, err
-		}
-		if r.NPS, err = s.survey(ctx, q, "nps"); err != nil {
-			return Report{}, err
-		}
 	}
 
 	for kind, out := range map[string]*[]Timing{TimingFirstResponse: &r.FirstResponse, TimingResolution: &r.Resolution} {
@@ -166,19 +228,8 @@ func (s *Service) Report(ctx context.Context, q Query) (Report, error) {
 		if err != nil {
 			return Report{}, err
 		}
-		dir.name(ts)
 		SortTimings(ts)
 		*out = append(*out, ts...)
-	}
-
-	cases, filed, err := st.Cases(ctx, q.TenantID, q.From, q.To, s.now(), scope)
-	if err != nil {
-		return Report{}, err
-	}
-	r.Cases = cases
-	r.Cases.SLACompliance = rate(cases.OnTime, cases.Due)
-	for _, c := range filed {
-		day(c.Hour).Cases += c.N
 	}
 	return r, nil
 }

@@ -66,6 +66,10 @@ func TestStore(t *testing.T, newWorld func(t *testing.T) World) {
 		t.Parallel()
 		testExport(t, newWorld(t))
 	})
+	t.Run("SettledPeriods", func(t *testing.T) {
+		t.Parallel()
+		testSettled(t, newWorld(t))
+	})
 	t.Run("Validation", func(t *testing.T) {
 		t.Parallel()
 		testValidation(t, newWorld(t))
@@ -166,7 +170,7 @@ type fixture struct {
 	filedAt           []time.Time
 	handoffAt         []time.Time
 	teamAHandoffAt    []time.Time
-	caseK1            int64
+	caseK1, caseK2    int64
 	otherConversation int64
 }
 
@@ -272,7 +276,7 @@ func buildFixture(t *testing.T, w World) fixture {
 	must(t, err)
 	f.caseK1 = k1
 	must(t, w.ResolveCase(ctx, a.id, k1, at(60)))
-	_, err = w.FileCase(ctx, Case{TenantID: a.id, ContactID: 2, ConversationID: c2, TeamID: teamB, Type: "peticion", Channel: "telegram", FiledAt: at(80), Due: at(100)})
+	f.caseK2, err = w.FileCase(ctx, Case{TenantID: a.id, ContactID: 2, ConversationID: c2, TeamID: teamB, Type: "peticion", Channel: "telegram", FiledAt: at(80), Due: at(100)})
 	must(t, err)
 	_, err = w.FileCase(ctx, Case{TenantID: a.id, ContactID: 3, Type: "queja", Channel: "whatsapp", FiledAt: at(200), Due: time.Now().Add(240 * time.Hour)})
 	must(t, err)
@@ -600,5 +604,122 @@ func testValidation(t *testing.T, w World) {
 		if conversation.ErrorCode(err) != conversation.EINVALID || !ok || e.Field != c.field {
 			t.Errorf("%s: %v, want EINVALID on %s", c.name, err, c.field)
 		}
+	}
+}
+
+// counting counts the reads of the counters, to tell a report computed from
+// one served from the figures the service kept.
+type counting struct {
+	reports.Store
+	reads atomic.Int64
+}
+
+func (c *counting) Counters(ctx context.Context, tenantID int64, from, to time.Time, metrics ...string) ([]reports.Counter, error) {
+	c.reads.Add(1)
+	return c.Store.Counters(ctx, tenantID, from, to, metrics...)
+}
+
+// testSettled: the report of a settled period is kept and served again
+// while its revision stays the same; a late row, a backfill, or a change
+// of a case (read afresh every time) shows in the next report; revisions
+// are per tenant and per day.
+func testSettled(t *testing.T, w World) {
+	ctx := t.Context()
+	f := buildFixture(t, w)
+	rollupAll(t, w)
+	// Three days on, the fixture's period is settled.
+	later := time.Now().Add(72 * time.Hour)
+	if !f.to.Before(reports.Settled(later)) {
+		t.Fatalf("the period ending %s is not settled at %s", f.to, later)
+	}
+	store := &counting{Store: w.Reports}
+	svc := reports.NewService(store)
+	svc.SetClock(func() time.Time { return later })
+	q := reports.Query{TenantID: f.acme.id, From: f.from, To: f.to, Location: f.bogota}
+	get := func(q reports.Query) reports.Report {
+		t.Helper()
+		r, err := svc.Report(ctx, q)
+		must(t, err)
+		r.Generated = time.Time{}
+		return r
+	}
+	revision := func(tenantID int64, from, to time.Time) int64 {
+		t.Helper()
+		rev, err := w.Reports.Revision(ctx, tenantID, from, to)
+		must(t, err)
+		return rev
+	}
+
+	first := get(q)
+	reads := store.reads.Load()
+	if reads == 0 {
+		t.Fatal("the first report read no counters")
+	}
+	again := get(q)
+	same(t, "the same period again", again, first)
+	if store.reads.Load() != reads {
+		t.Errorf("a settled period's report read the counters again (%d reads, %d before)", store.reads.Load(), reads)
+	}
+	// What the service hands out is a copy: changing it changes nothing kept.
+	again.ByDay[0].MessagesIn += 100
+	again.FirstResponse[0].Name = "changed"
+	same(t, "after the caller changed its copy", get(q), first)
+	// Another zone is another report.
+	utc := q
+	utc.Location = time.UTC
+	get(utc)
+	if store.reads.Load() == reads {
+		t.Error("a report in another zone was served from the kept one")
+	}
+
+	// A case is answered: the cases are read afresh.
+	must(t, w.ResolveCase(ctx, f.acme.id, f.caseK2, time.Now()))
+	if got := get(q); got.Cases.Overdue != first.Cases.Overdue-1 {
+		t.Errorf("after the overdue case was resolved: %d overdue, want %d", got.Cases.Overdue, first.Cases.Overdue-1)
+	}
+
+	// A message folded three days late changes the settled day it is in,
+	// for acme only.
+	day := reports.Days(f.t0, f.t0.Add(time.Minute))
+	acmeRev, otherRev := revision(f.acme.id, f.from, f.to), revision(f.other.id, f.from, f.to)
+	earlier := revision(f.acme.id, day[0].AddDate(0, 0, -10), day[0].AddDate(0, 0, -9))
+	ingest(t, w, f.acme, f.acme.telegram, "4343", "otra cosa", f.t0.Add(61*time.Minute))
+	res, err := w.Reports.Rollup(ctx, reports.RollupOptions{Batch: 100, GapTTL: time.Hour, Now: later})
+	must(t, err)
+	if res.Rows == 0 {
+		t.Fatal("the late message was not folded")
+	}
+	if rev := revision(f.acme.id, f.from, f.to); rev <= acmeRev {
+		t.Errorf("acme's revision after a late message: %d, was %d", rev, acmeRev)
+	}
+	if rev := revision(f.other.id, f.from, f.to); rev != otherRev {
+		t.Errorf("other's revision moved with acme's late message: %d, was %d", rev, otherRev)
+	}
+	if rev := revision(f.acme.id, day[0].AddDate(0, 0, -10), day[0].AddDate(0, 0, -9)); rev != earlier {
+		t.Errorf("the revision of days before the late message moved: %d, was %d", rev, earlier)
+	}
+	reads = store.reads.Load()
+	got := get(q)
+	if got.MessagesIn != first.MessagesIn+1 || store.reads.Load() == reads {
+		t.Errorf("after a late message: %d in (want %d), counters read %d times more", got.MessagesIn, first.MessagesIn+1, store.reads.Load()-reads)
+	}
+	// A rollup at the present time marks nothing settled.
+	ingest(t, w, f.acme, f.acme.telegram, "4343", "y otra", time.Now())
+	acmeRev = revision(f.acme.id, f.from, f.to)
+	rollupAll(t, w)
+	if rev := revision(f.acme.id, f.from, f.to); rev != acmeRev {
+		t.Errorf("a rollup of today's message moved the revision: %d, was %d", rev, acmeRev)
+	}
+
+	// A backfill of every tenant changes every tenant's days of its range.
+	otherRev = revision(f.other.id, f.from, f.to)
+	must(t, svc.Backfill(ctx, 0, f.from, f.to))
+	if rev := revision(f.other.id, f.from, f.to); rev <= otherRev {
+		t.Errorf("other's revision after a backfill of all: %d, was %d", rev, otherRev)
+	}
+	reads = store.reads.Load()
+	get(q)
+	if store.reads.Load() == reads {
+		t.Error("the report after a backfill was served from the one kept before it")
 	}
 }

@@ -149,11 +149,39 @@ func rollupTx(ctx context.Context, tx pgx.Tx, o reports.RollupOptions, lock stri
 	if err := applyCounters(ctx, tx, d.Counters); err != nil {
 		return res, err
 	}
-	if err := applyFacts(ctx, tx, d.Facts); err != nil {
+	past := reports.NewPastChanges(now)
+	past.Counters(d.Counters)
+	if err := applyFacts(ctx, tx, d.Facts, past); err != nil {
+		return res, err
+	}
+	if err := markChanges(ctx, tx, past.List()); err != nil {
 		return res, err
 	}
 	res.Jobs, err = enqueueExports(ctx, tx, d.Tenants, rows, now)
 	return res, err
+}
+
+// markChanges marks the tenants' days of cs changed, with the next
+// revision (see reports.Aggregates.Revision). The caller holds
+// report_state locked.
+func markChanges(ctx context.Context, tx pgx.Tx, cs []reports.Change) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	var rev int64
+	if err := tx.QueryRow(ctx, `UPDATE report_state SET revision = revision + 1 WHERE id = 1 RETURNING revision`).Scan(&rev); err != nil {
+		return fmt.Errorf("next report revision: %w", err)
+	}
+	tenants, days := make([]int64, len(cs)), make([]time.Time, len(cs))
+	for i, c := range cs {
+		tenants[i], days[i] = c.TenantID, c.Day
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO report_changes (tenant_id, day, revision) SELECT t, d, $3 FROM unnest($1::bigint[], $2::date[]) AS u(t, d)
+		ON CONFLICT (tenant_id, day) DO UPDATE SET revision = excluded.revision`, tenants, days, rev)
+	if err != nil {
+		return fmt.Errorf("mark report days changed: %w", err)
+	}
+	return nil
 }
 
 func applyCounters(ctx context.Context, tx pgx.Tx, cs []reports.Counter) error {
@@ -179,7 +207,8 @@ func applyCounters(ctx context.Context, tx pgx.Tx, cs []reports.Counter) error {
 
 const factColumns = `tenant_id, conversation_id, channel, opened_at, queued_at, queue_id, assigned_at, agent_id, first_reply_at, closed_at`
 
-func applyFacts(ctx context.Context, tx pgx.Tx, fs []reports.Fact) error {
+// applyFacts merges fs into the stored facts, adding what changed to past.
+func applyFacts(ctx context.Context, tx pgx.Tx, fs []reports.Fact, past *reports.PastChanges) error {
 	if len(fs) == 0 {
 		return nil
 	}
@@ -208,11 +237,14 @@ func applyFacts(ctx context.Context, tx pgx.Tx, fs []reports.Fact) error {
 	var queues, agents []int64
 	var opened, queued, assigned, replied, closed []*time.Time
 	for i, f := range fs {
+		var stored reports.Fact
 		if old, ok := byKey[[2]int64{f.TenantID, f.ConversationID}]; ok {
+			stored = old
 			old.Merge(f)
 			f = old
 			fs[i] = f
 		}
+		past.Fact(stored, f)
 		channels, queues, agents = append(channels, string(f.Channel)), append(queues, f.QueueID), append(agents, f.AgentID)
 		opened, queued, assigned = append(opened, nullTime(f.OpenedAt)), append(queued, nullTime(f.QueuedAt)), append(assigned, nullTime(f.AssignedAt))
 		replied, closed = append(replied, nullTime(f.FirstReplyAt)), append(closed, nullTime(f.ClosedAt))
@@ -343,12 +375,42 @@ func (s *Store) Backfill(ctx context.Context, tenantID int64, from, to time.Time
 		if err != nil {
 			return err
 		}
-		return applyFacts(ctx, tx, reports.Fold(append(rows, more...)).Facts)
+		if err := applyFacts(ctx, tx, reports.Fold(append(rows, more...)).Facts, reports.NewPastChanges(time.Now())); err != nil {
+			return err
+		}
+		// The tenants' days of the range, and after it, are marked changed.
+		tenants, err := queryAll(ctx, tx, func(row pgx.Row) (int64, error) {
+			var id int64
+			return id, row.Scan(&id)
+		}, `SELECT id FROM tenants WHERE $1 = 0 OR id = $1 ORDER BY id`, tenantID)
+		if err != nil {
+			return err
+		}
+		return markChanges(ctx, tx, reports.BackfillChanges(tenants, from, to, time.Now()))
 	})
 	if err != nil {
 		return fmt.Errorf("reports backfill: %w", err)
 	}
+	// The rebuild deleted and wrote again every row of the range: until
+	// they are vacuumed, the reports' index-only scans visit the heap, and
+	// the planner's statistics are stale (a month's report took twice as
+	// long right after a backfill of the whole history).
+	if _, err := s.pool.Exec(ctx, `VACUUM (ANALYZE) report_counters, report_conversations`); err != nil {
+		return fmt.Errorf("reports backfill: vacuum the aggregates: %w", err)
+	}
 	return nil
+}
+
+// Revision implements reports.Aggregates.
+func (s *Store) Revision(ctx context.Context, tenantID int64, from, to time.Time) (int64, error) {
+	days := reports.Days(from, to)
+	if len(days) == 0 {
+		return 0, nil
+	}
+	var rev int64
+	err := s.pool.QueryRow(ctx, `SELECT coalesce(max(revision), 0) FROM report_changes WHERE tenant_id = $1 AND day >= $2 AND day <= $3`,
+		tenantID, days[0], days[len(days)-1]).Scan(&rev)
+	return rev, err
 }
 
 // Counters implements reports.Aggregates.

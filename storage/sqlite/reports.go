@@ -99,11 +99,35 @@ func rollupTx(ctx context.Context, tx *wtx, o reports.RollupOptions) (reports.Ro
 	if err := applyCounters(ctx, tx, d.Counters); err != nil {
 		return res, err
 	}
-	if err := applyFacts(ctx, tx, d.Facts); err != nil {
+	past := reports.NewPastChanges(o.Now)
+	past.Counters(d.Counters)
+	if err := applyFacts(ctx, tx, d.Facts, past); err != nil {
+		return res, err
+	}
+	if err := markChanges(ctx, tx, past.List()); err != nil {
 		return res, err
 	}
 	res.Jobs, err = enqueueExports(ctx, tx, d.Tenants, rows, o.Now)
 	return res, err
+}
+
+// markChanges marks the tenants' days of cs changed, with the next
+// revision (see reports.Aggregates.Revision).
+func markChanges(ctx context.Context, tx *wtx, cs []reports.Change) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	var rev int64
+	if err := tx.QueryRowContext(ctx, `UPDATE report_state SET revision = revision + 1 WHERE id = 1 RETURNING revision`).Scan(&rev); err != nil {
+		return fmt.Errorf("next report revision: %w", err)
+	}
+	for _, c := range cs {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO report_changes (tenant_id, day, revision) VALUES (?, ?, ?)
+			ON CONFLICT (tenant_id, day) DO UPDATE SET revision = excluded.revision`, c.TenantID, micros(c.Day), rev); err != nil {
+			return fmt.Errorf("mark report days changed: %w", err)
+		}
+	}
+	return nil
 }
 
 func applyCounters(ctx context.Context, tx *wtx, cs []reports.Counter) error {
@@ -117,9 +141,11 @@ func applyCounters(ctx context.Context, tx *wtx, cs []reports.Counter) error {
 	return nil
 }
 
-func applyFacts(ctx context.Context, tx *wtx, fs []reports.Fact) error {
+// applyFacts merges fs into the stored facts, adding what changed to past.
+func applyFacts(ctx context.Context, tx *wtx, fs []reports.Fact, past *reports.PastChanges) error {
 	for _, f := range fs {
 		stored := reports.Fact{TenantID: f.TenantID, ConversationID: f.ConversationID}
+		var before reports.Fact
 		var ch string
 		var opened, queued, assigned, replied, closed int64
 		err := tx.QueryRowContext(ctx, `SELECT channel, opened_at, queued_at, queue_id, assigned_at, agent_id, first_reply_at, closed_at
@@ -129,6 +155,7 @@ func applyFacts(ctx context.Context, tx *wtx, fs []reports.Fact) error {
 		case err == nil:
 			stored.Channel, stored.OpenedAt, stored.QueuedAt = conversation.ChannelKind(ch), fromMicros(opened), fromMicros(queued)
 			stored.AssignedAt, stored.FirstReplyAt, stored.ClosedAt = fromMicros(assigned), fromMicros(replied), fromMicros(closed)
+			before = stored
 			stored.Merge(f)
 			f = stored
 		case err != sql.ErrNoRows:
@@ -143,6 +170,7 @@ func applyFacts(ctx context.Context, tx *wtx, fs []reports.Fact) error {
 			micros(f.AssignedAt), f.AgentID, micros(f.FirstReplyAt), micros(f.ClosedAt)); err != nil {
 			return fmt.Errorf("store fact: %w", err)
 		}
+		past.Fact(before, f)
 	}
 	return nil
 }
@@ -260,12 +288,35 @@ func (s *Store) Backfill(ctx context.Context, tenantID int64, from, to time.Time
 		if err != nil {
 			return err
 		}
-		return applyFacts(ctx, tx, reports.Fold(append(rows, more...)).Facts)
+		if err := applyFacts(ctx, tx, reports.Fold(append(rows, more...)).Facts, reports.NewPastChanges(time.Now())); err != nil {
+			return err
+		}
+		// The tenants' days of the range, and after it, are marked changed.
+		tenants, err := queryAll(ctx, tx, func(r scanner) (int64, error) {
+			var id int64
+			return id, r.Scan(&id)
+		}, `SELECT id FROM tenants WHERE ? = 0 OR id = ? ORDER BY id`, tenantID, tenantID)
+		if err != nil {
+			return err
+		}
+		return markChanges(ctx, tx, reports.BackfillChanges(tenants, from, to, time.Now()))
 	})
 	if err != nil {
 		return fmt.Errorf("reports backfill: %w", err)
 	}
 	return nil
+}
+
+// Revision implements reports.Aggregates.
+func (s *Store) Revision(ctx context.Context, tenantID int64, from, to time.Time) (int64, error) {
+	days := reports.Days(from, to)
+	if len(days) == 0 {
+		return 0, nil
+	}
+	var rev int64
+	err := s.r.QueryRowContext(ctx, `SELECT coalesce(max(revision), 0) FROM report_changes WHERE tenant_id = ? AND day >= ? AND day <= ?`,
+		tenantID, micros(days[0]), micros(days[len(days)-1])).Scan(&rev)
+	return rev, err
 }
 
 // Counters implements reports.Aggregates.
