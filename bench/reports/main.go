@@ -69,6 +69,7 @@ type config struct {
 	rounds           int
 	rate             int
 	backfill         bool
+	uncached         bool
 	seed             uint64
 }
 
@@ -89,9 +90,10 @@ func main() {
 	flag.IntVar(&cfg.senders, "senders", 3000, "distinct senders of the sustained ingest, spread over the tenants")
 	flag.IntVar(&cfg.reportsPerMinute, "reports-per-minute", 100, "month reports per minute in the second sustained phase")
 	flag.DurationVar(&cfg.rollupEvery, "rollup-every", time.Second, "pause between rollups in the sustained phases")
-	flag.IntVar(&cfg.rounds, "rounds", 1, "alternate the two sustained phases this many times, each -sustain/rounds long (on a shared machine, so that its other load weighs on both)")
+	flag.IntVar(&cfg.rounds, "rounds", 1, "alternate the two sustained phases this many times, each -sustain/rounds long, the phase with reports first in every other round (so that other load, and a drift of the machine's speed, weigh on both)")
 	flag.IntVar(&cfg.rate, "rate", 0, "ingest at this steady rate, messages/s, in the sustained phases (0: as fast as the node answers)")
 	flag.BoolVar(&cfg.backfill, "backfill", true, "rebuild the aggregates with the backfill first (false: measure on those the last run left)")
+	flag.BoolVar(&cfg.uncached, "uncached", false, "the sustained reports cover 30 days ending at a random hour of the last month, so that each is computed (none is served from the figures kept)")
 	flag.Uint64Var(&cfg.seed, "seed", 1, "seed of the random tenants and periods of the measurements")
 	flag.Parse()
 	if cfg.scale <= 0 || cfg.scale > 10 || cfg.jobs < 1 || cfg.runs < 1 || cfg.concurrency < 1 || cfg.senders < tenantCount ||

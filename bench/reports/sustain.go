@@ -59,8 +59,12 @@ func sustain(ctx context.Context, cfg config, store *postgres.Store, dbURL strin
 	if cfg.rate > 0 {
 		pace = fmt.Sprintf("at %d messages/s", cfg.rate)
 	}
-	fmt.Printf("\n-- sustained: ingest %s by %d clients alone for %s, then with %d month reports a minute for %s, in %d alternating rounds; rollup every %s\n",
-		pace, cfg.concurrency, cfg.alone, cfg.reportsPerMinute, cfg.sustain, cfg.rounds, cfg.rollupEvery)
+	kind := "month reports (the last month: the figures of each tenant's are kept after the first)"
+	if cfg.uncached {
+		kind = "30-day reports of random periods (each computed)"
+	}
+	fmt.Printf("\n-- sustained: ingest %s by %d clients alone for %s, then with %d %s a minute for %s, in %d alternating rounds; rollup every %s\n",
+		pace, cfg.concurrency, cfg.alone, cfg.reportsPerMinute, kind, cfg.sustain, cfg.rounds, cfg.rollupEvery)
 	tmp, err := os.MkdirTemp("", "conversa-bench-reports-")
 	if err != nil {
 		return err
@@ -275,10 +279,17 @@ func sustain(ctx context.Context, cfg config, store *postgres.Store, dbURL strin
 					continue
 				}
 				t := tenants[rrng.IntN(len(tenants))]
+				q := month(t, ds.End)
+				if cfg.uncached {
+					// 30 days ending at one of the 744 hours before
+					// the month's end.
+					q.To = q.To.Add(-time.Duration(rrng.IntN(744)) * time.Hour)
+					q.From = q.To.AddDate(0, 0, -30)
+				}
 				running.Add(1)
 				inflight.Go(func() {
 					defer running.Add(-1)
-					d, _, err := timeReport(ctx, svc, month(t, ds.End))
+					d, _, err := timeReport(ctx, svc, q)
 					rmu.Lock()
 					defer rmu.Unlock()
 					if err != nil {
@@ -294,13 +305,22 @@ func sustain(ctx context.Context, cfg config, store *postgres.Store, dbURL strin
 	// machine's other load weighs on both alike.
 	each, eachAlone := cfg.sustain/time.Duration(cfg.rounds), cfg.alone/time.Duration(cfg.rounds)
 	var alones, withs []*phase
+	// Odd rounds run the phase with reports first (alone, with, with,
+	// alone, ...), so that a drift of the machine's speed during the run
+	// (the tables growing, autovacuum) weighs on both phases alike.
 	for r := range cfg.rounds {
 		alone := &phase{name: fmt.Sprintf("ingest alone, round %d", r+1)}
-		if err := lagDuring(alone, eachAlone, nil); err != nil {
+		with := &phase{name: fmt.Sprintf("with %d reports/min, round %d", cfg.reportsPerMinute, r+1)}
+		runAlone := func() error { return lagDuring(alone, eachAlone, nil) }
+		runWith := func() error { return lagDuring(with, each, reportLoad(with)) }
+		first, second := runAlone, runWith
+		if r%2 == 1 {
+			first, second = runWith, runAlone
+		}
+		if err := first(); err != nil {
 			return err
 		}
-		with := &phase{name: fmt.Sprintf("with %d reports/min, round %d", cfg.reportsPerMinute, r+1)}
-		if err := lagDuring(with, each, reportLoad(with)); err != nil {
+		if err := second(); err != nil {
 			return err
 		}
 		alones, withs = append(alones, alone), append(withs, with)
