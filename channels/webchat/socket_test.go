@@ -675,13 +675,24 @@ func TestSocketShowsEachStatusOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	seen := map[string]bool{got.Status: true}
+	echoed := false
 	for {
 		f := c.next()
 		if f.Type == "typing" {
 			break
 		}
+		// The visitor's own message comes back from the bus too (for the
+		// visitor's other tabs), once, and may come after the reply.
+		if f.Type == "message" && f.Message != nil && f.Message.ID == m1.ID && !echoed {
+			echoed = true
+			continue
+		}
 		if f.Type != "message" || f.Message == nil || f.Message.ID != r.ID || seen[f.Message.Status] {
-			t.Fatalf("a frame before the typing indicator: %+v (statuses shown: %v); want each status of the reply once", f, seen)
+			var m any
+			if f.Message != nil {
+				m = *f.Message
+			}
+			t.Fatalf("a frame before the typing indicator: %+v, message %+v (statuses shown: %v); want each status of the reply once", f, m, seen)
 		}
 		seen[f.Message.Status] = true
 	}
