@@ -78,14 +78,9 @@ func (s *Service) Report(ctx context.Context, q Query) (Report, error) {
 	}
 	r.Cases = cases
 	r.Cases.SLACompliance = rate(cases.OnTime, cases.Due)
-	days := make(map[string]*DayFigures, len(r.ByDay))
-	for i := range r.ByDay {
-		days[r.ByDay[i].Day] = &r.ByDay[i]
-	}
+	day := dayOf(r.ByDay, loc)
 	for _, c := range filed {
-		if d := days[c.Hour.In(loc).Format(time.DateOnly)]; d != nil {
-			d.Cases += c.N
-		}
+		day(c.Hour).Cases += c.N
 	}
 	if scope == nil {
 		if r.CSAT, err = s.survey(ctx, q, "csat"); err != nil {
@@ -133,20 +128,10 @@ func (s *Service) compute(ctx context.Context, q Query, loc *time.Location, scop
 		Cases: CaseFigures{ByType: []Count{}, ByStatus: []Count{}, ByChannel: []Count{}}}
 	hFrom, hTo := ceilHour(q.From), ceilHour(q.To)
 
-	days := map[string]*DayFigures{}
 	for d := dayStart(q.From.In(loc)); d.Before(q.To); d = d.AddDate(0, 0, 1) {
-		key := d.Format(time.DateOnly)
-		r.ByDay = append(r.ByDay, DayFigures{Day: key})
+		r.ByDay = append(r.ByDay, DayFigures{Day: d.Format(time.DateOnly)})
 	}
-	for i := range r.ByDay {
-		days[r.ByDay[i].Day] = &r.ByDay[i]
-	}
-	day := func(t time.Time) *DayFigures {
-		if d := days[t.In(loc).Format(time.DateOnly)]; d != nil {
-			return d
-		}
-		return &DayFigures{}
-	}
+	day := dayOf(r.ByDay, loc)
 
 	counters, err := st.Counters(ctx, q.TenantID, hFrom, hTo, MetricConversations, MetricMessagesIn, MetricMessagesOut, MetricHandoffs)
 	if err != nil {
@@ -370,6 +355,21 @@ func ceilHour(t time.Time) time.Time {
 		h = h.Add(time.Hour)
 	}
 	return h
+}
+
+// dayOf returns a lookup of the entry of days that holds a time, in loc;
+// a time outside them gets a scratch entry, counted nowhere.
+func dayOf(days []DayFigures, loc *time.Location) func(time.Time) *DayFigures {
+	index := make(map[string]*DayFigures, len(days))
+	for i := range days {
+		index[days[i].Day] = &days[i]
+	}
+	return func(t time.Time) *DayFigures {
+		if d := index[t.In(loc).Format(time.DateOnly)]; d != nil {
+			return d
+		}
+		return &DayFigures{}
+	}
 }
 
 func dayStart(t time.Time) time.Time {

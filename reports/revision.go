@@ -40,7 +40,7 @@ func NewPastChanges(now time.Time) *PastChanges {
 }
 
 func (p *PastChanges) add(tenantID int64, t time.Time) {
-	if !t.IsZero() && t.Before(p.before) {
+	if p != nil && !t.IsZero() && t.Before(p.before) {
 		p.days[Change{TenantID: tenantID, Day: t.UTC().Truncate(24 * time.Hour)}] = struct{}{}
 	}
 }
@@ -58,7 +58,8 @@ func (p *PastChanges) Counters(cs []Counter) {
 // contained or not, and a resolution time); its opening, handoff, channel,
 // queue and agent are values of those. So a new first reply or close
 // changes its day and the day it replaces, and a new value changes the
-// days of both.
+// days of both. A nil PastChanges collects nothing (a backfill marks its
+// whole range instead).
 func (p *PastChanges) Fact(stored, merged Fact) {
 	values := !stored.OpenedAt.Equal(merged.OpenedAt) || !stored.QueuedAt.Equal(merged.QueuedAt) || stored.Channel != merged.Channel ||
 		stored.QueueID != merged.QueueID || stored.AgentID != merged.AgentID

@@ -375,7 +375,7 @@ func (s *Store) Backfill(ctx context.Context, tenantID int64, from, to time.Time
 		if err != nil {
 			return err
 		}
-		if err := applyFacts(ctx, tx, reports.Fold(append(rows, more...)).Facts, reports.NewPastChanges(time.Now())); err != nil {
+		if err := applyFacts(ctx, tx, reports.Fold(append(rows, more...)).Facts, nil); err != nil {
 			return err
 		}
 		// The tenants' days of the range, and after it, are marked changed.
