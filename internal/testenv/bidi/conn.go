@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/coder/websocket"
 )
@@ -104,6 +105,9 @@ func Dial(ctx context.Context, url string, onEvent func(Event)) (*Conn, error) {
 // result (if not nil). A protocol error is returned as *Error. Cancelling
 // ctx abandons the wait, not the command.
 func (c *Conn) Call(ctx context.Context, method string, params, result any) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("bidi %s: %w", method, err)
+	}
 	if params == nil {
 		params = struct{}{}
 	}
@@ -128,7 +132,12 @@ func (c *Conn) Call(ctx context.Context, method string, params, result any) erro
 	if err != nil {
 		return fmt.Errorf("bidi %s: encode params: %w", method, err)
 	}
-	if err := c.ws.Write(ctx, websocket.MessageText, cmd); err != nil {
+	// A write whose context ends midway closes the websocket, and with it
+	// the session (Close could no longer ask Firefox to exit): the
+	// caller's cancellation stops the wait below, never the write.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeWait)
+	defer cancel()
+	if err := c.ws.Write(wctx, websocket.MessageText, cmd); err != nil {
 		return fmt.Errorf("bidi %s: send: %w", method, err)
 	}
 	select {
@@ -149,6 +158,9 @@ func (c *Conn) Call(ctx context.Context, method string, params, result any) erro
 		return fmt.Errorf("bidi %s: %w", method, ctx.Err())
 	}
 }
+
+// writeWait bounds the write of one command.
+const writeWait = 10 * time.Second
 
 func (c *Conn) forget(id int64) {
 	c.mu.Lock()
