@@ -90,6 +90,10 @@ var harnessComps = map[string]func(ctx context.Context, x *matrix, sq []float64,
 	"oossplice10e6":   netOOSComp(withEpochs(defaultNet, 6), "splice", 10),
 	"oosrand20e6":     netOOSComp(withEpochs(defaultNet, 6), "rand", 20),
 	"net6":            netComp(withEpochs(defaultNet, 6)),
+	"net10":           netComp(withEpochs(defaultNet, 10)),
+	"oosmix10e10":     netOOSComp(withEpochs(defaultNet, 10), "mix", 10),
+	"oossplice10e10":  netOOSComp(withEpochs(defaultNet, 10), "splice", 10),
+	"oosrand20e10":    netOOSComp(withEpochs(defaultNet, 10), "rand", 20),
 }
 
 func withHidden(p netParams, h int) netParams {
