@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"strconv"
 	"time"
 )
 
@@ -26,6 +27,13 @@ type Store interface {
 	// ActiveBotVersion returns the number of the active version, or 0 when
 	// the tenant has none. It is cheap: the engine calls it on every turn.
 	ActiveBotVersion(ctx context.Context, tenantID int64) (int64, error)
+	// SealBotSources encrypts the sources stored in the clear, before the
+	// store had an encryption key, and returns how many it sealed; with no
+	// key it does nothing. A store with a key seals every source it writes
+	// (bound to SourcePurpose of its tenant) and opens it on read, so
+	// callers see plain sources; one that does not open (another key, or
+	// none) is an error wrapping conversation.ErrSealed.
+	SealBotSources(ctx context.Context) (int, error)
 
 	// Session returns the dialogue state of a conversation, or a zero
 	// Session (Version 0) when the bot has not spoken in it yet.
@@ -34,6 +42,13 @@ type Store interface {
 	// none stored yet), and then sets s.Version to the new version.
 	// Returns ECONFLICT when another turn saved first.
 	SaveSession(ctx context.Context, s *Session) error
+}
+
+// SourcePurpose binds a tenant's sealed bot sources to it: a definition
+// holds the secrets of its HTTP actions (the signing secret, headers), so
+// stores encrypt it at rest (see Store.SealBotSources).
+func SourcePurpose(tenantID int64) string {
+	return "bot source of tenant " + strconv.FormatInt(tenantID, 10)
 }
 
 // Version is one trained bot of a tenant.

@@ -1,6 +1,7 @@
 package conversation
 
 import (
+	"bytes"
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
@@ -142,6 +143,49 @@ func (s *Sealer) OpenValue(purpose, v string) (string, error) {
 	}
 	return plain, nil
 }
+
+// SealBytes encrypts b bound to purpose, as SealValue a string, for binary
+// columns: the prefix of sealed values, then the nonce and the ciphertext,
+// unencoded. Empty or already sealed input, or a nil Sealer, returns b as
+// it is.
+func (s *Sealer) SealBytes(purpose string, b []byte) []byte {
+	if s == nil || len(b) == 0 || IsSealedBytes(b) {
+		return b
+	}
+	ns := s.aead.NonceSize()
+	out := make([]byte, len(sealedPrefix)+ns, len(sealedPrefix)+ns+len(b)+s.aead.Overhead())
+	copy(out, sealedPrefix)
+	nonce := out[len(sealedPrefix):]
+	rand.Read(nonce)
+	return s.aead.Seal(out, nonce, b, valueAAD(purpose))
+}
+
+// OpenBytes decrypts what SealBytes sealed with the same purpose. Bytes
+// stored in the clear (before encryption was configured) are returned as
+// they are. Returns ErrSealed when they do not open: another key or
+// purpose, or a nil Sealer.
+func (s *Sealer) OpenBytes(purpose string, b []byte) ([]byte, error) {
+	if !IsSealedBytes(b) {
+		return b, nil
+	}
+	if s == nil {
+		return nil, fmt.Errorf("%s: %w", purpose, ErrSealed)
+	}
+	b = b[len(sealedPrefix):]
+	ns := s.aead.NonceSize()
+	if len(b) < ns {
+		return nil, fmt.Errorf("%s: %w", purpose, ErrSealed)
+	}
+	plain, err := s.aead.Open(nil, b[:ns], b[ns:], valueAAD(purpose))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", purpose, ErrSealed)
+	}
+	return plain, nil
+}
+
+// IsSealedBytes reports whether b is what SealBytes returns for non-empty
+// input.
+func IsSealedBytes(b []byte) bool { return bytes.HasPrefix(b, []byte(sealedPrefix)) }
 
 func valueAAD(purpose string) []byte {
 	return []byte("conversa sealed value\x00" + purpose)

@@ -112,3 +112,49 @@ func TestSealValue(t *testing.T) {
 		}
 	}
 }
+
+func TestSealBytes(t *testing.T) {
+	s, _ := conversation.NewSealer(bytes.Repeat([]byte{7}, 32))
+	other, _ := conversation.NewSealer(bytes.Repeat([]byte{8}, 32))
+	plain := []byte(`{"bot.yaml":"secret: hmac-key-0123"}`)
+	sealed := s.SealBytes("bot source 1", plain)
+	if !conversation.IsSealedBytes(sealed) || bytes.Contains(sealed, []byte("hmac-key-0123")) {
+		t.Fatalf("sealed as %q", sealed)
+	}
+	if !bytes.Equal(plain, []byte(`{"bot.yaml":"secret: hmac-key-0123"}`)) {
+		t.Fatal("SealBytes changed its input")
+	}
+	if again := s.SealBytes("bot source 1", sealed); !bytes.Equal(again, sealed) {
+		t.Error("sealed bytes were sealed again")
+	}
+	if twice := s.SealBytes("bot source 1", plain); bytes.Equal(twice, sealed) {
+		t.Error("two seals of the same bytes are equal: the nonce is not random")
+	}
+	if b, err := s.OpenBytes("bot source 1", sealed); err != nil || !bytes.Equal(b, plain) {
+		t.Fatalf("OpenBytes = %q, %v", b, err)
+	}
+	if b, err := s.OpenBytes("bot source 1", []byte(`{"clear":"from before"}`)); err != nil || string(b) != `{"clear":"from before"}` {
+		t.Errorf("clear bytes open as %q, %v; want them as they are", b, err)
+	}
+	if b := s.SealBytes("bot source 1", nil); b != nil {
+		t.Errorf("nil sealed as %q", b)
+	}
+	if b := (*conversation.Sealer)(nil).SealBytes("bot source 1", plain); !bytes.Equal(b, plain) {
+		t.Errorf("no key sealed as %q; want the bytes as they are", b)
+	}
+	for name, open := range map[string]func() ([]byte, error){
+		"another purpose": func() ([]byte, error) { return s.OpenBytes("bot source 2", sealed) },
+		"another key":     func() ([]byte, error) { return other.OpenBytes("bot source 1", sealed) },
+		"no key":          func() ([]byte, error) { return (*conversation.Sealer)(nil).OpenBytes("bot source 1", sealed) },
+		"short":           func() ([]byte, error) { return s.OpenBytes("bot source 1", []byte("enc:v1:abc")) },
+		"tampered": func() ([]byte, error) {
+			bad := bytes.Clone(sealed)
+			bad[len(bad)-1] ^= 1
+			return s.OpenBytes("bot source 1", bad)
+		},
+	} {
+		if b, err := open(); !errors.Is(err, conversation.ErrSealed) || b != nil {
+			t.Errorf("%s: OpenBytes = %q, %v; want ErrSealed", name, b, err)
+		}
+	}
+}

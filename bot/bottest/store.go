@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -567,6 +568,83 @@ func testSessionIsolation(t *testing.T, cs conversation.Store, s bot.Store) {
 		must(t, err)
 		if got.Version != 1 || string(got.State) != c.state {
 			t.Errorf("session of tenant %d, conversation %d = version %d, state %s; want version 1, state %s", c.tenant, c.conv, got.Version, got.State, c.state)
+		}
+	}
+}
+
+// TestSealedSources checks that a store keeps bot definitions encrypted:
+// they hold the secrets of HTTP actions. open returns a store on one
+// database, the same for every call within the test, with the given sealer
+// (nil for none). The definitions hold "whsec_bot_clear_before" (stored
+// before the store had a key) and "whsec_bot_sealed_0123" (with one).
+func TestSealedSources(t *testing.T, open func(t *testing.T, sealer *conversation.Sealer) (conversation.Store, bot.Store)) {
+	ctx := t.Context()
+	keyA, _ := conversation.NewSealer(bytes.Repeat([]byte{1}, 32))
+	keyB, _ := conversation.NewSealer(bytes.Repeat([]byte{2}, 32))
+	n := 0
+	withSecret := func(tenantID int64, secret string) *bot.Version {
+		n++
+		v := version(tenantID, fmt.Sprint("v", n))
+		v.Source = []byte(`{"bot.yaml":"actions:\n  crm:\n    url: https://crm.example/\n    secret: ` + secret + `\n"}`)
+		sum := sha256.Sum256(v.Source)
+		v.Checksum = hex.EncodeToString(sum[:])
+		return v
+	}
+
+	// Before the store had a key, definitions were stored in the clear.
+	cs, clear := open(t, nil)
+	tn := newTenant(t, cs, "sealed-bots")
+	other := newTenant(t, cs, "sealed-bots-other")
+	old := create(t, clear, withSecret(tn.ID, "whsec_bot_clear_before"))
+	if n, err := clear.SealBotSources(ctx); err != nil || n != 0 {
+		t.Errorf("SealBotSources without a key: %d, %v; want nothing done", n, err)
+	}
+
+	_, s := open(t, keyA)
+	got, err := s.BotVersion(ctx, tn.ID, old.Number)
+	must(t, err)
+	if !bytes.Equal(got.Source, old.Source) {
+		t.Fatalf("a clear source reads as %q; want it as it is", got.Source)
+	}
+	fresh := withSecret(tn.ID, "whsec_bot_sealed_0123")
+	want := bytes.Clone(fresh.Source)
+	create(t, s, fresh)
+	if !bytes.Equal(fresh.Source, want) {
+		t.Fatalf("CreateBotVersion changed the caller's source to %q", fresh.Source)
+	}
+	// An empty source stays empty (nil and empty read alike): nothing to
+	// seal, and no error on read.
+	empty := version(other.ID, "empty")
+	empty.Source = nil
+	create(t, s, empty)
+	sealed, err := s.SealBotSources(ctx)
+	must(t, err)
+	if sealed != 1 {
+		t.Errorf("SealBotSources sealed %d; want the 1 clear source", sealed)
+	}
+	if n, err := s.SealBotSources(ctx); err != nil || n != 0 {
+		t.Errorf("sealing again: %d, %v; want nothing left", n, err)
+	}
+	for _, v := range []*bot.Version{old, fresh, empty} {
+		got, err := s.BotVersion(ctx, v.TenantID, v.Number)
+		must(t, err)
+		if !bytes.Equal(got.Source, v.Source) || !bytes.Equal(got.Model, v.Model) || got.Checksum != v.Checksum {
+			t.Errorf("version %d of tenant %d reads source %q, model %q, checksum %s; want %q, %q, %s",
+				v.Number, v.TenantID, got.Source, got.Model, got.Checksum, v.Source, v.Model, v.Checksum)
+		}
+	}
+
+	// Without the key, or with another, no source opens: none is stored in
+	// the clear any more. The list, which holds no source, still works.
+	for name, sealer := range map[string]*conversation.Sealer{"no key": nil, "another key": keyB} {
+		_, s := open(t, sealer)
+		for _, v := range []*bot.Version{old, fresh} {
+			if got, err := s.BotVersion(ctx, tn.ID, v.Number); !errors.Is(err, conversation.ErrSealed) || got.Source != nil {
+				t.Errorf("%s: version %d reads %q, %v; want ErrSealed", name, v.Number, got.Source, err)
+			}
+		}
+		if list, err := s.BotVersions(ctx, tn.ID); err != nil || len(list) != 2 {
+			t.Errorf("%s: the list is %+v, %v", name, list, err)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -88,6 +89,18 @@ func TestBotCommands(t *testing.T) {
 		}
 		if _, _, err := run("bot", "activate", "--tenant", "acme", "--version", "9"); !conversation.IsNotFound(err) {
 			t.Fatalf("activating a missing version: %v", err)
+		}
+		// The definition, which may hold an HTTP action's secret (the
+		// example's is in a comment), is encrypted with the data
+		// directory's key: the database's files do not hold it.
+		files, _ := filepath.Glob(filepath.Join(dir, "conversa.db*"))
+		if len(files) == 0 {
+			t.Fatalf("no database files in %s", dir)
+		}
+		for _, f := range files {
+			if b, err := os.ReadFile(f); err != nil || bytes.Contains(b, []byte("a-long-random-secret")) {
+				t.Fatalf("%s holds the bot definition in the clear (%v)", filepath.Base(f), err)
+			}
 		}
 	})
 

@@ -179,8 +179,9 @@ func openStore(ctx context.Context, cfg Config, migrate bool) (durableStore, err
 }
 
 // checkSecrets refuses a store whose secrets were sealed with another key
-// (conversation.Sealer.CheckKey), and seals the webhook secrets stored in
-// the clear before they were encrypted. It closes the store on failure.
+// (conversation.Sealer.CheckKey), and seals the webhook secrets and bot
+// definitions stored in the clear before they were encrypted. It closes
+// the store on failure.
 func checkSecrets(ctx context.Context, s durableStore, sealer *conversation.Sealer) (durableStore, error) {
 	if err := sealer.CheckKey(ctx, s); err != nil {
 		s.Close()
@@ -189,6 +190,10 @@ func checkSecrets(ctx context.Context, s durableStore, sealer *conversation.Seal
 	if _, err := s.SealEndpointSecrets(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("encrypt webhook secrets: %w", err)
+	}
+	if _, err := s.SealBotSources(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("encrypt bot definitions: %w", err)
 	}
 	return s, nil
 }

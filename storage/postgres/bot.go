@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -62,7 +63,7 @@ func (s *Store) CreateBotVersion(ctx context.Context, v *bot.Version) error {
 		return tx.QueryRow(ctx, `INSERT INTO bot_versions (tenant_id, number, checksum, note, created_at, source, model, report)
 			SELECT $1, coalesce(max(number), 0) + 1, $2, $3, $4, $5, $6, $7 FROM bot_versions WHERE tenant_id = $1
 			RETURNING number`,
-			v.TenantID, v.Checksum, v.Note, ts, orEmpty(v.Source), orEmpty(v.Model), orEmpty(v.Report)).Scan(&number)
+			v.TenantID, v.Checksum, v.Note, ts, orEmpty(s.sealer.SealBytes(bot.SourcePurpose(v.TenantID), v.Source)), orEmpty(v.Model), orEmpty(v.Report)).Scan(&number)
 	})
 	if err != nil {
 		return err
@@ -76,7 +77,50 @@ func (s *Store) BotVersion(ctx context.Context, tenantID, number int64) (bot.Ver
 	var v bot.Version
 	err := scanVersionInto(s.pool.QueryRow(ctx, `SELECT `+versionColumns+`, source, model, report FROM bot_versions
 		WHERE tenant_id = $1 AND number = $2`, tenantID, number), &v, &v.Source, &v.Model, &v.Report)
-	return v, notFound(err, "bot version")
+	if err != nil {
+		return v, notFound(err, "bot version")
+	}
+	if v.Source, err = s.sealer.OpenBytes(bot.SourcePurpose(tenantID), v.Source); err != nil {
+		return bot.Version{}, fmt.Errorf("bot version %d: %w", number, err)
+	}
+	return v, nil
+}
+
+// SealBotSources implements bot.Store, one version at a time, so that a
+// store of many large definitions is never in memory at once. Sources are
+// never rewritten, so a version sealed meanwhile (by another node starting)
+// is left as it is.
+func (s *Store) SealBotSources(ctx context.Context) (int, error) {
+	if s.sealer == nil {
+		return 0, nil
+	}
+	type key struct{ tenantID, number int64 }
+	keys, err := queryAll(ctx, s.pool, func(row pgx.Row) (key, error) {
+		var k key
+		return k, row.Scan(&k.tenantID, &k.number)
+	}, `SELECT tenant_id, number FROM bot_versions
+		WHERE length(source) > 0 AND substring(source FROM 1 FOR 7) <> 'enc:v1:'::bytea ORDER BY tenant_id, number`)
+	if err != nil {
+		return 0, fmt.Errorf("read the clear bot sources: %w", err)
+	}
+	n := 0
+	for _, k := range keys {
+		var src []byte
+		err := s.pool.QueryRow(ctx, `SELECT source FROM bot_versions WHERE tenant_id = $1 AND number = $2`, k.tenantID, k.number).Scan(&src)
+		if err != nil {
+			return n, fmt.Errorf("read the source of bot version %d of tenant %d: %w", k.number, k.tenantID, err)
+		}
+		if conversation.IsSealedBytes(src) {
+			continue
+		}
+		tag, err := s.pool.Exec(ctx, `UPDATE bot_versions SET source = $1 WHERE tenant_id = $2 AND number = $3 AND source = $4`,
+			s.sealer.SealBytes(bot.SourcePurpose(k.tenantID), src), k.tenantID, k.number, src)
+		if err != nil {
+			return n, fmt.Errorf("seal the source of bot version %d of tenant %d: %w", k.number, k.tenantID, err)
+		}
+		n += int(tag.RowsAffected())
+	}
+	return n, nil
 }
 
 // BotVersions implements bot.Store.

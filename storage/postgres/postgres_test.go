@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"testing"
@@ -203,10 +204,11 @@ func TestNotifySurveyStore(t *testing.T) {
 	})
 }
 
-func TestWebhookSealedSecrets(t *testing.T) {
-	url := testenv.PostgresURL(t)
+// sealedOpener returns a function that opens a store on the database of
+// url with a sealer, migrating the database the first time.
+func sealedOpener(url string) func(t *testing.T, sealer *conversation.Sealer) *postgres.Store {
 	migrated := false
-	webhooktest.TestSealedSecrets(t, func(t *testing.T, sealer *conversation.Sealer) (conversation.Store, webhook.Store) {
+	return func(t *testing.T, sealer *conversation.Sealer) *postgres.Store {
 		s, err := postgres.Open(t.Context(), postgres.Config{URL: url, Sealer: sealer})
 		if err != nil {
 			t.Fatal(err)
@@ -218,25 +220,64 @@ func TestWebhookSealedSecrets(t *testing.T) {
 			}
 			migrated = true
 		}
-		return s, s
-	})
-	// The column holds no secret in the clear.
+		return s
+	}
+}
+
+// stored returns the values of the one column that query selects, read
+// from the database of url past the store.
+func stored[T any](t *testing.T, url, query string) []T {
+	t.Helper()
 	conn, err := pgx.Connect(t.Context(), url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close(t.Context())
-	rows, err := conn.Query(t.Context(), `SELECT secret FROM webhook_endpoints`)
+	rows, err := conn.Query(t.Context(), query)
 	if err != nil {
 		t.Fatal(err)
 	}
-	secrets, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil || len(secrets) != 2 {
-		t.Fatalf("stored secrets %q, %v", secrets, err)
+	vs, err := pgx.CollectRows(rows, pgx.RowTo[T])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vs
+}
+
+func TestWebhookSealedSecrets(t *testing.T) {
+	url := testenv.PostgresURL(t)
+	open := sealedOpener(url)
+	webhooktest.TestSealedSecrets(t, func(t *testing.T, sealer *conversation.Sealer) (conversation.Store, webhook.Store) {
+		s := open(t, sealer)
+		return s, s
+	})
+	// The column holds no secret in the clear.
+	secrets := stored[string](t, url, `SELECT secret FROM webhook_endpoints`)
+	if len(secrets) != 2 {
+		t.Fatalf("stored secrets %q", secrets)
 	}
 	for _, s := range secrets {
 		if !conversation.IsSealed(s) || strings.Contains(s, "whsec") {
 			t.Errorf("a secret is stored as %q", s)
+		}
+	}
+}
+
+func TestBotSealedSources(t *testing.T) {
+	url := testenv.PostgresURL(t)
+	open := sealedOpener(url)
+	bottest.TestSealedSources(t, func(t *testing.T, sealer *conversation.Sealer) (conversation.Store, bot.Store) {
+		s := open(t, sealer)
+		return s, s
+	})
+	// The column holds no definition in the clear.
+	sources := stored[[]byte](t, url, `SELECT source FROM bot_versions WHERE length(source) > 0`)
+	if len(sources) != 2 {
+		t.Fatalf("stored sources %q", sources)
+	}
+	for _, src := range sources {
+		if !conversation.IsSealedBytes(src) || bytes.Contains(src, []byte("whsec")) {
+			t.Errorf("a source is stored as %q", src)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"time"
 
 	"conversa/bot"
@@ -47,7 +48,7 @@ func (s *Store) CreateBotVersion(ctx context.Context, v *bot.Version) error {
 		return tx.QueryRowContext(ctx, `INSERT INTO bot_versions (tenant_id, number, checksum, note, created_at, source, model, report)
 			VALUES (?, (SELECT coalesce(max(number), 0) + 1 FROM bot_versions WHERE tenant_id = ?), ?, ?, ?, ?, ?, ?)
 			RETURNING number`,
-			v.TenantID, v.TenantID, v.Checksum, v.Note, micros(ts), orEmpty(v.Source), orEmpty(v.Model), orEmpty(v.Report)).Scan(&number)
+			v.TenantID, v.TenantID, v.Checksum, v.Note, micros(ts), orEmpty(s.sealer.SealBytes(bot.SourcePurpose(v.TenantID), v.Source)), orEmpty(v.Model), orEmpty(v.Report)).Scan(&number)
 	})
 	if isForeignKey(err) {
 		return conversation.Errorf(conversation.ENOTFOUND, "tenant not found")
@@ -64,7 +65,52 @@ func (s *Store) BotVersion(ctx context.Context, tenantID, number int64) (bot.Ver
 	var v bot.Version
 	err := scanVersionInto(s.rd.QueryRowContext(ctx, `SELECT `+versionColumns+`, source, model, report FROM bot_versions
 		WHERE tenant_id = ? AND number = ?`, tenantID, number), &v, &v.Source, &v.Model, &v.Report)
-	return v, notFound(err, "bot version")
+	if err != nil {
+		return v, notFound(err, "bot version")
+	}
+	if v.Source, err = s.sealer.OpenBytes(bot.SourcePurpose(tenantID), v.Source); err != nil {
+		return bot.Version{}, fmt.Errorf("bot version %d: %w", number, err)
+	}
+	return v, nil
+}
+
+// SealBotSources implements bot.Store, one version per write, so that a
+// store of many large definitions is never in memory at once.
+func (s *Store) SealBotSources(ctx context.Context) (int, error) {
+	if s.sealer == nil {
+		return 0, nil
+	}
+	type key struct{ tenantID, number int64 }
+	keys, err := queryAll(ctx, s.rd, func(row scanner) (key, error) {
+		var k key
+		return k, row.Scan(&k.tenantID, &k.number)
+	}, `SELECT tenant_id, number FROM bot_versions
+		WHERE length(source) > 0 AND substr(source, 1, 7) <> CAST('enc:v1:' AS BLOB) ORDER BY tenant_id, number`)
+	if err != nil {
+		return 0, fmt.Errorf("read the clear bot sources: %w", err)
+	}
+	n := 0
+	for _, k := range keys {
+		err := s.write(ctx, func(tx *wtx) error {
+			var src []byte
+			if err := tx.QueryRowContext(ctx, `SELECT source FROM bot_versions WHERE tenant_id = ? AND number = ?`, k.tenantID, k.number).Scan(&src); err != nil {
+				return err
+			}
+			if conversation.IsSealedBytes(src) {
+				return nil
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE bot_versions SET source = ? WHERE tenant_id = ? AND number = ?`,
+				s.sealer.SealBytes(bot.SourcePurpose(k.tenantID), src), k.tenantID, k.number); err != nil {
+				return err
+			}
+			n++
+			return nil
+		})
+		if err != nil {
+			return n, fmt.Errorf("seal the source of bot version %d of tenant %d: %w", k.number, k.tenantID, err)
+		}
+	}
+	return n, nil
 }
 
 // BotVersions implements bot.Store.

@@ -196,6 +196,18 @@ func TestWebhookSealedSecrets(t *testing.T) {
 	noneInTheClear(t, dir, "whsec_new_sealed_0123", "whsec_rotated_sealed_0123")
 }
 
+func TestBotSealedSources(t *testing.T) {
+	dir := t.TempDir()
+	bottest.TestSealedSources(t, func(t *testing.T, sealer *conversation.Sealer) (conversation.Store, bot.Store) {
+		s := sealedAt(t, dir, sealer)
+		return s, s
+	})
+	// Neither the database nor its write-ahead log holds the definition
+	// written with a key in the clear (the one stored before there was a
+	// key may linger in free pages, as webhook secrets).
+	noneInTheClear(t, dir, "whsec_bot_sealed_0123")
+}
+
 func TestWebhookStatusOutbox(t *testing.T) {
 	webhooktest.TestStatusOutbox(t, func(t *testing.T) (conversation.Store, webhook.Store) {
 		s := fresh(t)
