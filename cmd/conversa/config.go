@@ -43,6 +43,7 @@ type Config struct {
 	APIRequestsPerMinute     int           `setting:"api_requests_per_minute" usage:"requests one API key may make per minute"`
 	WebchatVisitorsPerMinute int           `setting:"webchat_visitors_per_minute" usage:"new web-chat visitors one client address may start per minute"`
 	AllowPrivateWebhooks     bool          `setting:"allow_private_webhooks" usage:"let api-channel webhooks and webhook endpoints reach private and loopback addresses"`
+	TrustedProxies           string        `setting:"trusted_proxies" usage:"addresses or CIDR ranges of the load balancers in front of this server, comma-separated; a request from one of them has its client read from X-Forwarded-For (default: none, the TCP peer is the client)"`
 	ShutdownTimeout          time.Duration `setting:"shutdown_timeout" usage:"how long a stopping server waits for requests and deliveries in flight"`
 	TelegramAPIURL           string        `setting:"telegram_api_url" usage:"base URL of Telegram's Bot API (default Telegram's own; for a local Bot API server)"`
 	TwilioAPIURL             string        `setting:"twilio_api_url" usage:"base URL of Twilio's REST API (default Twilio's own; for a local mock)"`
@@ -258,6 +259,9 @@ func (c *Config) Validate() error {
 		if b, err := hex.DecodeString(c.EncryptionKey); err != nil || len(b) != 32 {
 			errs = append(errs, errors.New("encryption_key: must be 64 hex digits (32 bytes), e.g. from openssl rand -hex 32"))
 		}
+	}
+	if _, err := parseTrustedProxies(c.TrustedProxies); err != nil {
+		errs = append(errs, fmt.Errorf("trusted_proxies: %w", err))
 	}
 	if c.SecretKey != "" && len(c.SecretKey) < 32 {
 		errs = append(errs, errors.New("secret_key: must have at least 32 characters"))

@@ -381,3 +381,52 @@ func TestGracefulShutdownFinishesDeliveries(t *testing.T) {
 		t.Fatalf("the reply in flight at shutdown ended %s, want delivered", msgs[1].Status)
 	}
 }
+
+// TestTrustedProxies: behind a trusted proxy, each client has its own
+// limit of new web-chat visitors, read from X-Forwarded-For; from a peer
+// that is not trusted the header changes nothing, so a client cannot pick
+// its own address.
+func TestTrustedProxies(t *testing.T) {
+	newVisitor := func(s *serving, forwardedFor string) int {
+		t.Helper()
+		req, _ := http.NewRequest("POST", s.url+"/webchat/demo-web/session", strings.NewReader("{}"))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Forwarded-For", forwardedFor)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	env := func(proxies string) map[string]string {
+		return map[string]string{"CONVERSA_DATA_DIR": t.TempDir(), "CONVERSA_LOG_LEVEL": "warn",
+			"CONVERSA_WEBCHAT_VISITORS_PER_MINUTE": "2", "CONVERSA_TRUSTED_PROXIES": proxies}
+	}
+
+	behind := serve(t, env("127.0.0.1, ::1"), "--demo")
+	for i, tt := range []struct {
+		forwardedFor string
+		want         int
+	}{
+		{"198.51.100.1", 200}, {"198.51.100.1", 200}, {"198.51.100.1", 429},
+		// Another client behind the same proxy has a limit of its own,
+		// even when it puts the first client's address before its own.
+		{"198.51.100.1, 203.0.113.5", 200},
+	} {
+		if code := newVisitor(behind, tt.forwardedFor); code != tt.want {
+			t.Fatalf("request %d behind the proxy, from %s: %d; want %d", i+1, tt.forwardedFor, code, tt.want)
+		}
+	}
+
+	direct := serve(t, env(""), "--demo")
+	for i, forwardedFor := range []string{"198.51.100.1", "198.51.100.2", "198.51.100.3"} {
+		want := 200
+		if i == 2 {
+			want = 429
+		}
+		if code := newVisitor(direct, forwardedFor); code != want {
+			t.Fatalf("request %d with no trusted proxy, claiming %s: %d; want %d", i+1, forwardedFor, code, want)
+		}
+	}
+}

@@ -105,8 +105,11 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // middleware gives every request an id (the client's X-Request-ID when it
-// is sane), logs it, recovers from panics, and measures it by route.
+// is sane), reads its client's address through the trusted proxies, logs
+// it, recovers from panics, and measures it by route.
 func (s *Server) middleware(next http.Handler) http.Handler {
+	// Validate has checked the setting.
+	proxies, _ := parseTrustedProxies(s.cfg.TrustedProxies)
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "conversa_http_requests_total",
 		Help: "HTTP requests by route pattern and status.",
@@ -120,6 +123,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		peer := proxies.withClientAddr(r)
 		id := r.Header.Get("X-Request-ID")
 		if !requestIDRE.MatchString(id) {
 			b := make([]byte, 8)
@@ -151,7 +155,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
 			latency.WithLabelValues(route).Observe(d.Seconds())
 			if level := accessLevel(status); s.logger.Enabled(r.Context(), level) {
-				s.logger.LogAttrs(r.Context(), level, "request", slogAttrs(r, status, rec.bytes, d)...)
+				s.logger.LogAttrs(r.Context(), level, "request", slogAttrs(r, peer, status, rec.bytes, d)...)
 			}
 		}()
 		next.ServeHTTP(rec, r)

@@ -54,8 +54,10 @@ func accessLevel(status int) slog.Level {
 	return slog.LevelInfo
 }
 
-func slogAttrs(r *http.Request, status, bytes int, d time.Duration) []slog.Attr {
-	return []slog.Attr{
+// slogAttrs are the attributes of a request's access line: remote is the
+// client, and proxy the peer it came through when that is another.
+func slogAttrs(r *http.Request, peer string, status, bytes int, d time.Duration) []slog.Attr {
+	as := []slog.Attr{
 		slog.String("method", r.Method),
 		slog.String("path", r.URL.Path),
 		slog.Int("status", status),
@@ -63,4 +65,8 @@ func slogAttrs(r *http.Request, status, bytes int, d time.Duration) []slog.Attr 
 		slog.Duration("duration", d),
 		slog.String("remote", r.RemoteAddr),
 	}
+	if peer != r.RemoteAddr {
+		as = append(as, slog.String("proxy", peer))
+	}
+	return as
 }

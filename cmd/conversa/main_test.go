@@ -80,6 +80,7 @@ func TestConfigRejects(t *testing.T) {
 		{"bad log level", nil, []string{"--log-level", "loud"}, "log_level"},
 		{"short secret", nil, []string{"--secret-key", "short"}, "secret_key"},
 		{"bad valkey url", nil, []string{"--valkey-url", "http://x"}, "valkey_url"},
+		{"bad trusted proxy", map[string]string{"CONVERSA_TRUSTED_PROXIES": "10.0.0.0/8, lb.internal"}, nil, `trusted_proxies: "lb.internal" is not an IP address`},
 		{"bad addr", nil, []string{"--addr", "8080"}, "addr"},
 		{"missing file", nil, []string{"--config", filepath.Join(dir, "nope.yaml")}, "no such file"},
 		{"bad case term hours", nil, []string{"--case-term-hours", "grito=4"}, "case_term_hours"},
