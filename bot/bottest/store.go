@@ -581,10 +581,10 @@ func TestSealedSources(t *testing.T, open func(t *testing.T, sealer *conversatio
 	ctx := t.Context()
 	keyA, _ := conversation.NewSealer(bytes.Repeat([]byte{1}, 32))
 	keyB, _ := conversation.NewSealer(bytes.Repeat([]byte{2}, 32))
-	n := 0
+	made := 0
 	withSecret := func(tenantID int64, secret string) *bot.Version {
-		n++
-		v := version(tenantID, fmt.Sprint("v", n))
+		made++
+		v := version(tenantID, fmt.Sprint("v", made))
 		v.Source = []byte(`{"bot.yaml":"actions:\n  crm:\n    url: https://crm.example/\n    secret: ` + secret + `\n"}`)
 		sum := sha256.Sum256(v.Source)
 		v.Checksum = hex.EncodeToString(sum[:])
