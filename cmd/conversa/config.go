@@ -34,7 +34,7 @@ type Config struct {
 	ValkeyURL                string        `setting:"valkey_url" usage:"redis:// or valkey:// URL of the shared Valkey server (default: in-process, one node)"`
 	ValkeyPrefix             string        `setting:"valkey_prefix" usage:"prefix of every Valkey key and channel"`
 	SecretKey                string        `setting:"secret_key" usage:"secret for signed tokens, the same on every node (default: generated once and kept in the database)"`
-	EncryptionKey            string        `setting:"encryption_key" usage:"64 hex digits that encrypt channel credentials at rest, the same on every node; required with PostgreSQL (default with the embedded store: generated once into encryption.key beside the database)"`
+	EncryptionKey            string        `setting:"encryption_key" usage:"64 hex digits that encrypt channel credentials, webhook and analytics secrets and bot definitions at rest, the same on every node; required with PostgreSQL (default with the embedded store: generated once into encryption.key beside the database)"`
 	LogLevel                 string        `setting:"log_level" usage:"debug, info, warn or error"`
 	LogFormat                string        `setting:"log_format" usage:"json or text"`
 	Workers                  int           `setting:"workers" usage:"jobs (deliveries, bot turns) run at once on this node; 0 runs none here"`
